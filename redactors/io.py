@@ -1,0 +1,282 @@
+"""Parquet in and out: source checks, work-unit planning, streaming reads, sized atomic shards.
+
+Work units are (file, row-group range) pairs, numbered in a fixed order (source, sorted file
+path, row group), so shard names and contents do not depend on how many workers ran them.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from redactors.config import OutputConfig, RunConfig, SourceConfig
+from redactors.errors import InputError
+
+SHARD_SCHEMA_BASE = [
+    ("record_id", pa.string()),
+    ("source", pa.string()),
+]
+SHARD_SCHEMA_TAIL = [
+    ("created_at", pa.timestamp("us", tz="UTC")),
+    ("pii_masked", pa.int32()),
+]
+
+
+def shard_schema(source: SourceConfig) -> pa.Schema:
+    text_fields = [(name, pa.string()) for name in source.output_text_columns()]
+    return pa.schema(SHARD_SCHEMA_BASE + text_fields + SHARD_SCHEMA_TAIL)
+
+
+def sha256_file(path: Path, chunk_bytes: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def source_files(config: RunConfig, source: SourceConfig) -> list[Path]:
+    pattern = str(config.resolve(source.path))
+    files = sorted(Path(p) for p in glob.glob(pattern, recursive=True) if Path(p).is_file())
+    if not files:
+        raise InputError(f"source {source.name!r}: no file matches {pattern}")
+    return files
+
+
+def _check_type(path: Path, column: str, actual: pa.DataType, role: str) -> None:
+    ok = {
+        "id": pa.types.is_string(actual)
+        or pa.types.is_large_string(actual)
+        or pa.types.is_integer(actual),
+        "user": pa.types.is_string(actual)
+        or pa.types.is_large_string(actual)
+        or pa.types.is_integer(actual),
+        "time": pa.types.is_timestamp(actual) or pa.types.is_date(actual),
+        "text": pa.types.is_string(actual)
+        or pa.types.is_large_string(actual)
+        or pa.types.is_null(actual),
+    }[role]
+    if not ok:
+        expected = {
+            "id": "string or integer",
+            "user": "string or integer",
+            "time": "timestamp or date",
+            "text": "string",
+        }[role]
+        raise InputError(
+            f"{path}: column {column!r} ({role}) has type {actual}, expected {expected}"
+        )
+
+
+def check_source_file(path: Path, source: SourceConfig) -> pq.FileMetaData:
+    """Open the file's footer and check the configured columns exist with usable types."""
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for bad files
+        raise InputError(f"{path}: not a readable Parquet file ({type(exc).__name__})") from None
+    schema = parquet.schema_arrow
+    roles = [("id", source.id_column), ("user", source.user_column), ("time", source.time_column)]
+    roles += [("text", column) for column in source.text_columns]
+    missing = [column for _, column in roles if column not in schema.names]
+    if missing:
+        raise InputError(
+            f"{path}: missing column(s) {missing} configured for source {source.name!r}; "
+            f"the file has {schema.names}"
+        )
+    for role, column in roles:
+        _check_type(path, column, schema.field(column).type, role)
+    return parquet.metadata
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """A contiguous row-group range of one file. Small and picklable: passed to workers."""
+
+    unit_id: str
+    source: str
+    path: str
+    row_groups: tuple[int, ...]
+    first_row: int  # index in the file of the unit's first row, for error messages
+    rows: int
+
+
+@dataclass(frozen=True)
+class InputFile:
+    source: str
+    path: str
+    rows: int
+    bytes: int
+    sha256: str
+
+
+@dataclass
+class Plan:
+    units: list[WorkUnit] = field(default_factory=list)
+    inputs: list[InputFile] = field(default_factory=list)
+
+
+def pack_row_groups(metadata: pq.FileMetaData, unit_rows: int) -> list[tuple[tuple[int, ...], int]]:
+    """Consecutive row groups packed into (groups, rows) of at least unit_rows (last: less)."""
+    packed: list[tuple[tuple[int, ...], int]] = []
+    groups: list[int] = []
+    rows = 0
+    for group in range(metadata.num_row_groups):
+        groups.append(group)
+        rows += metadata.row_group(group).num_rows
+        if rows >= unit_rows:
+            packed.append((tuple(groups), rows))
+            groups, rows = [], 0
+    if groups:
+        packed.append((tuple(groups), rows))
+    return packed
+
+
+def plan_units(config: RunConfig) -> Plan:
+    """Check every input file, then pack row groups into units of about runner.unit_rows."""
+    plan = Plan()
+    for source in config.sources:
+        for file_index, path in enumerate(source_files(config, source)):
+            metadata = check_source_file(path, source)
+            plan.inputs.append(
+                InputFile(
+                    source.name,
+                    str(path),
+                    metadata.num_rows,
+                    path.stat().st_size,
+                    sha256_file(path),
+                )
+            )
+            first_row = 0
+            for unit_index, (groups, rows) in enumerate(
+                pack_row_groups(metadata, config.runner.unit_rows)
+            ):
+                plan.units.append(
+                    WorkUnit(
+                        unit_id=f"{source.name}-f{file_index:04d}-u{unit_index:04d}",
+                        source=source.name,
+                        path=str(path),
+                        row_groups=groups,
+                        first_row=first_row,
+                        rows=rows,
+                    )
+                )
+                first_row += rows
+    return plan
+
+
+def read_unit(
+    unit: WorkUnit, source: SourceConfig, batch_rows: int
+) -> Iterator[tuple[int, pl.DataFrame]]:
+    """Yield (index in file of the batch's first row, batch) with only the needed columns."""
+    parquet = pq.ParquetFile(unit.path)
+    row = unit.first_row
+    for batch in parquet.iter_batches(
+        batch_size=batch_rows, row_groups=list(unit.row_groups), columns=source.needed_columns()
+    ):
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        yield row, frame
+        row += frame.height
+
+
+@dataclass(frozen=True)
+class ShardInfo:
+    path: str  # relative to the output directory
+    source: str
+    rows: int
+    bytes: int
+    sha256: str
+
+
+class ShardWriter:
+    """Writes Parquet shards of at most max rows / about max bytes, each under a temp name
+    that is renamed only once the file is complete and fsynced."""
+
+    def __init__(
+        self,
+        shards_dir: Path,
+        source: str,
+        prefix: str,
+        schema: pa.Schema,
+        output: OutputConfig,
+        output_root: Path,
+    ) -> None:
+        self.shards_dir = shards_dir
+        self.source = source
+        self.prefix = prefix
+        self.schema = schema
+        self.output = output
+        self.output_root = output_root
+        self.written: list[ShardInfo] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._temp_path: Path | None = None
+        self._rows = 0
+
+    def _open(self) -> pq.ParquetWriter:
+        if self._writer is None:
+            self.shards_dir.mkdir(parents=True, exist_ok=True)
+            name = f"{self.prefix}-p{len(self.written):03d}.parquet"
+            self._temp_path = self.shards_dir / f".{name}.tmp"
+            compression = None if self.output.compression == "none" else self.output.compression
+            self._writer = pq.ParquetWriter(
+                self._temp_path,
+                self.schema,
+                compression=compression,
+                compression_level=self.output.compression_level if compression else None,
+            )
+            self._rows = 0
+        return self._writer
+
+    def write(self, table: pa.Table) -> None:
+        """Write rows, rolling to a new shard when the current one is full."""
+        offset = 0
+        while offset < table.num_rows:
+            writer = self._open()
+            room = self.output.shard_max_rows - self._rows
+            piece = table.slice(offset, room)
+            writer.write_table(piece)
+            self._rows += piece.num_rows
+            offset += piece.num_rows
+            assert self._temp_path is not None
+            full_rows = self._rows >= self.output.shard_max_rows
+            full_bytes = self._temp_path.stat().st_size >= self.output.shard_max_bytes
+            if full_rows or full_bytes:
+                self._finish()
+
+    def _finish(self) -> None:
+        if self._writer is None or self._temp_path is None:
+            return
+        self._writer.close()
+        final_path = self._temp_path.with_name(self._temp_path.name[1:].removesuffix(".tmp"))
+        with self._temp_path.open("rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(self._temp_path, final_path)
+        self.written.append(
+            ShardInfo(
+                path=str(final_path.relative_to(self.output_root)),
+                source=self.source,
+                rows=self._rows,
+                bytes=final_path.stat().st_size,
+                sha256=sha256_file(final_path),
+            )
+        )
+        self._writer, self._temp_path, self._rows = None, None, 0
+
+    def close(self) -> list[ShardInfo]:
+        self._finish()
+        return self.written
+
+    def abort(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._temp_path is not None:
+            self._temp_path.unlink(missing_ok=True)
+        self._writer, self._temp_path = None, None

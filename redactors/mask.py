@@ -1,0 +1,237 @@
+"""Masking: span overlap rules, keyed operators (HMAC hash, consistent pseudonyms) and the
+mapping from config operators to presidio-anonymizer operators.
+
+Pseudonyms are a pure function of (secret, entity type, normalised value): the same person,
+email or handle gets the same surrogate in every record, source and run, and a different
+secret gives unrelated surrogates. Surrogates are drawn from ranges reserved for examples
+(example.com, 555-01xx phone lines, RFC 5737 addresses) so they cannot point at real people.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from faker.providers.person.en_US import Provider as _EnUsPeople
+from presidio_analyzer import RecognizerResult
+from presidio_anonymizer.entities import OperatorConfig
+from presidio_anonymizer.operators import Operator, OperatorType
+
+from redactors.config import AnyOperator
+
+# Name pools: fixed, sorted lists from a pinned Faker release (no randomness from Faker itself).
+_FIRST_NAMES = tuple(sorted(set(_EnUsPeople.first_names)))
+_LAST_NAMES = tuple(sorted(set(_EnUsPeople.last_names)))
+_EXAMPLE_DOMAINS = ("example.com", "example.org", "example.net")
+_WHITESPACE = re.compile(r"\s+")
+_DIGIT = re.compile(r"\d")
+
+
+def keyed_digest(key: bytes, entity_type: str, value: str) -> bytes:
+    """HMAC-SHA256 of a normalised value, separated by entity type."""
+    message = f"{entity_type}\x1f{_normalise(entity_type, value)}".encode()
+    return hmac.new(key, message, hashlib.sha256).digest()
+
+
+def _normalise(entity_type: str, value: str) -> str:
+    """Spellings of one value that should share a pseudonym ("Ann  Lee" / "ann lee")."""
+    if entity_type == "PHONE_NUMBER":
+        digits = "".join(_DIGIT.findall(value))
+        return digits[-10:] if len(digits) >= 10 else digits
+    if entity_type in ("US_SSN", "CREDIT_CARD", "IBAN_CODE"):
+        return re.sub(r"[\s.-]", "", value).upper()
+    return _WHITESPACE.sub(" ", value.strip()).casefold()
+
+
+def _pick(options: Sequence[str], digest: bytes, offset: int) -> str:
+    return options[int.from_bytes(digest[offset : offset + 4], "big") % len(options)]
+
+
+def _match_case(surrogate: str, original: str) -> str:
+    if original.islower():
+        return surrogate.lower()
+    if original.isupper() and len(original) > 3:
+        return surrogate.upper()
+    return surrogate
+
+
+def _person(original: str, digest: bytes) -> str:
+    first, last = _pick(_FIRST_NAMES, digest, 0), _pick(_LAST_NAMES, digest, 4)
+    words = original.split()
+    surrogate = first if len(words) == 1 else f"{first} {last}"
+    return _match_case(surrogate, original)
+
+
+def _email(digest: bytes) -> str:
+    first, last = _pick(_FIRST_NAMES, digest, 0), _pick(_LAST_NAMES, digest, 4)
+    number = int.from_bytes(digest[8:10], "big") % 100
+    return f"{first}.{last}{number:02d}@{_pick(_EXAMPLE_DOMAINS, digest, 10)}".lower()
+
+
+def _phone(original: str, digest: bytes) -> str:
+    """Same layout as the original; for 10+ digit numbers the line is in 555-0100..0199."""
+    digits = _DIGIT.findall(original)
+    fresh = [str(byte % 10) for byte in digest[: len(digits)]]
+    if len(fresh) < len(digits):  # longer than 32 digits: not a phone, but stay total
+        fresh += ["0"] * (len(digits) - len(fresh))
+    if len(digits) >= 10:
+        fresh[-7:-4] = list("555")
+        fresh[-4:-2] = list("01")
+        if len(digits) > 10:
+            fresh[: len(digits) - 10] = digits[: len(digits) - 10]  # keep the country code
+    replacement = iter(fresh)
+    return _DIGIT.sub(lambda _: next(replacement), original)
+
+
+def _mention(original: str, digest: bytes) -> str:
+    token = hashlib.sha256(digest).hexdigest()
+    if original.startswith("<@"):
+        return f"<@U{token[:9].upper()}>"
+    return f"@user_{token[:8]}"
+
+
+def _ip(original: str, digest: bytes) -> str:
+    try:
+        version = ipaddress.ip_address(original.strip("[]")).version
+    except ValueError:
+        version = 6 if ":" in original else 4
+    if version == 6:
+        return f"2001:db8::{digest[:2].hex()}:{digest[2:4].hex()}"
+    network = _pick(("192.0.2", "198.51.100", "203.0.113"), digest, 0)
+    return f"{network}.{1 + digest[4] % 254}"
+
+
+def _url(digest: bytes) -> str:
+    return f"https://example.com/u/{digest[:5].hex()}"
+
+
+def pseudonym(key: bytes, entity_type: str, value: str) -> str:
+    """Consistent surrogate for ``value``; realistic where the type has a generator."""
+    digest = keyed_digest(key, entity_type, value)
+    if entity_type == "PERSON":
+        return _person(value, digest)
+    if entity_type == "EMAIL_ADDRESS":
+        return _email(digest)
+    if entity_type == "PHONE_NUMBER":
+        return _phone(value, digest)
+    if entity_type == "USER_MENTION":
+        return _mention(value, digest)
+    if entity_type == "IP_ADDRESS":
+        return _ip(value, digest)
+    if entity_type == "URL":
+        return _url(digest)
+    return f"<{entity_type}_{digest[:4].hex()}>"
+
+
+def _require_key(params: dict[str, Any]) -> bytes:
+    key = params.get("key")
+    if not isinstance(key, bytes) or len(key) < 16:
+        raise ValueError("keyed operators need a key of at least 16 bytes")
+    return key
+
+
+class PseudonymOperator(Operator):
+    """presidio-anonymizer operator: consistent surrogate keyed by the run secret."""
+
+    def operate(self, text: str, params: dict[str, Any] | None = None) -> str:
+        params = params or {}
+        return pseudonym(_require_key(params), params["entity_type"], text)
+
+    def validate(self, params: dict[str, Any] | None = None) -> None:
+        _require_key(params or {})
+
+    def operator_name(self) -> str:
+        return "pseudonym"
+
+    def operator_type(self) -> OperatorType:
+        return OperatorType.Anonymize
+
+
+class KeyedHashOperator(Operator):
+    """presidio-anonymizer operator: truncated HMAC-SHA256 (hex) keyed by the run secret.
+
+    Presidio's own ``hash`` salts randomly per value since 2.2.361, which breaks joins
+    across records; a keyed HMAC is stable and cannot be reversed by hashing guesses
+    without the secret.
+    """
+
+    def operate(self, text: str, params: dict[str, Any] | None = None) -> str:
+        params = params or {}
+        digest = keyed_digest(_require_key(params), params["entity_type"], text)
+        return digest.hex()[: int(params.get("length", 16))]
+
+    def validate(self, params: dict[str, Any] | None = None) -> None:
+        _require_key(params or {})
+
+    def operator_name(self) -> str:
+        return "keyed_hash"
+
+    def operator_type(self) -> OperatorType:
+        return OperatorType.Anonymize
+
+
+CUSTOM_OPERATORS: tuple[type[Operator], ...] = (PseudonymOperator, KeyedHashOperator)
+
+
+def presidio_operator(entity: str, operator: AnyOperator, key: bytes | None) -> OperatorConfig:
+    """Translate one config operator into a presidio-anonymizer OperatorConfig."""
+    if operator.type == "tag":
+        return OperatorConfig("replace", {"new_value": f"<{entity}>"})
+    if operator.type == "replace":
+        return OperatorConfig("replace", {"new_value": operator.new_value})
+    if operator.type == "redact":
+        return OperatorConfig("redact", {})
+    if operator.type == "mask":
+        return OperatorConfig(
+            "mask",
+            {
+                "masking_char": operator.masking_char,
+                "chars_to_mask": operator.chars_to_mask,
+                "from_end": operator.from_end,
+            },
+        )
+    if key is None:
+        raise ValueError(f"operator {operator.type!r} for {entity} needs the secret")
+    if operator.type == "hash":
+        return OperatorConfig("keyed_hash", {"key": key, "length": operator.length})
+    return OperatorConfig("pseudonym", {"key": key})
+
+
+def resolve_overlaps(results: Sequence[RecognizerResult]) -> list[RecognizerResult]:
+    """One mask per region: overlapping spans merge into their union.
+
+    The merged span takes the type of its strongest member (score, then length). Masking
+    the union, rather than dropping the weaker span as Presidio does for partial overlaps,
+    means no character any recognizer flagged is left in the clear.
+    """
+    ordered = sorted(results, key=lambda r: (r.start, -r.end))
+    merged: list[RecognizerResult] = []
+    group: list[RecognizerResult] = []
+    group_end = -1
+
+    def close(group: list[RecognizerResult]) -> None:
+        if not group:
+            return
+        best = max(group, key=lambda r: (r.score, r.end - r.start, -r.start))
+        merged.append(
+            RecognizerResult(
+                entity_type=best.entity_type,
+                start=min(r.start for r in group),
+                end=max(r.end for r in group),
+                score=best.score,
+            )
+        )
+
+    for result in ordered:
+        if result.start < group_end:
+            group.append(result)
+            group_end = max(group_end, result.end)
+        else:
+            close(group)
+            group, group_end = [result], result.end
+    close(group)
+    return merged

@@ -1,0 +1,147 @@
+"""Custom Presidio recognizers for chat and posts, each a small registered unit.
+
+- OfflineEmailRecognizer: Presidio's email recognizer, with its top-level-domain check run
+  against tldextract's bundled suffix snapshot, so it never reaches for the network.
+- UserMentionRecognizer: @handles and Slack-style mention tokens (``<@U024BE7LH>``), which
+  carry user ids and handles straight into the text.
+- Mastercard2SeriesRecognizer: card numbers in the 2221-2720 range Presidio's pattern misses.
+- StreetAddressRecognizer: US-style street addresses (number, name, USPS street suffix,
+  optional unit and "City, ST 12345"); spaCy finds cities, not street addresses.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import tldextract
+from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer
+
+
+class OfflineEmailRecognizer(EmailRecognizer):
+    """EmailRecognizer whose domain validation uses the suffix list shipped with tldextract.
+
+    Presidio's version calls ``tldextract.extract``, whose default extractor downloads the
+    Public Suffix List on first use (presidio#1205): offline that prints tracebacks and can
+    hang behind a firewall. ``suffix_list_urls=()`` and no cache directory mean: snapshot only.
+    """
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(supported_language=supported_language)
+        self._extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+    def validate_result(self, pattern_text: str) -> bool:
+        return self._extract(pattern_text).fqdn != ""
+
+
+# Broadcast mentions name nobody.
+_NON_PERSONAL_MENTIONS = frozenset({"@here", "@channel", "@everyone", "@all", "@team"})
+
+
+class UserMentionRecognizer(PatternRecognizer):
+    """@handles and Slack-style ``<@U…>`` / ``<@U…|name>`` mention tokens."""
+
+    ENTITY = "USER_MENTION"
+    PATTERNS: ClassVar[list[Pattern]] = [
+        Pattern("slack_mention_token", r"<@[UW][A-Z0-9]{6,14}(?:\|[^<>\n]{1,80})?>", 0.95),
+        # Not preceded by a word character, dot, slash or @: excludes the "@domain" of emails.
+        Pattern("at_handle", r"(?<![\w.@/])@[A-Za-z0-9_][A-Za-z0-9_.-]{0,38}[A-Za-z0-9_]", 0.6),
+    ]
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entity=self.ENTITY,
+            patterns=self.PATTERNS,
+            supported_language=supported_language,
+            name="UserMentionRecognizer",
+        )
+
+    def invalidate_result(self, pattern_text: str) -> bool:
+        return pattern_text.lower() in _NON_PERSONAL_MENTIONS
+
+
+# USPS Publication 28 street suffixes (primary names) and their common abbreviations.
+_STREET_SUFFIXES = (
+    "Alley Avenue Bayou Beach Bend Bluff Bluffs Bottom Boulevard Branch Bridge Brook Brooks "
+    "Burg Burgs Bypass Camp Canyon Cape Causeway Center Centers Circle Circles Cliff Cliffs "
+    "Club Common Commons Corner Corners Course Court Courts Cove Coves Creek Crescent Crest "
+    "Crossing Crossroad Curve Dale Dam Divide Drive Drives Estate Estates Expressway "
+    "Extension Extensions Fall Falls Ferry Field Fields Flat Flats Ford Fords Forest Forge "
+    "Forges Fork Forks Fort Freeway Garden Gardens Gateway Glen Glens Green Greens Grove "
+    "Groves Harbor Harbors Haven Heights Highway Hill Hills Hollow Inlet Island Islands Isle "
+    "Junction Junctions Key Keys Knoll Knolls Lake Lakes Land Landing Lane Light Lights Loaf "
+    "Lock Locks Lodge Loop Mall Manor Manors Meadow Meadows Mews Mill Mills Mission Motorway "
+    "Mount Mountain Mountains Neck Orchard Oval Overpass Park Parks Parkway Parkways Pass "
+    "Passage Path Pike Pine Pines Place Plain Plains Plaza Point Points Port Ports Prairie "
+    "Radial Ramp Ranch Rapid Rapids Rest Ridge Ridges River Road Roads Route Row Rue Run "
+    "Shoal Shoals Shore Shores Skyway Spring Springs Spur Spurs Square Squares Station "
+    "Stravenue Stream Street Streets Summit Terrace Throughway Trace Track Trafficway Trail "
+    "Trailer Tunnel Turnpike Underpass Union Unions Valley Valleys Via Viaduct View Views "
+    "Village Villages Ville Vista Walk Walks Wall Way Ways Well Wells Aly Ave Blvd Cir Ct "
+    "Cres Dr Expy Fwy Hwy Ln Pkwy Pl Plz Rd Sq St Ste Ter Trl Xing"
+).split()
+_SUFFIX_ALTERNATION = "|".join(sorted(set(_STREET_SUFFIXES), key=len, reverse=True))
+_STREET_ADDRESS = (
+    r"\b\d{1,6}\s+"  # house number
+    r"(?:(?:[NSEW]|North|South|East|West)\.?\s+)?"  # directional
+    r"(?:[A-Z][a-z'.-]*\s+){1,4}"  # street name, title case
+    rf"(?:{_SUFFIX_ALTERNATION})\b\.?"  # USPS suffix
+    r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*#?[A-Za-z0-9-]{1,8})?"  # unit
+    r"(?:,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,3},\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?)?"  # city, ST zip
+)
+
+
+class StreetAddressRecognizer(PatternRecognizer):
+    ENTITY = "STREET_ADDRESS"
+    CONTEXT: ClassVar[list[str]] = [
+        "address",
+        "live",
+        "lives",
+        "living",
+        "located",
+        "ship",
+        "deliver",
+        "moved",
+        "home",
+    ]
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entity=self.ENTITY,
+            patterns=[Pattern("us_street_address", _STREET_ADDRESS, 0.6)],
+            context=self.CONTEXT,
+            supported_language=supported_language,
+            name="StreetAddressRecognizer",
+        )
+
+
+class Mastercard2SeriesRecognizer(CreditCardRecognizer):
+    """Mastercard's 2221-2720 BIN range (issued since 2017), which Presidio's card pattern
+    does not cover. Same Luhn validation and scoring as Presidio's recognizer."""
+
+    PATTERNS: ClassVar[list[Pattern]] = [
+        Pattern(
+            "mastercard_2_series",
+            r"\b2(?:22[1-9]|2[3-9]\d|[3-6]\d\d|7[01]\d|720)[- ]?\d{4}[- ]?\d{4}[- ]?\d{4}\b",
+            0.3,
+        )
+    ]
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            patterns=self.PATTERNS,
+            supported_language=supported_language,
+            name="Mastercard2SeriesRecognizer",
+        )
+
+
+def custom_recognizers(language: str) -> list[PatternRecognizer]:
+    """The recognizers this project adds to Presidio's predefined ones."""
+    return [
+        UserMentionRecognizer(language),
+        StreetAddressRecognizer(language),
+        Mastercard2SeriesRecognizer(language),
+    ]
+
+
+CUSTOM_ENTITIES = frozenset({UserMentionRecognizer.ENTITY, StreetAddressRecognizer.ENTITY})

@@ -1,0 +1,361 @@
+"""The run, as plain functions: preflight -> process each work unit -> finalize and commit.
+
+The Prefect flow in ``pipelines/`` only decides where and when these run. Output is built in
+a staging directory next to the output and swapped in by rename when complete, so a reader
+sees the previous run or this one, never half of one; a failed run leaves no output behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import importlib.metadata
+import os
+import secrets
+import shutil
+import time
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from redactors.config import RunConfig, SourceConfig
+from redactors.consent import ConsentGate
+from redactors.detect import check_detection_config, model_fingerprint
+from redactors.engine import RedactedText, TextRedactor, secret_key
+from redactors.errors import InputError, OutputError
+from redactors.io import (
+    InputFile,
+    Plan,
+    ShardInfo,
+    ShardWriter,
+    WorkUnit,
+    plan_units,
+    read_unit,
+    shard_schema,
+)
+from redactors.report import SourceStats, build_report, render_html, write_json
+
+MANIFEST = "manifest.json"
+VERSIONED_PACKAGES = (
+    "pii-redact",
+    "presidio-analyzer",
+    "presidio-anonymizer",
+    "spacy",
+    "polars",
+    "pyarrow",
+)
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What a run checked before creating anything on disk."""
+
+    run_id: str
+    output_dir: Path
+    staging_dir: Path
+    plan: Plan
+    secret_fingerprint: str | None
+    started_at: str
+
+
+@dataclass
+class UnitResult:
+    unit_id: str
+    source: str
+    stats: SourceStats
+    shards: list[ShardInfo] = dataclass_field(default_factory=list)
+    seconds: float = 0.0
+
+
+def new_run_id() -> str:
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def secret_fingerprint(key: bytes | None) -> str | None:
+    """Tells two secrets apart without revealing either (keyed hash of a constant)."""
+    if key is None:
+        return None
+    return hmac.new(key, b"redact/secret-fingerprint/v1", hashlib.sha256).hexdigest()[:16]
+
+
+def _check_output_dir(output_dir: Path) -> None:
+    if output_dir.exists() and not output_dir.is_dir():
+        raise OutputError(f"output {output_dir} exists and is not a directory")
+    if output_dir.is_dir() and any(output_dir.iterdir()) and not (output_dir / MANIFEST).exists():
+        raise OutputError(
+            f"output {output_dir} is a non-empty directory without {MANIFEST}: refusing to "
+            "replace something this pipeline did not write"
+        )
+    parent = output_dir.parent
+    if not parent.exists():
+        parent.mkdir(parents=True, exist_ok=True)
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"cannot write to {parent} (needed for {output_dir})")
+
+
+def preflight(config: RunConfig, output_dir: Path, secret: str | None) -> Preflight:
+    """Check everything that can fail before any work: secret, model, entities, consent
+    registry, every input file's columns and types, and the output location."""
+    key = secret_key(secret, config.masking, list(config.detection.entities))
+    check_detection_config(config.detection)
+    ConsentGate.load(config.consent, config.resolve(config.consent.registry))
+    plan = plan_units(config)
+    output_dir = output_dir.resolve()
+    _check_output_dir(output_dir)
+    run_id = new_run_id()
+    return Preflight(
+        run_id=run_id,
+        output_dir=output_dir,
+        staging_dir=output_dir.parent / f".{output_dir.name}.staging-{run_id}",
+        plan=plan,
+        secret_fingerprint=secret_fingerprint(key),
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def source_config(config: RunConfig, name: str) -> SourceConfig:
+    return next(source for source in config.sources if source.name == name)
+
+
+def _text_fields(batch: pl.DataFrame, source: SourceConfig) -> list[list[str | None]]:
+    """Per output text column, the text to redact for each row (None when absent)."""
+    if source.text_mode == "separate":
+        return [batch[column].to_list() for column in source.text_columns]
+    joined = batch.select(
+        pl.concat_str(
+            [pl.col(c).replace("", None) for c in source.text_columns],
+            separator=source.join_separator,
+            ignore_nulls=True,
+        ).alias("text")
+    )["text"]
+    return [[text if text else None for text in joined.to_list()]]
+
+
+def _created_at(series: pl.Series) -> pa.Array:
+    """The source's time column as UTC microsecond timestamps (naive times are read as UTC)."""
+    if series.dtype == pl.Date:
+        series = series.cast(pl.Datetime("us"))
+    if isinstance(series.dtype, pl.Datetime):
+        if series.dtype.time_zone is None:
+            series = series.dt.replace_time_zone("UTC")
+        series = series.dt.convert_time_zone("UTC").dt.cast_time_unit("us")
+    return series.to_arrow().cast(pa.timestamp("us", tz="UTC"))
+
+
+def _check_ids(batch: pl.DataFrame, source: SourceConfig, unit: WorkUnit, first_row: int) -> None:
+    nulls = batch[source.id_column].is_null()
+    if nulls.any():
+        row = first_row + int(nulls.arg_true()[0])
+        raise InputError(
+            f"{unit.path}: column {source.id_column!r} is null at row {row} "
+            f"({int(nulls.sum())} null(s) in rows {first_row}..{first_row + batch.height - 1})"
+        )
+
+
+def redact_batch(
+    batch: pl.DataFrame, source: SourceConfig, redactor: TextRedactor, stats: SourceStats
+) -> pa.Table:
+    """Consented rows in, shard rows out (empty-text rows are counted and left out)."""
+    fields = _text_fields(batch, source)
+    has_text = [any(field[i] for field in fields) for i in range(batch.height)]
+    stats.skipped_empty += has_text.count(False)
+    keep = pl.Series(has_text, dtype=pl.Boolean)
+    rows = batch.filter(keep)
+    fields = [
+        [value for value, kept in zip(field, has_text, strict=True) if kept] for field in fields
+    ]
+
+    flat = [text for field in fields for text in field if text]
+    redacted_iter = iter(redactor.redact(flat))
+    out_columns: list[list[str | None]] = []
+    masked_per_row = [0] * rows.height
+    for field in fields:
+        out: list[str | None] = []
+        for i, text in enumerate(field):
+            if not text:
+                out.append(text)
+                continue
+            result: RedactedText = next(redacted_iter)
+            out.append(result.text)
+            masked_per_row[i] += len(result.spans)
+            stats.chars_in += len(text)
+            stats.chars_masked += sum(span.end - span.start for span in result.spans)
+            stats.entities.update(span.entity_type for span in result.spans)
+        out_columns.append(out)
+    stats.records_out += rows.height
+    stats.spans_masked += sum(masked_per_row)
+    stats.records_with_pii += sum(1 for count in masked_per_row if count)
+
+    schema = shard_schema(source)
+    arrays: dict[str, Any] = {
+        "record_id": pa.array(rows[source.id_column].cast(pl.String).to_list(), pa.string()),
+        "source": pa.array([source.name] * rows.height, pa.string()),
+    }
+    for name, column in zip(source.output_text_columns(), out_columns, strict=True):
+        arrays[name] = pa.array(column, pa.string())
+    arrays["created_at"] = _created_at(rows[source.time_column])
+    arrays["pii_masked"] = pa.array(masked_per_row, pa.int32())
+    return pa.Table.from_pydict(arrays, schema=schema)
+
+
+def process_unit(
+    unit: WorkUnit,
+    config: RunConfig,
+    gate: ConsentGate,
+    redactor: TextRedactor,
+    staging_dir: Path,
+) -> UnitResult:
+    """Read one work unit, gate, redact and write its shard parts into the staging dir."""
+    started = time.perf_counter()
+    source = source_config(config, unit.source)
+    stats = SourceStats()
+    writer = ShardWriter(
+        staging_dir / "shards",
+        source.name,
+        unit.unit_id,
+        shard_schema(source),
+        config.output,
+        staging_dir,
+    )
+    try:
+        for first_row, batch in read_unit(unit, source, config.runner.batch_rows):
+            stats.records_in += batch.height
+            _check_ids(batch, source, unit, first_row)
+            consented, dropped = gate.split(batch, source.user_column)
+            stats.dropped.update(dropped)
+            table = redact_batch(consented, source, redactor, stats)
+            if table.num_rows:
+                writer.write(table)
+        shards = writer.close()
+    except BaseException:
+        writer.abort()
+        raise
+    return UnitResult(unit.unit_id, unit.source, stats, shards, time.perf_counter() - started)
+
+
+def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+    versions = {}
+    for name in (*VERSIONED_PACKAGES, *extra):
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _fsync_tree(root: Path) -> None:
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+    for directory in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def commit_output(staging_dir: Path, output_dir: Path, run_id: str) -> None:
+    """Swap the finished staging dir in place of the output (previous output removed after)."""
+    _fsync_tree(staging_dir)
+    previous = output_dir.parent / f".{output_dir.name}.previous-{run_id}"
+    if output_dir.exists():
+        os.replace(output_dir, previous)
+    os.replace(staging_dir, output_dir)
+    if previous.exists():
+        shutil.rmtree(previous)
+
+
+def discard_staging(staging_dir: Path) -> None:
+    shutil.rmtree(staging_dir, ignore_errors=True)
+
+
+def finalize(
+    config: RunConfig,
+    config_path: str,
+    prepared: Preflight,
+    results: list[UnitResult],
+    timings: dict[str, float],
+    extra_versions: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Write manifest and report into staging, then commit. Returns the report."""
+    results = sorted(results, key=lambda result: result.unit_id)
+    per_source: dict[str, SourceStats] = {source.name: SourceStats() for source in config.sources}
+    for result in results:
+        per_source[result.source].merge(result.stats)
+    shards = [shard.__dict__ for result in results for shard in result.shards]
+    inputs = [_input_dict(item) for item in prepared.plan.inputs]
+    gate = ConsentGate.load(config.consent, config.resolve(config.consent.registry))
+    versions = {**package_versions(), **(extra_versions or {})}
+    model = model_fingerprint(config.detection.spacy_model)
+    operators = {e: config.masking.operator_for(e).type for e in config.detection.entities}
+    manifest = {
+        "manifest_version": 1,
+        "run_id": prepared.run_id,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "config_hash": config.config_hash(),
+        "secret_fingerprint": prepared.secret_fingerprint,
+        "versions": versions,
+        "model": model,
+        "inputs": inputs,
+        "shards": shards,
+        "schemas": {
+            source.name: [
+                {"name": f.name, "type": str(f.type), "nullable": f.nullable}
+                for f in shard_schema(source)
+            ]
+            for source in config.sources
+        },
+        "totals": {
+            "rows": sum(s["rows"] for s in shards),
+            "bytes": sum(s["bytes"] for s in shards),
+        },
+    }
+    (prepared.staging_dir / "shards").mkdir(parents=True, exist_ok=True)
+    write_json(prepared.staging_dir / MANIFEST, manifest)
+    run = {
+        "run_id": prepared.run_id,
+        "run_name": config.run_name,
+        "started_at": prepared.started_at,
+        "finished_at": manifest["created_at"],
+        "config_path": config_path,
+        "config_hash": manifest["config_hash"],
+        "secret_fingerprint": prepared.secret_fingerprint,
+        "output": str(prepared.output_dir),
+        "versions": versions,
+        "model": model,
+        "detection": {
+            "language": config.detection.language,
+            "score_threshold": config.detection.score_threshold,
+            "entities": list(config.detection.entities),
+        },
+    }
+    consent = {
+        "policy": config.consent.policy,
+        "excluded_regions": list(config.consent.excluded_regions),
+        "registry_rows": gate.registry_fingerprint["rows"],
+        "registry_users": gate.registry_fingerprint["users"],
+    }
+    report = build_report(
+        run=run,
+        per_source=per_source,
+        operators=operators,
+        inputs=inputs,
+        shards=shards,
+        consent=consent,
+        timings=timings,
+    )
+    write_json(prepared.staging_dir / "report.json", report)
+    (prepared.staging_dir / "report.html").write_text(render_html(report), encoding="utf-8")
+    commit_output(prepared.staging_dir, prepared.output_dir, prepared.run_id)
+    return report
+
+
+def _input_dict(item: InputFile) -> dict[str, Any]:
+    return dict(item.__dict__)
