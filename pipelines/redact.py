@@ -17,6 +17,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import wait
 
 from redactors.config import RunConfig, load_config
 from redactors.consent import ConsentGate
@@ -104,11 +105,15 @@ def redact_flow(config_path: str, output: str | None = None) -> dict[str, Any]:
     )
     try:
         process_started = time.perf_counter()
+        (prepared.staging_dir / "shards").mkdir(parents=True)
         futures = redact_unit.map(
             prepared.plan.units,
             config=unmapped(config),
             staging_dir=unmapped(str(prepared.staging_dir)),
         )
+        # Let every unit finish (or fail) before looking at results, so that no task is still
+        # writing into the staging dir when a failure removes it.
+        wait(futures)
         results = [future.result() for future in futures]
         process_seconds = time.perf_counter() - process_started
         finalize_started = time.perf_counter()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -202,7 +203,9 @@ class RunConfig(_Strict):
 
     def resolve(self, path: str) -> Path:
         candidate = Path(path).expanduser()
-        return candidate if candidate.is_absolute() else Path(self.base_dir) / candidate
+        if not candidate.is_absolute():
+            candidate = Path(self.base_dir) / candidate
+        return Path(os.path.normpath(candidate))
 
     def config_hash(self) -> str:
         """Hash of everything that changes the output (not where it is written)."""

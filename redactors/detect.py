@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-from collections.abc import Sequence
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -76,9 +78,22 @@ def model_fingerprint(model_name: str) -> dict[str, str]:
     return {"name": model_name, "version": version, "sha256": digest.hexdigest()}
 
 
+@contextmanager
+def _quiet_presidio() -> Iterator[None]:
+    """Presidio warns once per predefined recognizer of another language while loading."""
+    presidio_logger = logging.getLogger("presidio-analyzer")
+    level = presidio_logger.level
+    presidio_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        presidio_logger.setLevel(level)
+
+
 def _registry(config: DetectionConfig, nlp_engine: object | None) -> RecognizerRegistry:
     registry = RecognizerRegistry(supported_languages=[config.language])
-    registry.load_predefined_recognizers(languages=[config.language], nlp_engine=nlp_engine)
+    with _quiet_presidio():
+        registry.load_predefined_recognizers(languages=[config.language], nlp_engine=nlp_engine)
     registry.remove_recognizer("EmailRecognizer")
     registry.add_recognizer(OfflineEmailRecognizer(config.language))
     for recognizer in custom_recognizers(config.language):

@@ -77,7 +77,7 @@ class TextRedactor:
             if not findings:
                 redacted.append(RedactedText(text, ()))
                 continue
-            regions = resolve_overlaps(findings)
+            regions = resolve_overlaps(text, findings)
             result = self.anonymizer.anonymize(
                 text=text, analyzer_results=regions, operators=self.operators
             )

@@ -222,7 +222,8 @@ class ShardWriter:
 
     def _open(self) -> pq.ParquetWriter:
         if self._writer is None:
-            self.shards_dir.mkdir(parents=True, exist_ok=True)
+            # Not parents=True: if the run's staging dir is gone, the run was abandoned.
+            self.shards_dir.mkdir(exist_ok=True)
             name = f"{self.prefix}-p{len(self.written):03d}.parquet"
             self._temp_path = self.shards_dir / f".{name}.tmp"
             compression = None if self.output.compression == "none" else self.output.compression

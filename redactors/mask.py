@@ -73,16 +73,15 @@ def _email(digest: bytes) -> str:
 
 
 def _phone(original: str, digest: bytes) -> str:
-    """Same layout as the original; for 10+ digit numbers the line is in 555-0100..0199."""
+    """Same layout and country code as the original; the national number is drawn from the
+    digest, and for 10-digit numbers its line is in the fictional 555-0100..0199 range."""
     digits = _DIGIT.findall(original)
-    fresh = [str(byte % 10) for byte in digest[: len(digits)]]
-    if len(fresh) < len(digits):  # longer than 32 digits: not a phone, but stay total
-        fresh += ["0"] * (len(digits) - len(fresh))
-    if len(digits) >= 10:
-        fresh[-7:-4] = list("555")
-        fresh[-4:-2] = list("01")
-        if len(digits) > 10:
-            fresh[: len(digits) - 10] = digits[: len(digits) - 10]  # keep the country code
+    national = min(len(digits), 10)
+    fresh = [str(byte % 10) for byte in digest[:national]]
+    if national == 10:
+        fresh[0] = str(2 + digest[0] % 8)  # NANP area codes start with 2-9
+        fresh[3:8] = list("55501")
+    fresh = digits[: len(digits) - national] + fresh
     replacement = iter(fresh)
     return _DIGIT.sub(lambda _: next(replacement), original)
 
@@ -201,37 +200,71 @@ def presidio_operator(entity: str, operator: AnyOperator, key: bytes | None) -> 
     return OperatorConfig("pseudonym", {"key": key})
 
 
-def resolve_overlaps(results: Sequence[RecognizerResult]) -> list[RecognizerResult]:
-    """One mask per region: overlapping spans merge into their union.
+# Entities that come from the statistical NER model. A pattern-based finding (an email, a
+# handle, an SSN...) is more specific than an NER label on the same characters.
+NER_ENTITIES = frozenset({"PERSON", "LOCATION", "ORGANIZATION", "NRP", "DATE_TIME"})
 
-    The merged span takes the type of its strongest member (score, then length). Masking
-    the union, rather than dropping the weaker span as Presidio does for partial overlaps,
-    means no character any recognizer flagged is left in the clear.
+
+def _priority(result: RecognizerResult) -> tuple[bool, float, int, int]:
+    return (
+        result.entity_type not in NER_ENTITIES,
+        result.score,
+        result.end - result.start,
+        -result.start,
+    )
+
+
+def _subtract(start: int, end: int, taken: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    pieces = [(start, end)]
+    for taken_start, taken_end in taken:
+        next_pieces = []
+        for piece_start, piece_end in pieces:
+            if taken_end <= piece_start or taken_start >= piece_end:
+                next_pieces.append((piece_start, piece_end))
+                continue
+            if piece_start < taken_start:
+                next_pieces.append((piece_start, taken_start))
+            if taken_end < piece_end:
+                next_pieces.append((taken_end, piece_end))
+        pieces = next_pieces
+    return pieces
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Shrink a leftover piece to its outermost word characters; None if it has none."""
+    while start < end and not text[start].isalnum():
+        start += 1
+    while end > start and not text[end - 1].isalnum():
+        end -= 1
+    return (start, end) if start < end else None
+
+
+def resolve_overlaps(text: str, results: Sequence[RecognizerResult]) -> list[RecognizerResult]:
+    """One mask per region, the most specific entity winning, no flagged character left.
+
+    Findings are taken in order of specificity: pattern-based entities before NER ones
+    ("@maria" is a handle even if the model also calls it a PERSON), then higher score,
+    then longer span. A finding that overlaps ones already taken keeps only its leftover
+    pieces (trimmed to word characters): the winner's value stays whole, so its
+    pseudonym is the same wherever it occurs, and the loser's extra characters are still
+    masked (Presidio itself would drop them).
     """
-    ordered = sorted(results, key=lambda r: (r.start, -r.end))
-    merged: list[RecognizerResult] = []
-    group: list[RecognizerResult] = []
-    group_end = -1
-
-    def close(group: list[RecognizerResult]) -> None:
-        if not group:
-            return
-        best = max(group, key=lambda r: (r.score, r.end - r.start, -r.start))
-        merged.append(
-            RecognizerResult(
-                entity_type=best.entity_type,
-                start=min(r.start for r in group),
-                end=max(r.end for r in group),
-                score=best.score,
+    taken: list[tuple[int, int]] = []
+    resolved: list[RecognizerResult] = []
+    for result in sorted(results, key=_priority, reverse=True):
+        pieces = _subtract(result.start, result.end, taken)
+        whole = pieces == [(result.start, result.end)]
+        for piece_start, piece_end in pieces:
+            trimmed = (piece_start, piece_end) if whole else _trim(text, piece_start, piece_end)
+            if trimmed is None:
+                continue
+            taken.append(trimmed)
+            resolved.append(
+                RecognizerResult(
+                    entity_type=result.entity_type,
+                    start=trimmed[0],
+                    end=trimmed[1],
+                    score=result.score,
+                )
             )
-        )
-
-    for result in ordered:
-        if result.start < group_end:
-            group.append(result)
-            group_end = max(group_end, result.end)
-        else:
-            close(group)
-            group, group_end = [result], result.end
-    close(group)
-    return merged
+    return sorted(resolved, key=lambda r: r.start)

@@ -1,0 +1,76 @@
+"""Shared fixtures: the sample config, one real Presidio/spaCy redactor per session, and real
+Prefect flow runs of the sample (ephemeral API server via prefect_test_harness)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+# Before Prefect is imported anywhere: no telemetry, nothing leaves the machine.
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+import pytest
+
+from redactors.config import RunConfig, load_config
+from redactors.engine import TextRedactor
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_CONFIG = REPO / "configs" / "sample.yaml"
+SECRET_A = "test-secret-A-0123456789abcdef"
+SECRET_B = "test-secret-B-fedcba9876543210"
+
+
+@pytest.fixture(scope="session")
+def sample_config() -> RunConfig:
+    return load_config(SAMPLE_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def redactor(sample_config: RunConfig) -> TextRedactor:
+    """The real detection + masking engine of the sample config (spaCy model loaded once)."""
+    return TextRedactor.build(sample_config.detection, sample_config.masking, SECRET_A)
+
+
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def run_flow(config_path: Path, output: Path, secret: str | None) -> dict:
+    """One real Prefect flow run with REDACT_SECRET set (or unset) for its duration."""
+    from pipelines.redact import redact_flow
+
+    previous = os.environ.pop("REDACT_SECRET", None)
+    if secret is not None:
+        os.environ["REDACT_SECRET"] = secret
+    try:
+        return redact_flow(config_path=str(config_path), output=str(output))
+    finally:
+        os.environ.pop("REDACT_SECRET", None)
+        if previous is not None:
+            os.environ["REDACT_SECRET"] = previous
+
+
+@pytest.fixture(scope="session")
+def sample_runs(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The sample run three times: secret A twice (into two directories), secret B once."""
+    root = tmp_path_factory.mktemp("sample-runs")
+    outputs = {"a": root / "a", "a_again": root / "a_again", "b": root / "b"}
+    run_flow(SAMPLE_CONFIG, outputs["a"], SECRET_A)
+    run_flow(SAMPLE_CONFIG, outputs["a_again"], SECRET_A)
+    run_flow(SAMPLE_CONFIG, outputs["b"], SECRET_B)
+    return outputs
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path) -> Path:
+    """A private copy of configs/ + data/sample/ that a test may break."""
+    shutil.copytree(REPO / "configs", tmp_path / "configs")
+    shutil.copytree(REPO / "data" / "sample", tmp_path / "data" / "sample")
+    return tmp_path / "configs" / "sample.yaml"

@@ -1,0 +1,89 @@
+"""Real Presidio + spaCy model: each PII kind of the sample is found and masked."""
+
+import socket
+
+import pytest
+
+from redactors.config import DetectionConfig
+from redactors.detect import check_detection_config
+from redactors.errors import ConfigError
+
+CASES = [
+    ("PERSON", "can you ping Maria Gonzalez about the invoice?", "Maria Gonzalez"),
+    ("EMAIL_ADDRESS", "my email is ann.lee@gmail.com, send it there", "ann.lee@gmail.com"),
+    ("PHONE_NUMBER", "call me at (415) 867-5309 after 5", "(415) 867-5309"),
+    ("CREDIT_CARD", "card on file: 4111 1111 1111 1111 exp 04/27", "4111 1111 1111 1111"),
+    ("CREDIT_CARD", "card 2223 0000 4841 0010 please", "2223 0000 4841 0010"),
+    ("US_SSN", "ssn 433-65-3111 for the form", "433-65-3111"),
+    ("IP_ADDRESS", "server 93.184.216.34 keeps dropping", "93.184.216.34"),
+    (
+        "IBAN_CODE",
+        "wire it to DE89 3704 0044 0532 0130 00 by friday",
+        "DE89 3704 0044 0532 0130 00",
+    ),
+    (
+        "STREET_ADDRESS",
+        "ship it to 4759 William Haven Apt. 194, Springfield, IL 62704 pls",
+        "4759 William Haven Apt. 194, Springfield, IL 62704",
+    ),
+    ("USER_MENTION", "thanks <@U024BE7LH>!", "<@U024BE7LH>"),
+    ("USER_MENTION", "thanks @donna90!", "@donna90"),
+    ("URL", "new profile: https://github.com/donna90", "https://github.com/donna90"),
+]
+
+
+@pytest.mark.parametrize(("entity", "text", "value"), CASES, ids=[c[0] for c in CASES])
+def test_each_kind_is_detected_and_masked(redactor, entity, text, value):
+    [result] = redactor.redact([text])
+    assert value not in result.text
+    start = text.index(value)
+    assert any(
+        span.entity_type == entity and span.start <= start and span.end >= start + len(value)
+        for span in result.spans
+    ), result.spans
+
+
+def test_operators_of_the_sample_config(redactor):
+    text = "Hi Maria Gonzalez, mail ann.lee@gmail.com, card 4111 1111 1111 1111, ssn 433-65-3111"
+    [result] = redactor.redact([text])
+    assert "@example." in result.text  # pseudonym
+    assert "card <CREDIT_CARD>," in result.text  # default operator: tag
+    assert "ssn ###########" in result.text  # mask every character
+    [again] = redactor.redact([text])
+    assert again.text == result.text  # consistent
+
+
+def test_no_false_positives_on_plain_chat(redactor):
+    plain = [
+        "ok",
+        "thanks!",
+        "lgtm",
+        "bumped to v2.3.1",
+        "order #48213 shipped yesterday",
+        "ping @here when done",
+        "email me later",
+    ]
+    for result in redactor.redact(plain):
+        assert result.spans == (), result
+
+
+def test_empty_texts_are_not_analyzed(redactor):
+    results = redactor.redact(["", "call (415) 867-5309", ""])
+    assert [len(r.spans) for r in results] == [0, 1, 0]
+
+
+def test_email_validation_never_touches_the_network(redactor, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    [result] = redactor.redact(["write to someone.new@newdomain.io today"])
+    assert [s.entity_type for s in result.spans] == ["EMAIL_ADDRESS"]
+
+
+def test_unknown_entity_and_missing_model_are_clear_errors():
+    with pytest.raises(ConfigError, match="unknown entity name"):
+        check_detection_config(DetectionConfig(entities=["PERSON", "SHOE_SIZE"]))
+    with pytest.raises(ConfigError, match="not installed"):
+        check_detection_config(DetectionConfig(spacy_model="en_core_web_trf", entities=["PERSON"]))
