@@ -277,3 +277,18 @@ def test_failure_mid_run_keeps_the_previous_output(sample_copy):
     assert "'message_id' is null at row 1700" in str(error.value)
     assert {p.name: p.read_bytes() for p in (output / "shards").iterdir()} == before
     assert not [p for p in root.iterdir() if p.name.startswith(".out.")]
+
+
+def test_prefect_artifact_summarises_the_run_without_pii(sample_runs, sample):
+    from prefect.artifacts import Artifact
+
+    artifact = Artifact.get("redaction-report-sample")
+    assert artifact is not None and artifact.type == "markdown"
+    report = json.loads((sample_runs["b"] / "report.json").read_text())  # the latest run
+    markdown = str(artifact.data)
+    assert report["run"]["run_id"] in markdown
+    assert f"| {report['totals']['records_in']} | {report['totals']['records_dropped']} |" in (
+        markdown
+    )
+    assert not [v for *_, v in sample.truth if v in markdown]
+    assert not [u.user_id for u in sample.users if u.user_id in markdown]

@@ -1,0 +1,90 @@
+"""Library-level run pieces with the real redactor: text columns, planning, shard sizing."""
+
+from datetime import UTC, datetime
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from redactors.config import OutputConfig, SourceConfig
+from redactors.io import ShardWriter, pack_row_groups
+from redactors.report import SourceStats
+from redactors.runner import redact_batch
+
+BATCH = pl.DataFrame(
+    {
+        "id": [1, 2, 3],
+        "user": ["a", "b", "c"],
+        "at": [datetime(2026, 1, 1, 12)] * 3,  # naive: read as UTC
+        "title": ["Call Maria", None, ""],
+        "body": ["her number is (415) 867-5309", "nothing here", None],
+    }
+)
+
+
+def source(mode: str) -> SourceConfig:
+    return SourceConfig(
+        name="posts",
+        path="x",
+        id_column="id",
+        user_column="user",
+        time_column="at",
+        text_columns=["title", "body"],
+        text_mode=mode,
+    )
+
+
+def test_join_mode_redacts_the_joined_text_and_skips_empty_records(redactor):
+    stats = SourceStats()
+    table = redact_batch(BATCH, source("join"), redactor, stats)
+    assert table.column_names == ["record_id", "source", "text", "created_at", "pii_masked"]
+    assert table["record_id"].to_pylist() == ["1", "2"]  # record 3 has no text at all
+    first, second = table["text"].to_pylist()
+    assert "867-5309" not in first and "\n\n" in first and second == "nothing here"
+    assert table["pii_masked"].to_pylist()[1] == 0 and table["pii_masked"].to_pylist()[0] >= 1
+    assert table["created_at"].to_pylist()[0] == datetime(2026, 1, 1, 12, tzinfo=UTC)
+    assert stats.skipped_empty == 1 and stats.records_out == 2
+    assert stats.entities["PHONE_NUMBER"] == 1
+
+
+def test_separate_mode_keeps_one_redacted_column_per_text_column(redactor):
+    table = redact_batch(BATCH, source("separate"), redactor, SourceStats())
+    assert table.column_names == [
+        "record_id",
+        "source",
+        "text_title",
+        "text_body",
+        "created_at",
+        "pii_masked",
+    ]
+    assert table["text_title"].to_pylist()[1] is None
+    assert "867-5309" not in table["text_body"].to_pylist()[0]
+
+
+def test_shards_roll_over_at_the_row_limit(tmp_path, redactor):
+    table = redact_batch(BATCH, source("join"), redactor, SourceStats())
+    writer = ShardWriter(
+        tmp_path / "shards",
+        "posts",
+        "posts-f0000-u0000",
+        table.schema,
+        OutputConfig(shard_max_rows=3),
+        tmp_path,
+    )
+    (tmp_path / "shards").mkdir()
+    for _ in range(4):
+        writer.write(table)
+    written = writer.close()
+    assert [s.rows for s in written] == [3, 3, 2]
+    assert [s.path for s in written] == [
+        f"shards/posts-f0000-u0000-p{i:03d}.parquet" for i in range(3)
+    ]
+    assert not list((tmp_path / "shards").glob(".*.tmp"))
+    assert sum(pq.ParquetFile(tmp_path / s.path).metadata.num_rows for s in written) == 8
+
+
+def test_row_groups_are_packed_into_units(tmp_path):
+    path = tmp_path / "f.parquet"
+    pl.DataFrame({"x": list(range(2300))}).write_parquet(path, row_group_size=500)
+    metadata = pq.ParquetFile(path).metadata
+    assert pack_row_groups(metadata, 1000) == [((0, 1), 1000), ((2, 3), 1000), ((4,), 300)]
+    assert pack_row_groups(metadata, 1) == [((i,), 500) for i in range(4)] + [((4,), 300)]
