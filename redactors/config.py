@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -31,11 +30,26 @@ EU_COUNTRIES = frozenset(
     "AT BE BG HR CY CZ DK EE FI FR DE GR HU IE IT LV LT LU MT NL PL PT RO SK SI ES SE".split()
 )
 EEA_COUNTRIES = EU_COUNTRIES | {"IS", "LI", "NO"}
+# ISO 3166-1 alpha-2, officially assigned (249), plus XK (Kosovo), in wide use.
+ISO_COUNTRIES = frozenset(
+    (
+        "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN "
+        "BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ "
+        "DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL "
+        "GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM "
+        "JO JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME "
+        "MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP "
+        "NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD "
+        "SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO "
+        "TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW XK"
+    ).split()
+)
+# Codes people write that are not ISO: refusing them beats silently never matching.
+_NOT_ISO_HINTS = {"UK": "GB", "EL": "GR"}
 REGION_GROUPS: dict[str, frozenset[str]] = {
     "EU": EU_COUNTRIES,
     "EEA": EEA_COUNTRIES,
 }
-_COUNTRY_CODE = re.compile(r"^[A-Z]{2}$")
 
 
 class _Strict(BaseModel):
@@ -82,7 +96,9 @@ class ConsentConfig(_Strict):
     @classmethod
     def _known_regions(cls, regions: list[str]) -> list[str]:
         for region in regions:
-            if region not in REGION_GROUPS and not _COUNTRY_CODE.match(region):
+            if region in _NOT_ISO_HINTS:
+                raise ValueError(f"{region!r} is not ISO 3166: use {_NOT_ISO_HINTS[region]!r}")
+            if region not in REGION_GROUPS and region not in ISO_COUNTRIES:
                 raise ValueError(
                     f"{region!r} is neither an ISO 3166 alpha-2 code (upper case) "
                     f"nor a group ({', '.join(sorted(REGION_GROUPS))})"
@@ -165,14 +181,29 @@ class OutputConfig(_Strict):
     shard_max_rows: int = Field(default=100_000, ge=1)
     shard_max_bytes: ByteSize = Field(default=ByteSize(128 * 1024 * 1024), ge=1024)
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
-    compression_level: int | None = Field(default=3)
+    compression_level: int | None = Field(default=None, description="zstd/gzip only")
+
+    @model_validator(mode="after")
+    def _level_fits_codec(self) -> OutputConfig:
+        if self.compression_level is not None and self.compression in ("snappy", "none"):
+            raise ValueError(f"compression_level does not apply to {self.compression!r}")
+        return self
+
+    def parquet_compression(self) -> tuple[str | None, int | None]:
+        """(codec, level) for pyarrow; zstd defaults to level 3."""
+        if self.compression == "none":
+            return None, None
+        if self.compression == "zstd":
+            return "zstd", 3 if self.compression_level is None else self.compression_level
+        return self.compression, self.compression_level
 
 
 class RunnerConfig(_Strict):
     kind: Literal["threads"] = "threads"
     workers: int = Field(default=1, ge=1, le=64)
+    # A shard never spans work units: unit_rows >= shard_max_rows gives full-size shards.
     unit_rows: int = Field(
-        default=50_000, ge=1, description="rows per work unit (row groups are packed up to this)"
+        default=100_000, ge=1, description="rows per work unit (row groups are packed up to this)"
     )
     batch_rows: int = Field(default=2_000, ge=1, description="rows read and redacted at a time")
 
@@ -208,8 +239,12 @@ class RunConfig(_Strict):
         return Path(os.path.normpath(candidate))
 
     def config_hash(self) -> str:
-        """Hash of everything that changes the output (not where it is written)."""
-        payload = self.model_dump(mode="json", exclude={"base_dir": True, "output": {"directory"}})
+        """Hash of everything that changes the output (not where it is written, nor how
+        many workers wrote it)."""
+        payload = self.model_dump(
+            mode="json",
+            exclude={"base_dir": True, "output": {"directory"}, "runner": {"kind", "workers"}},
+        )
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq
 
-from redactors.config import ConsentConfig
+from redactors.config import ISO_COUNTRIES, ConsentConfig
 from redactors.errors import ConsentError
+from redactors.io import sha256_file
 
 STATUSES = ("opted_in", "opted_out", "deleted")
 REGISTRY_COLUMNS = ("user_id", "status", "region", "updated_at")
@@ -36,6 +38,9 @@ DROP_REASONS = (
     NOT_IN_REGISTRY,
 )
 _KEEP = ""  # sentinel reason for consented users inside the lookup table
+# Kept under opt_out although not in the registry: counted, so a reviewer sees how many
+# records rest on the absence of an opt-out rather than on a registry row.
+KEPT_NOT_IN_REGISTRY = "kept_not_in_registry"
 
 
 def _read_registry(path: Path) -> pl.DataFrame:
@@ -51,15 +56,22 @@ def _read_registry(path: Path) -> pl.DataFrame:
     if missing:
         raise ConsentError(f"consent registry {path} lacks column(s) {missing}")
     registry = pl.read_parquet(path, columns=list(REGISTRY_COLUMNS))
-    if not isinstance(registry.schema["updated_at"], pl.Datetime):
-        raise ConsentError(
-            f"consent registry {path}: column 'updated_at' must be a timestamp, "
-            f"got {registry.schema['updated_at']}"
-        )
+    expected = {
+        "user_id": ("string or integer", lambda t: t == pl.String or t.is_integer()),
+        "status": ("string", lambda t: t == pl.String),
+        "region": ("string", lambda t: t in (pl.String, pl.Null)),
+        "updated_at": ("timestamp", lambda t: isinstance(t, pl.Datetime)),
+    }
+    for column, (kind, accepts) in expected.items():
+        if not accepts(registry.schema[column]):
+            raise ConsentError(
+                f"consent registry {path}: column {column!r} must be {kind}, "
+                f"got {registry.schema[column]}"
+            )
+    # Ids are compared as exact strings (an integer id 42 matches "42"; " 42" does not).
     return registry.with_columns(
         pl.col("user_id").cast(pl.String),
-        pl.col("status").cast(pl.String),
-        pl.col("region").cast(pl.String).str.to_uppercase(),
+        pl.col("region").cast(pl.String).str.strip_chars().str.to_uppercase(),
     )
 
 
@@ -76,6 +88,10 @@ def _validate(registry: pl.DataFrame, path: Path) -> None:
         (
             pl.col("status").is_null() | ~pl.col("status").is_in(STATUSES),
             f"status is not one of {list(STATUSES)}",
+        ),
+        (
+            pl.col("region").is_not_null() & ~pl.col("region").is_in(sorted(ISO_COUNTRIES)),
+            "region is not an ISO 3166 alpha-2 country code (e.g. 'GB', not 'UK')",
         ),
     ]
     for condition, problem in checks:
@@ -102,7 +118,7 @@ class ConsentGate:
 
     lookup: pl.DataFrame  # user_id -> drop reason ("" when consented)
     missing_user_reason: str | None  # reason for users not in the registry (None: keep)
-    registry_fingerprint: dict[str, object]
+    registry_fingerprint: dict[str, Any]
 
     @classmethod
     def load(cls, config: ConsentConfig, registry_path: Path) -> ConsentGate:
@@ -131,6 +147,8 @@ class ConsentGate:
         else:
             missing_reason = None
         fingerprint = {
+            "path": str(registry_path),
+            "sha256": sha256_file(registry_path),
             "rows": registry.height,
             "users": latest.height,
             "latest_update": str(registry["updated_at"].max()),
@@ -140,9 +158,11 @@ class ConsentGate:
         )
 
     def reasons(self, user_ids: pl.Series) -> pl.Series:
-        """Drop reason per record, in input order; "" means the record is consented."""
+        """Drop reason per record, in input order; "" or KEPT_NOT_IN_REGISTRY: kept."""
+        if not (user_ids.dtype in (pl.String, pl.Null) or user_ids.dtype.is_integer()):
+            raise ConsentError(f"user ids must be strings or integers, got {user_ids.dtype}")
         as_text = user_ids.cast(pl.String)
-        missing = self.missing_user_reason if self.missing_user_reason is not None else _KEEP
+        missing = self.missing_user_reason or KEPT_NOT_IN_REGISTRY
         looked_up = as_text.replace_strict(
             old=self.lookup["user_id"],
             new=self.lookup["reason"],
@@ -155,14 +175,18 @@ class ConsentGate:
             .alias("drop_reason")
         )
 
-    def split(self, batch: pl.DataFrame, user_column: str) -> tuple[pl.DataFrame, Counter[str]]:
-        """Return the consented rows (order kept) and counts of the others by reason."""
+    def split(
+        self, batch: pl.DataFrame, user_column: str
+    ) -> tuple[pl.DataFrame, Counter[str], int]:
+        """Consented rows (order kept), counts of the others by reason, and how many kept
+        rows have no registry row (possible under opt_out only)."""
         reasons = self.reasons(batch[user_column])
-        keep = reasons == _KEEP
+        keep = reasons.is_in([_KEEP, KEPT_NOT_IN_REGISTRY])
         dropped = Counter(
             {
                 str(row["drop_reason"]): int(row["count"])
                 for row in reasons.filter(~keep).value_counts().iter_rows(named=True)
             }
         )
-        return batch.filter(keep), dropped
+        kept_unregistered = int((reasons == KEPT_NOT_IN_REGISTRY).sum())
+        return batch.filter(keep), dropped, kept_unregistered

@@ -24,3 +24,7 @@ class SecretError(RedactError):
 
 class OutputError(RedactError):
     """The output location cannot be written safely."""
+
+
+class UnitError(RedactError):
+    """A work unit failed inside a library call; the message names the unit, not the data."""

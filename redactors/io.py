@@ -226,12 +226,9 @@ class ShardWriter:
             self.shards_dir.mkdir(exist_ok=True)
             name = f"{self.prefix}-p{len(self.written):03d}.parquet"
             self._temp_path = self.shards_dir / f".{name}.tmp"
-            compression = None if self.output.compression == "none" else self.output.compression
+            codec, level = self.output.parquet_compression()
             self._writer = pq.ParquetWriter(
-                self._temp_path,
-                self.schema,
-                compression=compression,
-                compression_level=self.output.compression_level if compression else None,
+                self._temp_path, self.schema, compression=codec, compression_level=level
             )
             self._rows = 0
         return self._writer

@@ -41,7 +41,8 @@ def _normalise(entity_type: str, value: str) -> str:
     """Spellings of one value that should share a pseudonym ("Ann  Lee" / "ann lee")."""
     if entity_type == "PHONE_NUMBER":
         digits = "".join(_DIGIT.findall(value))
-        return digits[-10:] if len(digits) >= 10 else digits
+        # "+1 415 867 5309" and "(415) 867-5309" are one number
+        return digits[1:] if len(digits) == 11 and digits.startswith("1") else digits
     if entity_type in ("US_SSN", "CREDIT_CARD", "IBAN_CODE"):
         return re.sub(r"[\s.-]", "", value).upper()
     return _WHITESPACE.sub(" ", value.strip()).casefold()
@@ -72,17 +73,28 @@ def _email(digest: bytes) -> str:
     return f"{first}.{last}{number:02d}@{_pick(_EXAMPLE_DOMAINS, digest, 10)}".lower()
 
 
+_COUNTRY_CODE = re.compile(r"^\s*\+(\d{1,3})(?=\D)")
+
+
+def _fresh_digits(digest: bytes, count: int) -> list[str]:
+    stream = digest
+    while len(stream) < count:  # long inputs (extensions): extend the keyed stream
+        stream += hashlib.sha256(stream).digest()
+    return [str(byte % 10) for byte in stream[:count]]
+
+
 def _phone(original: str, digest: bytes) -> str:
-    """Same layout and country code as the original; the national number is drawn from the
-    digest, and for 10-digit numbers its line is in the fictional 555-0100..0199 range."""
-    digits = _DIGIT.findall(original)
-    national = min(len(digits), 10)
-    fresh = [str(byte % 10) for byte in digest[:national]]
-    if national == 10:
-        fresh[0] = str(2 + digest[0] % 8)  # NANP area codes start with 2-9
+    """Same layout as the original. Only an explicit leading "+CC" country code is kept; every
+    other digit (extension included) is replaced. North American 10-digit numbers get a
+    fictional 555-01xx line and an area code starting 2-9."""
+    country = _COUNTRY_CODE.match(original)
+    kept = list(country.group(1)) if country else []
+    count = len(_DIGIT.findall(original)) - len(kept)
+    fresh = _fresh_digits(digest, count)
+    if count >= 10 and (not kept or kept == ["1"]):
+        fresh[0] = str(2 + digest[0] % 8)
         fresh[3:8] = list("55501")
-    fresh = digits[: len(digits) - national] + fresh
-    replacement = iter(fresh)
+    replacement = iter(kept + fresh)
     return _DIGIT.sub(lambda _: next(replacement), original)
 
 

@@ -23,6 +23,7 @@ class SourceStats:
 
     records_in: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
+    kept_not_in_registry: int = 0
     skipped_empty: int = 0
     records_out: int = 0
     records_with_pii: int = 0
@@ -34,6 +35,7 @@ class SourceStats:
     def merge(self, other: SourceStats) -> None:
         self.records_in += other.records_in
         self.dropped.update(other.dropped)
+        self.kept_not_in_registry += other.kept_not_in_registry
         self.skipped_empty += other.skipped_empty
         self.records_out += other.records_out
         self.records_with_pii += other.records_with_pii
@@ -51,6 +53,7 @@ class SourceStats:
             "records_in": self.records_in,
             "records_dropped": self.records_dropped,
             "dropped_by_reason": {reason: self.dropped.get(reason, 0) for reason in DROP_REASONS},
+            "kept_not_in_registry": self.kept_not_in_registry,
             "records_skipped_empty": self.skipped_empty,
             "records_out": self.records_out,
             "records_with_pii": self.records_with_pii,

@@ -7,13 +7,17 @@ sees the previous run or this one, never half of one; a failed run leaves no out
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import hmac
 import importlib.metadata
+import json
 import os
 import secrets
 import shutil
 import time
+import traceback
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
@@ -27,7 +31,7 @@ from redactors.config import RunConfig, SourceConfig
 from redactors.consent import ConsentGate
 from redactors.detect import check_detection_config, model_fingerprint
 from redactors.engine import RedactedText, TextRedactor, secret_key
-from redactors.errors import InputError, OutputError
+from redactors.errors import InputError, OutputError, RedactError, UnitError
 from redactors.io import (
     InputFile,
     Plan,
@@ -83,13 +87,32 @@ def secret_fingerprint(key: bytes | None) -> str | None:
     return hmac.new(key, b"redact/secret-fingerprint/v1", hashlib.sha256).hexdigest()[:16]
 
 
+# What a committed output directory holds; anything else means it is not ours to replace.
+OUTPUT_ENTRIES = frozenset({"shards", MANIFEST, "report.json", "report.html"})
+
+
+def _is_our_output(output_dir: Path) -> bool:
+    try:
+        manifest = json.loads((output_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    entries = {entry.name for entry in output_dir.iterdir()}
+    return (
+        isinstance(manifest, dict)
+        and "manifest_version" in manifest
+        and "run_id" in manifest
+        and entries <= OUTPUT_ENTRIES
+    )
+
+
 def _check_output_dir(output_dir: Path) -> None:
     if output_dir.exists() and not output_dir.is_dir():
         raise OutputError(f"output {output_dir} exists and is not a directory")
-    if output_dir.is_dir() and any(output_dir.iterdir()) and not (output_dir / MANIFEST).exists():
+    if output_dir.is_dir() and any(output_dir.iterdir()) and not _is_our_output(output_dir):
         raise OutputError(
-            f"output {output_dir} is a non-empty directory without {MANIFEST}: refusing to "
-            "replace something this pipeline did not write"
+            f"output {output_dir} is a non-empty directory that is not a previous output of "
+            f"this pipeline (a valid {MANIFEST} and only {sorted(OUTPUT_ENTRIES)}): refusing "
+            "to replace it"
         )
     parent = output_dir.parent
     if not parent.exists():
@@ -125,10 +148,10 @@ def source_config(config: RunConfig, name: str) -> SourceConfig:
 def _text_fields(batch: pl.DataFrame, source: SourceConfig) -> list[list[str | None]]:
     """Per output text column, the text to redact for each row (None when absent)."""
     if source.text_mode == "separate":
-        return [batch[column].to_list() for column in source.text_columns]
+        return [batch[column].cast(pl.String).to_list() for column in source.text_columns]
     joined = batch.select(
         pl.concat_str(
-            [pl.col(c).replace("", None) for c in source.text_columns],
+            [pl.col(c).cast(pl.String).replace("", None) for c in source.text_columns],
             separator=source.join_separator,
             ignore_nulls=True,
         ).alias("text")
@@ -226,12 +249,26 @@ def process_unit(
         for first_row, batch in read_unit(unit, source, config.runner.batch_rows):
             stats.records_in += batch.height
             _check_ids(batch, source, unit, first_row)
-            consented, dropped = gate.split(batch, source.user_column)
+            consented, dropped, kept_unregistered = gate.split(batch, source.user_column)
             stats.dropped.update(dropped)
+            stats.kept_not_in_registry += kept_unregistered
             table = redact_batch(consented, source, redactor, stats)
             if table.num_rows:
                 writer.write(table)
         shards = writer.close()
+    except RedactError:
+        writer.abort()
+        raise
+    except Exception as exc:
+        writer.abort()
+        # Library errors (polars, pyarrow, spaCy) may quote cell values: keep only the type
+        # and where it happened, never the message.
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        raise UnitError(
+            f"work unit {unit.unit_id} ({unit.path}, rows {unit.first_row}.."
+            f"{unit.first_row + unit.rows - 1}) failed: {type(exc).__name__} at "
+            f"{Path(frame.filename).name}:{frame.lineno} (message withheld: it may quote data)"
+        ) from None
     except BaseException:
         writer.abort()
         raise
@@ -248,28 +285,64 @@ def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
     return versions
 
 
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _fsync_tree(root: Path) -> None:
     for path in sorted(root.rglob("*")):
         if path.is_file():
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
     for directory in [root, *(p for p in root.rglob("*") if p.is_dir())]:
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync_dir(directory)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (Linux renameat2 RENAME_EXCHANGE); False if the
+    platform or file system cannot."""
+    rename_exchange = 2
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    if result == 0:
+        return True
+    error = ctypes.get_errno()
+    if error in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(error, os.strerror(error), str(a))
 
 
 def commit_output(staging_dir: Path, output_dir: Path, run_id: str) -> None:
-    """Swap the finished staging dir in place of the output (previous output removed after)."""
+    """Make the finished staging dir the output in one step; remove the previous output.
+
+    With an existing output the two directories are exchanged atomically where the OS can
+    (readers see the old run or the new one, never neither); elsewhere two renames, with
+    the old output put back if the second fails.
+    """
     _fsync_tree(staging_dir)
-    previous = output_dir.parent / f".{output_dir.name}.previous-{run_id}"
-    if output_dir.exists():
+    if not output_dir.exists():
+        os.replace(staging_dir, output_dir)
+    elif _exchange(staging_dir, output_dir):
+        shutil.rmtree(staging_dir)  # now holds the previous output
+    else:
+        previous = output_dir.parent / f".{output_dir.name}.previous-{run_id}"
         os.replace(output_dir, previous)
-    os.replace(staging_dir, output_dir)
-    if previous.exists():
+        try:
+            os.replace(staging_dir, output_dir)
+        except BaseException:
+            os.replace(previous, output_dir)
+            raise
         shutil.rmtree(previous)
+    _fsync_dir(output_dir.parent)
 
 
 def discard_staging(staging_dir: Path) -> None:
@@ -304,6 +377,11 @@ def finalize(
         "versions": versions,
         "model": model,
         "inputs": inputs,
+        "consent_registry": gate.registry_fingerprint,
+        "consent_policy": {
+            "policy": config.consent.policy,
+            "excluded_regions": list(config.consent.excluded_regions),
+        },
         "shards": shards,
         "schemas": {
             source.name: [
@@ -339,8 +417,7 @@ def finalize(
     consent = {
         "policy": config.consent.policy,
         "excluded_regions": list(config.consent.excluded_regions),
-        "registry_rows": gate.registry_fingerprint["rows"],
-        "registry_users": gate.registry_fingerprint["users"],
+        "registry": gate.registry_fingerprint,
     }
     report = build_report(
         run=run,

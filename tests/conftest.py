@@ -70,7 +70,11 @@ def sample_runs(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture
 def sample_copy(tmp_path: Path) -> Path:
-    """A private copy of configs/ + data/sample/ that a test may break."""
+    """A private copy of configs/ + data/sample/ that a test may break. Its run_name differs,
+    so its Prefect artifact does not replace the sample runs' one."""
     shutil.copytree(REPO / "configs", tmp_path / "configs")
     shutil.copytree(REPO / "data" / "sample", tmp_path / "data" / "sample")
-    return tmp_path / "configs" / "sample.yaml"
+    config = tmp_path / "configs" / "sample.yaml"
+    config.write_text(config.read_text().replace("run_name: sample\n", "run_name: sample-copy\n"))
+    assert "run_name: sample-copy" in config.read_text()
+    return config

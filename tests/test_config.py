@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from redactors.config import EEA_COUNTRIES, load_config
+from redactors.config import EEA_COUNTRIES, ISO_COUNTRIES, load_config
 from redactors.errors import ConfigError
 
 from .conftest import SAMPLE_CONFIG
@@ -75,5 +75,22 @@ def test_config_hash_ignores_output_location_but_not_masking(tmp_path):
     assert load_config(write(tmp_path, data)).config_hash() != base
 
 
-def test_region_groups():
+def test_region_groups_and_codes(tmp_path):
     assert len(EEA_COUNTRIES) == 30
+    assert len(ISO_COUNTRIES) == 250 and EEA_COUNTRIES <= ISO_COUNTRIES
+    data = sample_dict()
+    data["consent"]["excluded_regions"] = ["UK"]
+    with pytest.raises(ConfigError, match="not ISO 3166: use 'GB'"):
+        load_config(write(tmp_path, data))
+    data["consent"]["excluded_regions"] = ["ZZ"]
+    with pytest.raises(ConfigError, match="neither an ISO"):
+        load_config(write(tmp_path, data))
+
+
+def test_compression_level_must_fit_the_codec(tmp_path):
+    data = sample_dict()
+    data["output"]["compression"] = "snappy"
+    assert load_config(write(tmp_path, data)).output.parquet_compression() == ("snappy", None)
+    data["output"]["compression_level"] = 3
+    with pytest.raises(ConfigError, match="compression_level does not apply"):
+        load_config(write(tmp_path, data))

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from redactors.config import ConsentConfig
-from redactors.consent import ConsentGate
+from redactors.consent import KEPT_NOT_IN_REGISTRY, ConsentGate
 from redactors.errors import ConsentError
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -95,10 +95,17 @@ def test_opt_out_keeps_everyone_not_opted_out_but_still_checks_regions(tmp_path)
     assert decided["in_noregion"] == "region_unknown"
 
 
-def test_opt_out_without_excluded_regions_keeps_unknown_users(tmp_path):
+def test_opt_out_without_excluded_regions_keeps_unknown_users_and_counts_them(tmp_path):
     decided = decide(tmp_path, "opt_out", [])
-    assert decided["stranger"] == "" and decided["in_noregion"] == "" and decided["in_de"] == ""
+    assert decided["stranger"] == KEPT_NOT_IN_REGISTRY
+    assert decided["in_noregion"] == "" and decided["in_de"] == ""
     assert decided[None] == "missing_user_id"
+    gate = ConsentGate.load(ConsentConfig(registry="x", policy="opt_out"), registry(tmp_path, ROWS))
+    kept, dropped, kept_unregistered = gate.split(
+        pl.DataFrame({"uid": ["stranger", "in_us", "out_us", "other stranger"]}), "uid"
+    )
+    assert kept["uid"].to_list() == ["stranger", "in_us", "other stranger"]
+    assert dropped == Counter({"opted_out": 1}) and kept_unregistered == 2
 
 
 def test_split_keeps_order_and_counts_reasons(tmp_path):
@@ -108,9 +115,10 @@ def test_split_keeps_order_and_counts_reasons(tmp_path):
     batch = pl.DataFrame(
         {"uid": ["in_us", "stranger", "flip_to_in", "in_de", "in_us"], "n": [1, 2, 3, 4, 5]}
     )
-    kept, dropped = gate.split(batch, "uid")
+    kept, dropped, kept_unregistered = gate.split(batch, "uid")
     assert kept["n"].to_list() == [1, 3, 5]
     assert dropped == Counter({"not_in_registry": 1, "region_excluded": 1})
+    assert kept_unregistered == 0
 
 
 def test_integer_user_ids_match_string_registry(tmp_path):
@@ -127,6 +135,9 @@ def test_integer_user_ids_match_string_registry(tmp_path):
         ([("a", "opted_in", "US", T0), ("b", "maybe", "US", T0)], "status is not one of"),
         ([("a", "opted_in", "US", None)], "updated_at is null"),
         ([("a", "opted_in", "US", T0), ("a", "opted_out", "US", T0)], "ambiguous"),
+        ([("a", "opted_in", "US", T0), ("b", "opted_in", "UK", T0)], "region is not an ISO"),
+        ([("a", "opted_in", "Germany", T0)], "region is not an ISO 3166 alpha-2 .* at row 0"),
+        ([("a", "opted_in", "", T0)], "region is not an ISO"),
     ],
 )
 def test_ambiguous_or_broken_registry_is_refused(tmp_path, rows, message):
@@ -148,3 +159,31 @@ def test_missing_registry_and_missing_columns(tmp_path):
     pl.DataFrame({"user_id": ["a"], "status": ["opted_in"]}).write_parquet(path)
     with pytest.raises(ConsentError, match="lacks column"):
         ConsentGate.load(ConsentConfig(registry="x"), path)
+
+
+def test_region_spelling_is_normalised_not_guessed(tmp_path):
+    rows = [("a", "opted_in", " de", T0), ("b", "opted_in", "us ", T0)]
+    gate = ConsentGate.load(
+        ConsentConfig(registry="x", excluded_regions=["EU"]), registry(tmp_path, rows)
+    )
+    assert gate.reasons(pl.Series(["a", "b"])).to_list() == ["region_excluded", ""]
+
+
+def test_float_or_other_id_types_are_refused(tmp_path):
+    path = tmp_path / "float_ids.parquet"
+    pl.DataFrame(
+        {"user_id": [42.0], "status": ["opted_out"], "region": ["US"], "updated_at": [T0]}
+    ).write_parquet(path)
+    with pytest.raises(ConsentError, match="'user_id' must be string or integer"):
+        ConsentGate.load(ConsentConfig(registry="x", policy="opt_out"), path)
+    gate = ConsentGate.load(ConsentConfig(registry="x"), registry(tmp_path, ROWS))
+    with pytest.raises(ConsentError, match="strings or integers"):
+        gate.reasons(pl.Series([42.0]))
+
+
+def test_registry_fingerprint_has_checksum(tmp_path):
+    path = registry(tmp_path, ROWS)
+    gate = ConsentGate.load(ConsentConfig(registry="x"), path)
+    assert gate.registry_fingerprint["rows"] == len(ROWS)
+    assert gate.registry_fingerprint["users"] == 9
+    assert len(gate.registry_fingerprint["sha256"]) == 64

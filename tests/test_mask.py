@@ -39,6 +39,11 @@ def test_pseudonym_shapes_are_realistic_and_reserved():
     assert re.fullmatch(
         r"<IBAN_CODE_[0-9a-f]{8}>", pseudonym(KEY_A, "IBAN_CODE", "GB82WEST12345698765432")
     )
+    # extensions and foreign numbers: no original digit survives but an explicit +CC
+    with_ext = pseudonym(KEY_A, "PHONE_NUMBER", "415-867-5309 ext 1234")
+    assert re.fullmatch(r"[2-9]\d\d-555-01\d\d ext \d{4}", with_ext)
+    german = pseudonym(KEY_A, "PHONE_NUMBER", "+49 1512 3456 7890")
+    assert german.startswith("+49 ") and "1512" not in german and "3456 7890" not in german
     first_only = pseudonym(KEY_A, "PERSON", "Ann")
     assert " " not in first_only
 

@@ -1,14 +1,19 @@
 """Library-level run pieces with the real redactor: text columns, planning, shard sizing."""
 
+import json
 from datetime import UTC, datetime
 
 import polars as pl
 import pyarrow.parquet as pq
+import pytest
 
 from redactors.config import OutputConfig, SourceConfig
-from redactors.io import ShardWriter, pack_row_groups
+from redactors.errors import OutputError, UnitError
+from redactors.io import ShardWriter, pack_row_groups, plan_units
 from redactors.report import SourceStats
-from redactors.runner import redact_batch
+from redactors.runner import commit_output, preflight, process_unit, redact_batch
+
+from .conftest import SECRET_A
 
 BATCH = pl.DataFrame(
     {
@@ -88,3 +93,50 @@ def test_row_groups_are_packed_into_units(tmp_path):
     metadata = pq.ParquetFile(path).metadata
     assert pack_row_groups(metadata, 1000) == [((0, 1), 1000), ((2, 3), 1000), ((4,), 300)]
     assert pack_row_groups(metadata, 1) == [((i,), 500) for i in range(4)] + [((4,), 300)]
+
+
+def test_null_typed_text_column_is_treated_as_empty(redactor):
+    batch = BATCH.with_columns(pl.lit(None).alias("title"))
+    assert batch.schema["title"] == pl.Null
+    table = redact_batch(batch, source("join"), redactor, SourceStats())
+    assert table["record_id"].to_pylist() == ["1", "2"]
+
+
+def test_commit_swaps_in_the_new_output_and_removes_the_old(tmp_path):
+    output, staging = tmp_path / "out", tmp_path / ".out.staging-r2"
+    for directory, run in ((output, "r1"), (staging, "r2")):
+        (directory / "shards").mkdir(parents=True)
+        (directory / "manifest.json").write_text(json.dumps({"run_id": run}))
+    commit_output(staging, output, "r2")
+    assert json.loads((output / "manifest.json").read_text())["run_id"] == "r2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_directory_that_is_not_our_output_is_never_replaced(tmp_path, sample_config):
+    foreign = tmp_path / "webapp"
+    (foreign / "src").mkdir(parents=True)
+    (foreign / "src" / "app.js").write_text("// not ours")
+    (foreign / "manifest.json").write_text(json.dumps({"manifest_version": 1, "run_id": "x"}))
+    with pytest.raises(OutputError, match="not a previous output"):
+        preflight(sample_config, foreign, SECRET_A)
+    assert (foreign / "src" / "app.js").exists()
+
+
+def test_library_errors_inside_a_unit_do_not_carry_data(tmp_path, sample_config, monkeypatch):
+    from redactors.consent import ConsentGate
+
+    class Exploding:
+        def redact(self, texts):
+            raise ValueError(f"could not parse {texts[0]!r}")
+
+    plan = plan_units(sample_config)
+    gate = ConsentGate.load(
+        sample_config.consent, sample_config.resolve(sample_config.consent.registry)
+    )
+    (tmp_path / "shards").mkdir()
+    with pytest.raises(UnitError) as error:
+        process_unit(plan.units[0], sample_config, gate, Exploding(), tmp_path)
+    message = str(error.value)
+    assert "ValueError" in message and "messages-f0000-u0000" in message
+    assert "could not parse" not in message
+    assert not list((tmp_path / "shards").iterdir())
