@@ -80,5 +80,35 @@ def run(
     )
 
 
+@app.command()
+def forget(
+    output: Annotated[Path, typer.Option("--output", "-o", help="an output of `redact run`")],
+    registry: Annotated[Path, typer.Option("--registry", "-r", help="the newer consent registry")],
+) -> None:
+    """Apply withdrawn consent to existing shards: remove those users' records and mask
+    mentions of them; only affected shards are rewritten (atomically)."""
+    from pipelines.forget import forget_flow
+
+    try:
+        report = forget_flow(output=str(output), registry=str(registry))
+    except RedactError as exc:
+        _fail(str(exc))
+        return
+    typer.echo("")
+    if not report["changed"]:
+        typer.echo(f"forget: nothing to do in {output}")
+        return
+    typer.echo(f"forget {report['id']} committed to {output}")
+    typer.echo(
+        f"  records removed:  {report['records_removed']} "
+        f"({report['users_forgotten']} users) {report['records_removed_by_reason']}"
+    )
+    typer.echo(f"  mentions masked:  {report['mentions_masked']}")
+    typer.echo(
+        f"  shards rewritten: {report['shards_rewritten']}, removed: "
+        f"{report['shards_removed']}; report: {output / 'forget_report.json'}"
+    )
+
+
 def main() -> None:
     sys.exit(app())

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +19,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import wait
 
 from redactors.config import RunConfig, load_config
-from redactors.consent import ConsentGate
-from redactors.engine import TextRedactor
 from redactors.errors import ConfigError
 from redactors.io import WorkUnit
 from redactors.report import render_markdown
 from redactors.runner import (
+    Engines,
     UnitResult,
+    build_engines,
     discard_staging,
     finalize,
     preflight,
@@ -37,18 +36,11 @@ from redactors.runner import (
 SECRET_ENV = "REDACT_SECRET"
 
 
-@dataclass(frozen=True)
-class WorkerEngines:
-    key: tuple[Any, ...]
-    gate: ConsentGate
-    redactor: TextRedactor
-
-
 _worker = threading.local()
 
 
-def _engines(config: RunConfig) -> WorkerEngines:
-    """Build (once per worker thread and config) the consent gate and the text redactor."""
+def _engines(config: RunConfig) -> Engines:
+    """Build (once per worker thread, config, registry file and secret) the engines."""
     secret = os.environ.get(SECRET_ENV)
     registry = config.resolve(config.consent.registry)
     stat = registry.stat()
@@ -59,21 +51,16 @@ def _engines(config: RunConfig) -> WorkerEngines:
         stat.st_size,
         secret_fingerprint(secret.encode()) if secret else None,
     )
-    cached: WorkerEngines | None = getattr(_worker, "engines", None)
-    if cached is None or cached.key != key:
-        cached = WorkerEngines(
-            key=key,
-            gate=ConsentGate.load(config.consent, registry),
-            redactor=TextRedactor.build(config.detection, config.masking, secret),
-        )
+    cached: tuple[tuple[Any, ...], Engines] | None = getattr(_worker, "engines", None)
+    if cached is None or cached[0] != key:
+        cached = (key, build_engines(config, secret))
         _worker.engines = cached
-    return cached
+    return cached[1]
 
 
 @task(name="redact-unit", cache_policy=NO_CACHE, task_run_name="redact-{unit.unit_id}")
 def redact_unit(unit: WorkUnit, config: RunConfig, staging_dir: str) -> UnitResult:
-    engines = _engines(config)
-    return process_unit(unit, config, engines.gate, engines.redactor, Path(staging_dir))
+    return process_unit(unit, config, _engines(config), Path(staging_dir))
 
 
 def _artifact_key(run_name: str) -> str:

@@ -69,16 +69,21 @@ class SourceConfig(_Strict):
     text_columns: list[str] = Field(min_length=1)
     text_mode: Literal["join", "separate"] = "join"
     join_separator: str = "\n\n"
+    deleted_column: str | None = Field(
+        default=None,
+        description="boolean (true or null: deleted) or timestamp (set: deleted) column",
+    )
 
     @model_validator(mode="after")
     def _distinct_columns(self) -> SourceConfig:
-        columns = [self.id_column, self.user_column, self.time_column, *self.text_columns]
+        columns = self.needed_columns()
         if len(set(columns)) != len(columns):
             raise ValueError(f"columns must be distinct, got {columns}")
         return self
 
     def needed_columns(self) -> list[str]:
-        return [self.id_column, self.user_column, self.time_column, *self.text_columns]
+        columns = [self.id_column, self.user_column, self.time_column, *self.text_columns]
+        return columns + ([self.deleted_column] if self.deleted_column else [])
 
     def output_text_columns(self) -> list[str]:
         """Names of the redacted text columns this source writes to shards."""
@@ -91,6 +96,9 @@ class ConsentConfig(_Strict):
     registry: str = Field(description="Parquet file: user_id, status, region, updated_at")
     policy: Literal["opt_in", "opt_out"] = "opt_in"
     excluded_regions: list[str] = Field(default_factory=list)
+    # Mask handles, display names and mention tokens of non-consented users inside the text
+    # of consented records (entity NON_CONSENTED_USER).
+    mask_non_consented_mentions: bool = True
 
     @field_validator("excluded_regions")
     @classmethod
@@ -163,6 +171,8 @@ AnyOperator = (
 )
 OperatorConfig = Annotated[AnyOperator, Field(discriminator="type")]
 SECRET_OPERATORS = frozenset({"hash", "pseudonym"})
+# Entity of the consent-derived recognizer (mentions of non-consented people).
+NON_CONSENTED_ENTITY = "NON_CONSENTED_USER"
 
 
 class MaskingConfig(_Strict):
@@ -175,12 +185,19 @@ class MaskingConfig(_Strict):
     def needs_secret(self, entities: list[str]) -> bool:
         return any(self.operator_for(entity).type in SECRET_OPERATORS for entity in entities)
 
+    def masked_entities(self, detection: DetectionConfig, consent: ConsentConfig) -> list[str]:
+        """Every entity a run masks: the detected ones plus the consent-derived one."""
+        extra = [NON_CONSENTED_ENTITY] if consent.mask_non_consented_mentions else []
+        return [*detection.entities, *extra]
+
 
 class OutputConfig(_Strict):
     directory: str | None = Field(default=None, description="may be given on the command line")
     shard_max_rows: int = Field(default=100_000, ge=1)
     shard_max_bytes: ByteSize = Field(default=ByteSize(128 * 1024 * 1024), ge=1024)
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
+    # Keep lineage/ (pseudonymous user key per record) so `redact forget` can act later.
+    lineage: bool = True
     compression_level: int | None = Field(default=None, description="zstd/gzip only")
 
     @model_validator(mode="after")
@@ -225,12 +242,19 @@ class RunConfig(_Strict):
         duplicated = sorted({name for name in names if names.count(name) > 1})
         if duplicated:
             raise ValueError(f"source names must be unique, repeated: {duplicated}")
-        unknown = sorted(set(self.masking.operators) - set(self.detection.entities))
+        maskable = {*self.detection.entities, NON_CONSENTED_ENTITY}
+        unknown = sorted(set(self.masking.operators) - maskable)
         if unknown:
             raise ValueError(
                 f"masking.operators names entities not in detection.entities: {unknown}"
             )
         return self
+
+    def masked_entities(self) -> list[str]:
+        return self.masking.masked_entities(self.detection, self.consent)
+
+    def needs_secret(self) -> bool:
+        return self.output.lineage or self.masking.needs_secret(self.masked_entities())
 
     def resolve(self, path: str) -> Path:
         candidate = Path(path).expanduser()

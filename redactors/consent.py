@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,12 @@ from redactors.io import sha256_file
 
 STATUSES = ("opted_in", "opted_out", "deleted")
 REGISTRY_COLUMNS = ("user_id", "status", "region", "updated_at")
+# Optional: how people are named in text, so mentions of non-consented users can be masked.
+IDENTITY_COLUMNS = ("handle", "display_name")
 
 # Drop reasons, in the order they are checked: a record gets the first that applies.
 MISSING_USER_ID = "missing_user_id"
+FLAGGED_DELETED = "flagged_deleted"  # the export itself marks the record deleted
 DELETED = "deleted"
 OPTED_OUT = "opted_out"
 REGION_EXCLUDED = "region_excluded"
@@ -31,6 +35,7 @@ REGION_UNKNOWN = "region_unknown"
 NOT_IN_REGISTRY = "not_in_registry"
 DROP_REASONS = (
     MISSING_USER_ID,
+    FLAGGED_DELETED,
     DELETED,
     OPTED_OUT,
     REGION_EXCLUDED,
@@ -55,12 +60,18 @@ def _read_registry(path: Path) -> pl.DataFrame:
     missing = [column for column in REGISTRY_COLUMNS if column not in schema.names]
     if missing:
         raise ConsentError(f"consent registry {path} lacks column(s) {missing}")
-    registry = pl.read_parquet(path, columns=list(REGISTRY_COLUMNS))
+    identity = [column for column in IDENTITY_COLUMNS if column in schema.names]
+    registry = pl.read_parquet(path, columns=[*REGISTRY_COLUMNS, *identity])
+    for column in IDENTITY_COLUMNS:
+        if column not in identity:
+            registry = registry.with_columns(pl.lit(None, dtype=pl.String).alias(column))
     expected = {
         "user_id": ("string or integer", lambda t: t == pl.String or t.is_integer()),
         "status": ("string", lambda t: t == pl.String),
         "region": ("string", lambda t: t in (pl.String, pl.Null)),
         "updated_at": ("timestamp", lambda t: isinstance(t, pl.Datetime)),
+        "handle": ("string", lambda t: t in (pl.String, pl.Null)),
+        "display_name": ("string", lambda t: t in (pl.String, pl.Null)),
     }
     for column, (kind, accepts) in expected.items():
         if not accepts(registry.schema[column]):
@@ -72,6 +83,8 @@ def _read_registry(path: Path) -> pl.DataFrame:
     return registry.with_columns(
         pl.col("user_id").cast(pl.String),
         pl.col("region").cast(pl.String).str.strip_chars().str.to_uppercase(),
+        pl.col("handle").cast(pl.String),
+        pl.col("display_name").cast(pl.String),
     )
 
 
@@ -103,7 +116,11 @@ def _validate(registry: pl.DataFrame, path: Path) -> None:
                 "fix the registry, the run will not guess"
             )
     conflicting = (
-        registry.unique().group_by("user_id", "updated_at").len().filter(pl.col("len") > 1)
+        registry.select(REGISTRY_COLUMNS)
+        .unique()
+        .group_by("user_id", "updated_at")
+        .len()
+        .filter(pl.col("len") > 1)
     )
     if conflicting.height:
         raise ConsentError(
@@ -119,6 +136,8 @@ class ConsentGate:
     lookup: pl.DataFrame  # user_id -> drop reason ("" when consented)
     missing_user_reason: str | None  # reason for users not in the registry (None: keep)
     registry_fingerprint: dict[str, Any]
+    # user_id, handle, display_name (any registry row) of users whose records are dropped
+    non_consented_identities: pl.DataFrame
 
     @classmethod
     def load(cls, config: ConsentConfig, registry_path: Path) -> ConsentGate:
@@ -140,6 +159,13 @@ class ConsentGate:
         # Statuses are validated to three values, so what is left here is opted_in (or, under
         # opt_out, anything not opted out): consented.
         lookup = latest.select("user_id", reason.otherwise(pl.lit(_KEEP)).alias("reason"))
+        dropped_users = lookup.filter(pl.col("reason") != _KEEP)["user_id"]
+        identities = (
+            registry.filter(pl.col("user_id").is_in(dropped_users.implode()))
+            .select("user_id", "handle", "display_name")
+            .unique()
+            .sort("user_id", "handle", "display_name", nulls_last=True)
+        )
         if config.policy == "opt_in":
             missing_reason: str | None = NOT_IN_REGISTRY
         elif excluded:
@@ -154,7 +180,10 @@ class ConsentGate:
             "latest_update": str(registry["updated_at"].max()),
         }
         return cls(
-            lookup=lookup, missing_user_reason=missing_reason, registry_fingerprint=fingerprint
+            lookup=lookup,
+            missing_user_reason=missing_reason,
+            registry_fingerprint=fingerprint,
+            non_consented_identities=identities,
         )
 
     def reasons(self, user_ids: pl.Series) -> pl.Series:
@@ -175,12 +204,34 @@ class ConsentGate:
             .alias("drop_reason")
         )
 
+    @cached_property
+    def _reason_by_user(self) -> dict[str, str]:
+        return dict(zip(self.lookup["user_id"], self.lookup["reason"], strict=True))
+
+    def is_consented(self, user_id: str) -> bool:
+        """One id (e.g. from a mention token); same rules as reasons()."""
+        reason = self._reason_by_user.get(user_id, self.missing_user_reason or "")
+        return reason == _KEEP
+
     def split(
-        self, batch: pl.DataFrame, user_column: str
+        self, batch: pl.DataFrame, user_column: str, deleted_column: str | None = None
     ) -> tuple[pl.DataFrame, Counter[str], int]:
         """Consented rows (order kept), counts of the others by reason, and how many kept
         rows have no registry row (possible under opt_out only)."""
         reasons = self.reasons(batch[user_column])
+        if deleted_column is not None:
+            flagged = flagged_deleted(batch[deleted_column])
+            reasons = (
+                pl.select(
+                    pl.when(reasons == MISSING_USER_ID)
+                    .then(reasons)
+                    .when(flagged)
+                    .then(pl.lit(FLAGGED_DELETED))
+                    .otherwise(reasons)
+                )
+                .to_series()
+                .alias("drop_reason")
+            )
         keep = reasons.is_in([_KEEP, KEPT_NOT_IN_REGISTRY])
         dropped = Counter(
             {
@@ -190,3 +241,13 @@ class ConsentGate:
         )
         kept_unregistered = int((reasons == KEPT_NOT_IN_REGISTRY).sum())
         return batch.filter(keep), dropped, kept_unregistered
+
+
+def flagged_deleted(flags: pl.Series) -> pl.Series:
+    """True where the export marks a record deleted. A boolean flag counts when true or null
+    (unknown: fail closed); a timestamp/date column (``deleted_at``) when set."""
+    if flags.dtype == pl.Boolean:
+        return flags.fill_null(True)
+    if flags.dtype.is_temporal():
+        return flags.is_not_null()
+    raise ConsentError(f"a deleted flag must be boolean or a timestamp, got {flags.dtype}")

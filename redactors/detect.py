@@ -16,7 +16,12 @@ from functools import cache
 from pathlib import Path
 
 import spacy
-from presidio_analyzer import AnalyzerEngine, BatchAnalyzerEngine, RecognizerResult
+from presidio_analyzer import (
+    AnalyzerEngine,
+    BatchAnalyzerEngine,
+    EntityRecognizer,
+    RecognizerResult,
+)
 from presidio_analyzer.nlp_engine import NlpEngineProvider
 from presidio_analyzer.recognizer_registry import RecognizerRegistry
 
@@ -125,6 +130,7 @@ class Detector:
     config: DetectionConfig
     analyzer: AnalyzerEngine
     batch_analyzer: BatchAnalyzerEngine
+    entities: list[str]  # the configured ones plus those of extra recognizers
 
     def analyze(self, texts: Sequence[str]) -> list[list[RecognizerResult]]:
         """Findings per text, in order. Empty texts are not sent to the model."""
@@ -133,7 +139,7 @@ class Detector:
             [texts[i] for i in todo],
             language=self.config.language,
             batch_size=self.config.batch_size,
-            entities=list(self.config.entities),
+            entities=self.entities,
             score_threshold=self.config.score_threshold,
             allow_list=list(self.config.allow_list) or None,
         )
@@ -143,7 +149,11 @@ class Detector:
         return results
 
 
-def build_detector(config: DetectionConfig) -> Detector:
+def build_detector(
+    config: DetectionConfig, extra_recognizers: Sequence[EntityRecognizer] = ()
+) -> Detector:
+    """The analyzer for ``config``; extra recognizers are per-run ones (e.g. built from the
+    consent registry) whose entities are detected in addition to the configured ones."""
     check_detection_config(config)
     nlp_engine = NlpEngineProvider(
         nlp_configuration={
@@ -155,10 +165,20 @@ def build_detector(config: DetectionConfig) -> Detector:
             },
         }
     ).create_engine()
+    registry = _registry(config, nlp_engine)
+    entities = list(config.entities)
+    for recognizer in extra_recognizers:
+        registry.add_recognizer(recognizer)
+        entities += [e for e in recognizer.supported_entities if e not in entities]
     analyzer = AnalyzerEngine(
-        registry=_registry(config, nlp_engine),
+        registry=registry,
         nlp_engine=nlp_engine,
         supported_languages=[config.language],
         default_score_threshold=config.score_threshold,
     )
-    return Detector(config=config, analyzer=analyzer, batch_analyzer=BatchAnalyzerEngine(analyzer))
+    return Detector(
+        config=config,
+        analyzer=analyzer,
+        batch_analyzer=BatchAnalyzerEngine(analyzer),
+        entities=entities,
+    )

@@ -1,10 +1,16 @@
-"""TextRedactor: detection + masking, configured once per worker, then fed batches of text."""
+"""Engines configured once per worker, then fed batches of text.
+
+- ``Masker``: presidio-anonymizer with this project's operators and overlap rules; turns
+  findings into redacted text. Used by runs and by ``forget``.
+- ``TextRedactor``: a Detector (Presidio analyzer) + a Masker.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_anonymizer import AnonymizerEngine
 
 from redactors.config import DetectionConfig, MaskingConfig
@@ -15,15 +21,15 @@ from redactors.mask import CUSTOM_OPERATORS, presidio_operator, resolve_overlaps
 MIN_SECRET_BYTES = 16
 
 
-def secret_key(secret: str | None, masking: MaskingConfig, entities: list[str]) -> bytes | None:
-    """Validate the run secret; None when no configured operator needs one."""
-    if not masking.needs_secret(entities):
+def secret_key(secret: str | None, required: bool) -> bytes | None:
+    """Validate the run secret; None when nothing in the run needs one."""
+    if not required:
         return None
     if secret is None:
         raise SecretError(
-            "REDACT_SECRET is not set, and the masking config uses keyed operators "
-            "(hash/pseudonym). Set it to a long random value and keep it: the same secret "
-            "gives the same pseudonyms across runs."
+            "REDACT_SECRET is not set, and this run needs it (keyed operators hash/pseudonym, "
+            "or the lineage index). Set it to a long random value and keep it: the same "
+            "secret gives the same pseudonyms and user keys across runs."
         )
     key = secret.encode()
     if len(key) < MIN_SECRET_BYTES:
@@ -49,40 +55,52 @@ class RedactedText:
     spans: tuple[MaskedSpan, ...]
 
 
-class TextRedactor:
-    """Presidio analyzer + anonymizer with this project's recognizers, operators and rules."""
+class Masker:
+    """Overlap resolution + presidio-anonymizer operators for a fixed set of entities."""
 
-    def __init__(self, detector: Detector, masking: MaskingConfig, key: bytes | None) -> None:
-        self.detector = detector
+    def __init__(self, masking: MaskingConfig, entities: Sequence[str], key: bytes | None) -> None:
         self.anonymizer = AnonymizerEngine()
         for operator_cls in CUSTOM_OPERATORS:
             self.anonymizer.add_anonymizer(operator_cls)
-        entities = list(detector.config.entities)
         self.operator_names = {entity: masking.operator_for(entity).type for entity in entities}
         self.operators = {
             entity: presidio_operator(entity, masking.operator_for(entity), key)
             for entity in entities
         }
 
+    def mask(self, text: str, findings: Sequence[RecognizerResult]) -> RedactedText:
+        if not findings:
+            return RedactedText(text, ())
+        regions = resolve_overlaps(text, findings)
+        result = self.anonymizer.anonymize(
+            text=text, analyzer_results=regions, operators=self.operators
+        )
+        spans = tuple(
+            MaskedSpan(r.start, r.end, r.entity_type, round(float(r.score), 4)) for r in regions
+        )
+        return RedactedText(result.text, spans)
+
+
+class TextRedactor:
+    """Presidio analyzer + anonymizer with this project's recognizers, operators and rules."""
+
+    def __init__(self, detector: Detector, masker: Masker) -> None:
+        self.detector = detector
+        self.masker = masker
+
     @classmethod
     def build(
-        cls, detection: DetectionConfig, masking: MaskingConfig, secret: str | None
+        cls,
+        detection: DetectionConfig,
+        masking: MaskingConfig,
+        key: bytes | None,
+        extra_recognizers: Sequence[EntityRecognizer] = (),
     ) -> TextRedactor:
-        key = secret_key(secret, masking, list(detection.entities))
-        return cls(build_detector(detection), masking, key)
+        detector = build_detector(detection, extra_recognizers)
+        return cls(detector, Masker(masking, detector.entities, key))
 
     def redact(self, texts: Sequence[str]) -> list[RedactedText]:
-        redacted: list[RedactedText] = []
-        for text, findings in zip(texts, self.detector.analyze(texts), strict=True):
-            if not findings:
-                redacted.append(RedactedText(text, ()))
-                continue
-            regions = resolve_overlaps(text, findings)
-            result = self.anonymizer.anonymize(
-                text=text, analyzer_results=regions, operators=self.operators
-            )
-            spans = tuple(
-                MaskedSpan(r.start, r.end, r.entity_type, round(float(r.score), 4)) for r in regions
-            )
-            redacted.append(RedactedText(result.text, spans))
-        return redacted
+        return [
+            self.masker.mask(text, findings)
+            for text, findings in zip(texts, self.detector.analyze(texts), strict=True)
+        ]

@@ -99,9 +99,10 @@ def _phone(original: str, digest: bytes) -> str:
 
 
 def _mention(original: str, digest: bytes) -> str:
+    # Lower-case hex: a surrogate token can never be read back as a real Slack user id.
     token = hashlib.sha256(digest).hexdigest()
     if original.startswith("<@"):
-        return f"<@U{token[:9].upper()}>"
+        return f"<@user_{token[:8]}>"
     return f"@user_{token[:8]}"
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from redactors.config import NON_CONSENTED_ENTITY
 from redactors.consent import DROP_REASONS
 
 
@@ -59,6 +60,7 @@ class SourceStats:
             "records_with_pii": self.records_with_pii,
             "share_records_with_pii": _rate(self.records_with_pii, self.records_out),
             "spans_masked": self.spans_masked,
+            "non_consented_mentions_masked": self.entities.get(NON_CONSENTED_ENTITY, 0),
             "chars_in": self.chars_in,
             "chars_masked": self.chars_masked,
             "entities": {
@@ -134,10 +136,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         f"Config hash `{report['run']['config_hash'][:12]}`, output `{report['run']['output']}`",
         "",
-        "| records in | dropped (consent) | skipped (empty) | records out | spans masked |",
-        "|---:|---:|---:|---:|---:|",
+        "| records in | dropped (consent) | skipped (empty) | records out | spans masked "
+        "| mentions of non-consented people masked |",
+        "|---:|---:|---:|---:|---:|---:|",
         f"| {totals['records_in']} | {totals['records_dropped']} | "
-        f"{totals['records_skipped_empty']} | {totals['records_out']} | {totals['spans_masked']} |",
+        f"{totals['records_skipped_empty']} | {totals['records_out']} | {totals['spans_masked']} "
+        f"| {totals['non_consented_mentions_masked']} |",
         "",
         "| drop reason | records |",
         "|---|---:|",

@@ -40,8 +40,18 @@ from redactors.io import (
     WorkUnit,
     plan_units,
     read_unit,
+    sha256_file,
     shard_schema,
 )
+from redactors.lineage import (
+    LINEAGE_DIR,
+    LINEAGE_FILE,
+    lineage_table,
+    read_lineage,
+    user_key,
+    write_lineage,
+)
+from redactors.mentions import NonConsentedMentionRecognizer, NonConsentedMentions
 from redactors.report import SourceStats, build_report, render_html, write_json
 
 MANIFEST = "manifest.json"
@@ -88,10 +98,12 @@ def secret_fingerprint(key: bytes | None) -> str | None:
 
 
 # What a committed output directory holds; anything else means it is not ours to replace.
-OUTPUT_ENTRIES = frozenset({"shards", MANIFEST, "report.json", "report.html"})
+OUTPUT_ENTRIES = frozenset(
+    {"shards", MANIFEST, "report.json", "report.html", LINEAGE_DIR, "forget_report.json"}
+)
 
 
-def _is_our_output(output_dir: Path) -> bool:
+def is_our_output(output_dir: Path) -> bool:
     try:
         manifest = json.loads((output_dir / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -108,7 +120,7 @@ def _is_our_output(output_dir: Path) -> bool:
 def _check_output_dir(output_dir: Path) -> None:
     if output_dir.exists() and not output_dir.is_dir():
         raise OutputError(f"output {output_dir} exists and is not a directory")
-    if output_dir.is_dir() and any(output_dir.iterdir()) and not _is_our_output(output_dir):
+    if output_dir.is_dir() and any(output_dir.iterdir()) and not is_our_output(output_dir):
         raise OutputError(
             f"output {output_dir} is a non-empty directory that is not a previous output of "
             f"this pipeline (a valid {MANIFEST} and only {sorted(OUTPUT_ENTRIES)}): refusing "
@@ -124,7 +136,7 @@ def _check_output_dir(output_dir: Path) -> None:
 def preflight(config: RunConfig, output_dir: Path, secret: str | None) -> Preflight:
     """Check everything that can fail before any work: secret, model, entities, consent
     registry, every input file's columns and types, and the output location."""
-    key = secret_key(secret, config.masking, list(config.detection.entities))
+    key = secret_key(secret, required=config.needs_secret())
     check_detection_config(config.detection)
     ConsentGate.load(config.consent, config.resolve(config.consent.registry))
     plan = plan_units(config)
@@ -139,6 +151,34 @@ def preflight(config: RunConfig, output_dir: Path, secret: str | None) -> Prefli
         secret_fingerprint=secret_fingerprint(key),
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
+
+
+@dataclass(frozen=True)
+class Engines:
+    """What a worker builds once per run config and reuses for every unit it processes."""
+
+    gate: ConsentGate
+    redactor: TextRedactor
+    key: bytes | None  # keys pseudonyms, hashes and lineage user keys
+
+
+def build_engines(config: RunConfig, secret: str | None) -> Engines:
+    key = secret_key(secret, required=config.needs_secret())
+    gate = ConsentGate.load(config.consent, config.resolve(config.consent.registry))
+    extra = []
+    if config.consent.mask_non_consented_mentions:
+        mentions = NonConsentedMentions.from_gate(gate)
+        extra.append(NonConsentedMentionRecognizer(mentions, config.detection.language))
+    redactor = TextRedactor.build(config.detection, config.masking, key, extra)
+    return Engines(gate=gate, redactor=redactor, key=key)
+
+
+def run_units(config: RunConfig, engines: Engines, prepared: Preflight) -> list[UnitResult]:
+    """All units in this process, one after another (what the flow maps over workers)."""
+    (prepared.staging_dir / "shards").mkdir(parents=True)
+    return [
+        process_unit(unit, config, engines, prepared.staging_dir) for unit in prepared.plan.units
+    ]
 
 
 def source_config(config: RunConfig, name: str) -> SourceConfig:
@@ -182,8 +222,9 @@ def _check_ids(batch: pl.DataFrame, source: SourceConfig, unit: WorkUnit, first_
 
 def redact_batch(
     batch: pl.DataFrame, source: SourceConfig, redactor: TextRedactor, stats: SourceStats
-) -> pa.Table:
-    """Consented rows in, shard rows out (empty-text rows are counted and left out)."""
+) -> tuple[pa.Table, list[str]]:
+    """Consented rows in, shard rows out (empty-text rows are counted and left out), with
+    the user id of each row written (for the lineage index; never written to shards)."""
     fields = _text_fields(batch, source)
     has_text = [any(field[i] for field in fields) for i in range(batch.height)]
     stats.skipped_empty += has_text.count(False)
@@ -223,18 +264,23 @@ def redact_batch(
         arrays[name] = pa.array(column, pa.string())
     arrays["created_at"] = _created_at(rows[source.time_column])
     arrays["pii_masked"] = pa.array(masked_per_row, pa.int32())
-    return pa.Table.from_pydict(arrays, schema=schema)
+    user_ids = rows[source.user_column].cast(pl.String).to_list()
+    return pa.Table.from_pydict(arrays, schema=schema), user_ids
 
 
 def process_unit(
     unit: WorkUnit,
     config: RunConfig,
-    gate: ConsentGate,
-    redactor: TextRedactor,
+    engines: Engines,
     staging_dir: Path,
 ) -> UnitResult:
-    """Read one work unit, gate, redact and write its shard parts into the staging dir."""
+    """Read one work unit, gate, redact and write its shard parts into the staging dir
+    (and, with a lineage key, the unit's lineage rows under staging/lineage/units/)."""
     started = time.perf_counter()
+    gate, redactor = engines.gate, engines.redactor
+    lineage_key = engines.key if config.output.lineage else None
+    record_ids: list[str] = []
+    user_keys: list[str] = []
     source = source_config(config, unit.source)
     stats = SourceStats()
     writer = ShardWriter(
@@ -249,13 +295,23 @@ def process_unit(
         for first_row, batch in read_unit(unit, source, config.runner.batch_rows):
             stats.records_in += batch.height
             _check_ids(batch, source, unit, first_row)
-            consented, dropped, kept_unregistered = gate.split(batch, source.user_column)
+            consented, dropped, kept_unregistered = gate.split(
+                batch, source.user_column, source.deleted_column
+            )
             stats.dropped.update(dropped)
             stats.kept_not_in_registry += kept_unregistered
-            table = redact_batch(consented, source, redactor, stats)
+            table, user_ids = redact_batch(consented, source, redactor, stats)
             if table.num_rows:
                 writer.write(table)
+            if lineage_key is not None:
+                record_ids += table["record_id"].to_pylist()
+                user_keys += [user_key(lineage_key, user_id) for user_id in user_ids]
         shards = writer.close()
+        if lineage_key is not None:
+            write_lineage(
+                staging_dir / LINEAGE_DIR / "units" / f"{unit.unit_id}.parquet",
+                lineage_table([(s.path, s.rows) for s in shards], record_ids, user_keys),
+            )
     except RedactError:
         writer.abort()
         raise
@@ -367,7 +423,8 @@ def finalize(
     gate = ConsentGate.load(config.consent, config.resolve(config.consent.registry))
     versions = {**package_versions(), **(extra_versions or {})}
     model = model_fingerprint(config.detection.spacy_model)
-    operators = {e: config.masking.operator_for(e).type for e in config.detection.entities}
+    operators = {e: config.masking.operator_for(e).type for e in config.masked_entities()}
+    lineage = _merge_lineage(prepared.staging_dir, results) if config.output.lineage else None
     manifest = {
         "manifest_version": 1,
         "run_id": prepared.run_id,
@@ -381,6 +438,7 @@ def finalize(
         "consent_policy": {
             "policy": config.consent.policy,
             "excluded_regions": list(config.consent.excluded_regions),
+            "mask_non_consented_mentions": config.consent.mask_non_consented_mentions,
         },
         "shards": shards,
         "schemas": {
@@ -394,6 +452,14 @@ def finalize(
             "rows": sum(s["rows"] for s in shards),
             "bytes": sum(s["bytes"] for s in shards),
         },
+        "lineage": lineage,
+        # How shards were written and masked, so `forget` rewrites them the same way.
+        "shard_writer": {
+            "compression": config.output.compression,
+            "compression_level": config.output.compression_level,
+        },
+        "masking": config.masking.model_dump(mode="json"),
+        "history": [],
     }
     (prepared.staging_dir / "shards").mkdir(parents=True, exist_ok=True)
     write_json(prepared.staging_dir / MANIFEST, manifest)
@@ -434,5 +500,42 @@ def finalize(
     return report
 
 
+def _merge_lineage(staging_dir: Path, results: list[UnitResult]) -> dict[str, Any]:
+    """Concatenate the units' lineage files (in unit order) into one index."""
+    units_dir = staging_dir / LINEAGE_DIR / "units"
+    tables = [read_lineage(units_dir / f"{result.unit_id}.parquet") for result in results]
+    table = pa.concat_tables(tables) if tables else lineage_table([], [], [])
+    path = staging_dir / LINEAGE_FILE
+    write_lineage(path, table)
+    shutil.rmtree(units_dir, ignore_errors=True)
+    return {"path": LINEAGE_FILE, "rows": table.num_rows, "sha256": sha256_file(path)}
+
+
 def _input_dict(item: InputFile) -> dict[str, Any]:
     return dict(item.__dict__)
+
+
+def run_local(
+    config: RunConfig, config_path: str, output_dir: Path, secret: str | None
+) -> dict[str, Any]:
+    """The whole run in this process, without Prefect (notebooks, tests, debugging):
+    preflight, every unit in order, finalize. Same output as the flow."""
+    started = time.perf_counter()
+    prepared = preflight(config, output_dir, secret)
+    engines = build_engines(config, secret)
+    try:
+        process_started = time.perf_counter()
+        results = run_units(config, engines, prepared)
+        return finalize(
+            config,
+            config_path,
+            prepared,
+            results,
+            timings={
+                "plan_s": process_started - started,
+                "process_s": time.perf_counter() - process_started,
+            },
+        )
+    except BaseException:
+        discard_staging(prepared.staging_dir)
+        raise

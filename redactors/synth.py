@@ -101,6 +101,8 @@ MESSAGE_TEMPLATES = (
     "my ssn is {ssn} and card {card}",
     "{mention} pls send the IBAN {iban} to accounting",
     "follow me {url} !",
+    "{member} said the deploy is fine",
+    "ask {member} about the budget, {member} knows too",
 )
 
 POST_SENTENCES = (
@@ -121,6 +123,7 @@ POST_PII_SENTENCES = (
     "The meetup is at {address}.",
     "{person} and {person} led the workshop.",
     "My old number {phone} no longer works.",
+    "Great talk by {member} today.",
 )
 POST_TITLES = (
     "Weekly update",
@@ -200,6 +203,9 @@ class _Planter:
         if kind == "mention":
             user = rng.choice(self.users)
             return "USER_MENTION", f"<@{user.user_id}>" if rng.random() < 0.5 else f"@{user.handle}"
+        if kind == "member":  # another user of the workspace, by display name
+            user = rng.choice(self.users)
+            return "PERSON", f"{user.first} {user.last}"
         if kind == "url":
             user = rng.choice(self.users)
             layout = rng.choice(
@@ -228,6 +234,7 @@ class _Planter:
             "address",
             "mention",
             "url",
+            "member",
         ):
             while "{" + kind + "}" in out:
                 entity, value = self.value(kind)
@@ -278,6 +285,8 @@ def generate_sample(
                     "status": earlier,
                     "region": user.region,
                     "updated_at": updated - timedelta(days=30),
+                    "handle": user.handle,
+                    "display_name": f"{user.first} {user.last}",
                 }
             )
         consent_rows.append(
@@ -286,6 +295,8 @@ def generate_sample(
                 "status": status,
                 "region": user.region,
                 "updated_at": updated,
+                "handle": user.handle,
+                "display_name": f"{user.first} {user.last}",
             }
         )
     rng.shuffle(consent_rows)
@@ -370,6 +381,8 @@ def generate_sample(
                 "status": pl.String,
                 "region": pl.String,
                 "updated_at": timestamp,
+                "handle": pl.String,
+                "display_name": pl.String,
             },
         ),
         users=users,

@@ -31,7 +31,7 @@ def sample_config() -> RunConfig:
 @pytest.fixture(scope="session")
 def redactor(sample_config: RunConfig) -> TextRedactor:
     """The real detection + masking engine of the sample config (spaCy model loaded once)."""
-    return TextRedactor.build(sample_config.detection, sample_config.masking, SECRET_A)
+    return TextRedactor.build(sample_config.detection, sample_config.masking, SECRET_A.encode())
 
 
 @pytest.fixture(scope="session")

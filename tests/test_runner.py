@@ -11,7 +11,7 @@ from redactors.config import OutputConfig, SourceConfig
 from redactors.errors import OutputError, UnitError
 from redactors.io import ShardWriter, pack_row_groups, plan_units
 from redactors.report import SourceStats
-from redactors.runner import commit_output, preflight, process_unit, redact_batch
+from redactors.runner import Engines, commit_output, preflight, process_unit, redact_batch
 
 from .conftest import SECRET_A
 
@@ -40,7 +40,8 @@ def source(mode: str) -> SourceConfig:
 
 def test_join_mode_redacts_the_joined_text_and_skips_empty_records(redactor):
     stats = SourceStats()
-    table = redact_batch(BATCH, source("join"), redactor, stats)
+    table, user_ids = redact_batch(BATCH, source("join"), redactor, stats)
+    assert user_ids == ["a", "b"]
     assert table.column_names == ["record_id", "source", "text", "created_at", "pii_masked"]
     assert table["record_id"].to_pylist() == ["1", "2"]  # record 3 has no text at all
     first, second = table["text"].to_pylist()
@@ -52,7 +53,7 @@ def test_join_mode_redacts_the_joined_text_and_skips_empty_records(redactor):
 
 
 def test_separate_mode_keeps_one_redacted_column_per_text_column(redactor):
-    table = redact_batch(BATCH, source("separate"), redactor, SourceStats())
+    table, _ = redact_batch(BATCH, source("separate"), redactor, SourceStats())
     assert table.column_names == [
         "record_id",
         "source",
@@ -66,7 +67,7 @@ def test_separate_mode_keeps_one_redacted_column_per_text_column(redactor):
 
 
 def test_shards_roll_over_at_the_row_limit(tmp_path, redactor):
-    table = redact_batch(BATCH, source("join"), redactor, SourceStats())
+    table, _ = redact_batch(BATCH, source("join"), redactor, SourceStats())
     writer = ShardWriter(
         tmp_path / "shards",
         "posts",
@@ -98,7 +99,7 @@ def test_row_groups_are_packed_into_units(tmp_path):
 def test_null_typed_text_column_is_treated_as_empty(redactor):
     batch = BATCH.with_columns(pl.lit(None).alias("title"))
     assert batch.schema["title"] == pl.Null
-    table = redact_batch(batch, source("join"), redactor, SourceStats())
+    table, _ = redact_batch(batch, source("join"), redactor, SourceStats())
     assert table["record_id"].to_pylist() == ["1", "2"]
 
 
@@ -134,8 +135,9 @@ def test_library_errors_inside_a_unit_do_not_carry_data(tmp_path, sample_config,
         sample_config.consent, sample_config.resolve(sample_config.consent.registry)
     )
     (tmp_path / "shards").mkdir()
+    engines = Engines(gate=gate, redactor=Exploding(), key=SECRET_A.encode())
     with pytest.raises(UnitError) as error:
-        process_unit(plan.units[0], sample_config, gate, Exploding(), tmp_path)
+        process_unit(plan.units[0], sample_config, engines, tmp_path)
     message = str(error.value)
     assert "ValueError" in message and "messages-f0000-u0000" in message
     assert "could not parse" not in message

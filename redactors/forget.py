@@ -1,0 +1,246 @@
+"""Apply withdrawn consent to shards that already exist (`redact forget`).
+
+Given an output directory and a newer consent registry:
+- records of users who are no longer consented (per the lineage index and the policy the
+  output was built under) are removed from their shards;
+- handles, display names and mention tokens of non-consented users still visible in other
+  people's text are masked, with the operator the run used for NON_CONSENTED_USER;
+- only the shards that change are rewritten; every other file is carried over as a hard
+  link (same bytes, same inode, same mtime), and the whole output is swapped in atomically,
+  like a run. With nothing to do, nothing is written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from presidio_analyzer import RecognizerResult
+
+from redactors.config import NON_CONSENTED_ENTITY, ConsentConfig, MaskingConfig
+from redactors.consent import KEPT_NOT_IN_REGISTRY, ConsentGate
+from redactors.engine import Masker, secret_key
+from redactors.errors import OutputError, SecretError
+from redactors.io import sha256_file
+from redactors.lineage import LINEAGE_FILE, LINEAGE_SCHEMA, read_lineage, user_key, write_lineage
+from redactors.mentions import NonConsentedMentions
+from redactors.report import write_json
+from redactors.runner import (
+    MANIFEST,
+    commit_output,
+    discard_staging,
+    is_our_output,
+    new_run_id,
+    secret_fingerprint,
+)
+
+FORGET_REPORT = "forget_report.json"
+_KEPT = ("", KEPT_NOT_IN_REGISTRY)
+
+
+def _load_manifest(output_dir: Path) -> dict[str, Any]:
+    if not output_dir.is_dir() or not is_our_output(output_dir):
+        raise OutputError(f"{output_dir} is not an output of this pipeline (no valid {MANIFEST})")
+    manifest: dict[str, Any] = json.loads((output_dir / MANIFEST).read_text(encoding="utf-8"))
+    if not manifest.get("lineage"):
+        raise OutputError(
+            f"{output_dir} has no lineage index (built with output.lineage: false): "
+            "forget cannot tell whose records a shard holds; rebuild it with `redact run`"
+        )
+    return manifest
+
+
+def _reasons_by_key(gate: ConsentGate, key: bytes) -> dict[str, str]:
+    return {
+        user_key(key, user_id): reason
+        for user_id, reason in zip(gate.lookup["user_id"], gate.lookup["reason"], strict=True)
+    }
+
+
+def _mask_text_columns(
+    table: pa.Table, mentions: NonConsentedMentions | None, masker: Masker
+) -> tuple[pa.Table, list[int]]:
+    """Mask non-consented mentions in every text column; masks added per row."""
+    added = [0] * table.num_rows
+    if mentions is None:
+        return table, added
+    for index, name in enumerate(table.column_names):
+        if not name.startswith("text"):
+            continue
+        texts = table[name].to_pylist()
+        changed = False
+        for row, text in enumerate(texts):
+            if not text:
+                continue
+            spans = mentions.find(text)
+            if not spans:
+                continue
+            findings = [RecognizerResult(NON_CONSENTED_ENTITY, s, e, 1.0) for s, e in spans]
+            redacted = masker.mask(text, findings)
+            texts[row] = redacted.text
+            added[row] += len(redacted.spans)
+            changed = True
+        if changed:
+            table = table.set_column(index, name, pa.array(texts, pa.string()))
+    return table, added
+
+
+def _write_shard(table: pa.Table, path: Path, writer_settings: dict[str, Any]) -> None:
+    codec = writer_settings.get("compression", "zstd")
+    level = writer_settings.get("compression_level")
+    if codec == "zstd" and level is None:
+        level = 3
+    temp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(
+        table,
+        temp,
+        compression=None if codec == "none" else codec,
+        compression_level=level,
+    )
+    os.replace(temp, path)
+
+
+def _link_tree(source: Path, target: Path, skip: set[Path]) -> None:
+    """Hard-link every file of source into target, except those in skip (relative paths)."""
+    for path in sorted(source.rglob("*")):
+        relative = path.relative_to(source)
+        if path.is_dir():
+            (target / relative).mkdir(parents=True, exist_ok=True)
+        elif relative not in skip:
+            (target / relative).parent.mkdir(parents=True, exist_ok=True)
+            os.link(path, target / relative)
+
+
+def forget(
+    output_dir: Path, registry_path: Path, secret: str | None, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """Remove and mask what the new registry no longer allows. Returns the forget report."""
+    started = time.perf_counter()
+    output_dir = output_dir.resolve()
+    manifest = _load_manifest(output_dir)
+    key = secret_key(secret, required=True)
+    if secret_fingerprint(key) != manifest.get("secret_fingerprint"):
+        raise SecretError(
+            "REDACT_SECRET is not the secret this output was built with (fingerprints "
+            "differ): lineage keys would not match, so forget refuses to guess"
+        )
+    policy = manifest["consent_policy"]
+    consent = ConsentConfig(
+        registry=str(registry_path),
+        policy=policy["policy"],
+        excluded_regions=policy["excluded_regions"],
+        mask_non_consented_mentions=policy.get("mask_non_consented_mentions", True),
+    )
+    gate = ConsentGate.load(consent, registry_path)
+    mentions = NonConsentedMentions.from_gate(gate) if consent.mask_non_consented_mentions else None
+    masker = Masker(MaskingConfig.model_validate(manifest["masking"]), [NON_CONSENTED_ENTITY], key)
+
+    lineage = pl.from_arrow(read_lineage(output_dir / LINEAGE_FILE))
+    assert isinstance(lineage, pl.DataFrame)
+    missing = gate.missing_user_reason or KEPT_NOT_IN_REGISTRY
+    reasons = _reasons_by_key(gate, key)
+    lineage = lineage.with_columns(
+        pl.col("user_key")
+        .replace_strict(
+            old=list(reasons), new=list(reasons.values()), default=missing, return_dtype=pl.String
+        )
+        .alias("reason")
+    )
+    forgotten = lineage.filter(~pl.col("reason").is_in(_KEPT))
+    removed_by_shard: dict[str, set[str]] = {}
+    for shard, record_id in forgotten.select("shard", "record_id").iter_rows():
+        removed_by_shard.setdefault(shard, set()).add(record_id)
+
+    run_id = new_run_id()
+    staging = output_dir.parent / f".{output_dir.name}.forget-{run_id}"
+    rewritten: dict[str, pa.Table] = {}
+    mentions_masked = 0
+    for shard in manifest["shards"]:
+        table = pq.read_table(output_dir / shard["path"])
+        drop = removed_by_shard.get(shard["path"], set())
+        if drop:
+            keep = pa.array([rid not in drop for rid in table["record_id"].to_pylist()])
+            table = table.filter(keep)
+        table, added = _mask_text_columns(table, mentions, masker)
+        if drop or any(added):
+            index = table.column_names.index("pii_masked")
+            counts = [c + a for c, a in zip(table["pii_masked"].to_pylist(), added, strict=True)]
+            table = table.set_column(index, "pii_masked", pa.array(counts, pa.int32()))
+            rewritten[shard["path"]] = table
+            mentions_masked += sum(added)
+
+    if not rewritten:
+        return {"changed": False, "records_removed": 0, "mentions_masked": 0, "shards_rewritten": 0}
+
+    at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    removed_by_reason = Counter(forgotten["reason"].to_list())
+    new_shards = []
+    try:
+        staging.mkdir()
+        skip = {Path(p) for p in rewritten} | {
+            Path(MANIFEST),
+            Path(LINEAGE_FILE),
+            Path(FORGET_REPORT),
+        }
+        _link_tree(output_dir, staging, skip)
+        for shard in manifest["shards"]:
+            table = rewritten.get(shard["path"])
+            if table is None:
+                new_shards.append(shard)
+            elif table.num_rows:
+                path = staging / shard["path"]
+                _write_shard(table, path, manifest.get("shard_writer", {}))
+                new_shards.append(
+                    {
+                        **shard,
+                        "rows": table.num_rows,
+                        "bytes": path.stat().st_size,
+                        "sha256": sha256_file(path),
+                    }
+                )
+            # a shard left with no rows is dropped from the output
+        kept_lineage = lineage.filter(pl.col("reason").is_in(_KEPT)).drop("reason")
+        write_lineage(staging / LINEAGE_FILE, kept_lineage.to_arrow().cast(LINEAGE_SCHEMA))
+        entry = {
+            "action": "forget",
+            "id": run_id,
+            "at": at,
+            "registry": gate.registry_fingerprint,
+            "records_removed": forgotten.height,
+            "records_removed_by_reason": dict(sorted(removed_by_reason.items())),
+            "users_forgotten": forgotten["user_key"].n_unique(),
+            "mentions_masked": mentions_masked,
+            "shards_rewritten": sum(1 for t in rewritten.values() if t.num_rows),
+            "shards_removed": sum(1 for t in rewritten.values() if not t.num_rows),
+        }
+        manifest = {
+            **manifest,
+            "shards": new_shards,
+            "consent_registry": gate.registry_fingerprint,
+            "totals": {
+                "rows": sum(s["rows"] for s in new_shards),
+                "bytes": sum(s["bytes"] for s in new_shards),
+            },
+            "lineage": {
+                "path": LINEAGE_FILE,
+                "rows": kept_lineage.height,
+                "sha256": sha256_file(staging / LINEAGE_FILE),
+            },
+            "history": [*manifest.get("history", []), entry],
+        }
+        write_json(staging / MANIFEST, manifest)
+        report = {"changed": True, **entry, "seconds": round(time.perf_counter() - started, 3)}
+        write_json(staging / FORGET_REPORT, report)
+        commit_output(staging, output_dir, run_id)
+    except BaseException:
+        discard_staging(staging)
+        raise
+    return report
