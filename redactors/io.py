@@ -63,6 +63,9 @@ def _check_type(path: Path, column: str, actual: pa.DataType, role: str) -> None
         "text": pa.types.is_string(actual)
         or pa.types.is_large_string(actual)
         or pa.types.is_null(actual),
+        "deleted": pa.types.is_boolean(actual)
+        or pa.types.is_timestamp(actual)
+        or pa.types.is_date(actual),
     }[role]
     if not ok:
         expected = {
@@ -70,6 +73,7 @@ def _check_type(path: Path, column: str, actual: pa.DataType, role: str) -> None
             "user": "string or integer",
             "time": "timestamp or date",
             "text": "string",
+            "deleted": "boolean, timestamp or date",
         }[role]
         raise InputError(
             f"{path}: column {column!r} ({role}) has type {actual}, expected {expected}"
@@ -85,6 +89,8 @@ def check_source_file(path: Path, source: SourceConfig) -> pq.FileMetaData:
     schema = parquet.schema_arrow
     roles = [("id", source.id_column), ("user", source.user_column), ("time", source.time_column)]
     roles += [("text", column) for column in source.text_columns]
+    if source.deleted_column:
+        roles.append(("deleted", source.deleted_column))
     missing = [column for _, column in roles if column not in schema.names]
     if missing:
         raise InputError(

@@ -187,3 +187,22 @@ def test_registry_fingerprint_has_checksum(tmp_path):
     assert gate.registry_fingerprint["rows"] == len(ROWS)
     assert gate.registry_fingerprint["users"] == 9
     assert len(gate.registry_fingerprint["sha256"]) == 64
+
+
+def test_records_flagged_deleted_in_the_export_are_dropped(tmp_path):
+    gate = ConsentGate.load(ConsentConfig(registry="x"), registry(tmp_path, ROWS))
+    batch = pl.DataFrame(
+        {
+            "uid": ["in_us", "in_us", "in_us", None, "out_us"],
+            "is_deleted": [False, True, None, True, True],
+            "deleted_at": [None, T1, None, None, None],
+        }
+    )
+    kept, dropped, _ = gate.split(batch, "uid", "is_deleted")
+    assert kept.height == 1  # null flag: unknown, dropped (fail closed)
+    assert dropped == Counter({"flagged_deleted": 3, "missing_user_id": 1})
+    kept, dropped, _ = gate.split(batch, "uid", "deleted_at")
+    assert kept.height == 2
+    assert dropped == Counter({"flagged_deleted": 1, "missing_user_id": 1, "opted_out": 1})
+    with pytest.raises(ConsentError, match="boolean or a timestamp"):
+        gate.split(batch.with_columns(pl.lit("yes").alias("flag")), "uid", "flag")
