@@ -22,7 +22,7 @@ from presidio_analyzer import (
     EntityRecognizer,
     RecognizerResult,
 )
-from presidio_analyzer.nlp_engine import NlpEngineProvider
+from presidio_analyzer.nlp_engine import NlpEngine, NlpEngineProvider
 from presidio_analyzer.recognizer_registry import RecognizerRegistry
 
 from redactors.config import DetectionConfig
@@ -149,13 +149,8 @@ class Detector:
         return results
 
 
-def build_detector(
-    config: DetectionConfig, extra_recognizers: Sequence[EntityRecognizer] = ()
-) -> Detector:
-    """The analyzer for ``config``; extra recognizers are per-run ones (e.g. built from the
-    consent registry) whose entities are detected in addition to the configured ones."""
-    check_detection_config(config)
-    nlp_engine = NlpEngineProvider(
+def _nlp_engine(config: DetectionConfig) -> NlpEngine:
+    return NlpEngineProvider(
         nlp_configuration={
             "nlp_engine_name": "spacy",
             "models": [{"lang_code": config.language, "model_name": config.spacy_model}],
@@ -165,6 +160,30 @@ def build_detector(
             },
         }
     ).create_engine()
+
+
+def build_presidio_baseline(config: DetectionConfig) -> AnalyzerEngine:
+    """Plain Presidio for comparisons: default recognizers and thresholds, the same spaCy
+    model. One change: the email check uses tldextract's bundled list (never the network)."""
+    require_model(config.spacy_model)
+    nlp_engine = _nlp_engine(config)
+    registry = RecognizerRegistry(supported_languages=[config.language])
+    with _quiet_presidio():
+        registry.load_predefined_recognizers(languages=[config.language], nlp_engine=nlp_engine)
+    registry.remove_recognizer("EmailRecognizer")
+    registry.add_recognizer(OfflineEmailRecognizer(config.language))
+    return AnalyzerEngine(
+        registry=registry, nlp_engine=nlp_engine, supported_languages=[config.language]
+    )
+
+
+def build_detector(
+    config: DetectionConfig, extra_recognizers: Sequence[EntityRecognizer] = ()
+) -> Detector:
+    """The analyzer for ``config``; extra recognizers are per-run ones (e.g. built from the
+    consent registry) whose entities are detected in addition to the configured ones."""
+    check_detection_config(config)
+    nlp_engine = _nlp_engine(config)
     registry = _registry(config, nlp_engine)
     entities = list(config.entities)
     for recognizer in extra_recognizers:

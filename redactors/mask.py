@@ -271,6 +271,12 @@ def resolve_overlaps(text: str, results: Sequence[RecognizerResult]) -> list[Rec
             trimmed = (piece_start, piece_end) if whole else _trim(text, piece_start, piece_end)
             if trimmed is None:
                 continue
+            if not whole and result.entity_type in NER_ENTITIES:
+                # What an NER span keeps beyond a pattern finding ("prod key" of "prod key
+                # AKIA...") is kept only if it could itself be a name or number.
+                leftover = text[trimmed[0] : trimmed[1]]
+                if not any(ch.isupper() or ch.isdigit() for ch in leftover):
+                    continue
             taken.append(trimmed)
             resolved.append(
                 RecognizerResult(

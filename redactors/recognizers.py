@@ -11,10 +11,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 import tldextract
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer
 
 
@@ -135,13 +137,140 @@ class Mastercard2SeriesRecognizer(CreditCardRecognizer):
         )
 
 
-def custom_recognizers(language: str) -> list[PatternRecognizer]:
+class _GroupRegexRecognizer(EntityRecognizer):
+    """Regexes whose *group 1* is the finding, so context words ("password:", "born on")
+    select a value without being masked themselves (Python's re has no variable-length
+    look-behind)."""
+
+    ENTITY = ""
+    RULES: ClassVar[list[tuple[str, str, float]]] = []  # (name, regex with group 1, score)
+    FLAGS = 0
+
+    def __init__(self, supported_language: str = "en") -> None:
+        self._rules = [(name, re.compile(rx, self.FLAGS), score) for name, rx, score in self.RULES]
+        super().__init__(
+            supported_entities=[self.ENTITY],
+            name=type(self).__name__,
+            supported_language=supported_language,
+        )
+
+    def load(self) -> None:
+        """Nothing to load."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        return [
+            RecognizerResult(self.ENTITY, match.start(1), match.end(1), score)
+            for _, pattern, score in self._rules
+            for match in pattern.finditer(text)
+            if self.keep(match.group(1))
+        ]
+
+    def keep(self, value: str) -> bool:
+        return True
+
+
+class SecretRecognizer(_GroupRegexRecognizer):
+    """Credentials: cloud/API keys and tokens by their published formats, private key blocks,
+    and the value after "password:", "token=", "api_key:" and the like."""
+
+    ENTITY = "SECRET"
+    RULES: ClassVar[list[tuple[str, str, float]]] = [
+        ("aws_access_key", r"\b((?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16})\b", 0.95),
+        ("github_token", r"\b(gh[pousr]_[A-Za-z0-9]{36,255})\b", 0.95),
+        ("github_pat", r"\b(github_pat_[A-Za-z0-9_]{22,255})\b", 0.95),
+        ("slack_token", r"\b(xox[abposr]-[A-Za-z0-9-]{10,})\b", 0.95),
+        ("stripe_key", r"\b((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,})\b", 0.95),
+        ("google_api_key", r"\b(AIza[0-9A-Za-z_-]{35})(?![0-9A-Za-z_-])", 0.9),
+        ("jwt", r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})", 0.9),
+        (
+            "private_key",
+            r"(-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----)",
+            1.0,
+        ),
+        (
+            "assignment",
+            r"(?i)\b(?:password|passwd|pwd|passcode|secret|api[_ -]?key|access[_ -]?token|"
+            r"auth[_ -]?token|token)\s*(?:is\s*)?[:=]\s*[\"']?([^\s\"',;]{6,})",
+            0.7,
+        ),
+    ]
+
+
+_MONTHS = (
+    "Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+    "Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?"
+)
+_DATE = (
+    rf"\d{{1,2}}[/.-]\d{{1,2}}[/.-](?:\d{{4}}|\d{{2}})|\d{{4}}-\d{{2}}-\d{{2}}|"
+    rf"(?:{_MONTHS})\.? \d{{1,2}}(?:st|nd|rd|th)?,? \d{{4}}|"
+    rf"\d{{1,2}}(?:st|nd|rd|th)? (?:{_MONTHS}) \d{{4}}"
+)
+
+
+class DateOfBirthRecognizer(_GroupRegexRecognizer):
+    """A date right after birth context ("born on", "DOB:", "date of birth", "birthday is").
+    Other dates (deadlines, releases) are not personal data and stay."""
+
+    ENTITY = "DATE_OF_BIRTH"
+    FLAGS = re.IGNORECASE
+    RULES: ClassVar[list[tuple[str, str, float]]] = [
+        (
+            "dob_in_context",
+            rf"\b(?:born(?: on| in)?|d\.?o\.?b\.?|date of birth|birth ?date|birthday(?: is)?)"
+            rf"\s*[:=-]?\s*({_DATE})",
+            0.85,
+        )
+    ]
+
+
+# Capitalised words that follow "thanks"/"hi"/"cc" in chat without being anyone's name.
+_NOT_NAMES = frozenset(
+    "All Everyone Team Guys Folks Y'all Both Again Anyway Though Much So Man Dude Bro Sir "
+    "Madam Boss Legal Support Security Ops Devops Finance Sales Marketing HR IT QA Eng "
+    "Engineering Design Product Admin Admins Bot Here Channel The A An For Me Us You It This "
+    "That Today Tomorrow Monday Tuesday Wednesday Thursday Friday Saturday Sunday".split()
+)
+
+
+class ChatAddressRecognizer(_GroupRegexRecognizer):
+    """Names right after words that address or point at a person in chat ("thx Maria",
+    "ask for Hector", "cc Ann Lee"), which a news-trained NER model often misses in short
+    informal messages."""
+
+    ENTITY = "PERSON"
+    RULES: ClassVar[list[tuple[str, str, float]]] = [
+        (
+            "addressed_name",
+            r"(?i:\b(?:hi|hey|hello|thanks|thank you|thx|ty|cc|ping|ask|ask for|dear|bye|"
+            r"congrats|shout ?out to|talk to|talked to|tell|told|thanks to|with|from|by|met)\s+)"
+            r"([A-Z][a-z'’-]+(?:\s+[A-Z][a-z'’-]+)?)",
+            0.5,
+        )
+    ]
+
+    def keep(self, value: str) -> bool:
+        return value.split()[0] not in _NOT_NAMES
+
+
+def custom_recognizers(language: str) -> list[EntityRecognizer]:
     """The recognizers this project adds to Presidio's predefined ones."""
     return [
         UserMentionRecognizer(language),
         StreetAddressRecognizer(language),
         Mastercard2SeriesRecognizer(language),
+        SecretRecognizer(language),
+        DateOfBirthRecognizer(language),
+        ChatAddressRecognizer(language),
     ]
 
 
-CUSTOM_ENTITIES = frozenset({UserMentionRecognizer.ENTITY, StreetAddressRecognizer.ENTITY})
+CUSTOM_ENTITIES = frozenset(
+    {
+        UserMentionRecognizer.ENTITY,
+        StreetAddressRecognizer.ENTITY,
+        SecretRecognizer.ENTITY,
+        DateOfBirthRecognizer.ENTITY,
+    }
+)

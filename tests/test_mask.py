@@ -63,12 +63,22 @@ def test_contained_spans_give_way_to_the_specific_entity():
 
 
 def test_pattern_entity_beats_ner_and_the_rest_is_still_masked():
-    text = "@maria pls send it"
-    found = [r("PERSON", 1, 10, 0.85), r("USER_MENTION", 0, 6, 0.6)]
-    assert spans(text, found) == [("USER_MENTION", "@maria"), ("PERSON", "pls")]
+    text = "@maria Lopez said so"
+    found = [r("PERSON", 1, 12, 0.85), r("USER_MENTION", 0, 6, 0.6)]
+    assert spans(text, found) == [("USER_MENTION", "@maria"), ("PERSON", "Lopez")]
     text = "call Ann 415-867-5309"
     found = [r("PERSON", 5, 12, 0.85), r("PHONE_NUMBER", 9, 21, 0.4)]
     assert spans(text, found) == [("PERSON", "Ann"), ("PHONE_NUMBER", "415-867-5309")]
+
+
+def test_lowercase_ner_leftovers_are_dropped():
+    # the model stretched a PERSON over "prod key AKIA...": "prod key" names nobody
+    text = "prod key AKIAIOSFODNN7EXAMPLE leaked"
+    found = [r("PERSON", 0, 29, 0.85), r("SECRET", 9, 29, 0.95)]
+    assert spans(text, found) == [("SECRET", "AKIAIOSFODNN7EXAMPLE")]
+    text = "@maria pls send it"
+    found = [r("PERSON", 1, 10, 0.85), r("USER_MENTION", 0, 6, 0.6)]
+    assert spans(text, found) == [("USER_MENTION", "@maria")]
 
 
 def test_between_equals_the_higher_score_then_the_longer_span_wins():
