@@ -26,6 +26,7 @@ from redactors.runner import (
     Engines,
     UnitResult,
     build_engines,
+    check_canaries,
     discard_staging,
     finalize,
     preflight,
@@ -39,28 +40,31 @@ SECRET_ENV = "REDACT_SECRET"
 _worker = threading.local()
 
 
-def _engines(config: RunConfig) -> Engines:
-    """Build (once per worker thread, config, registry file and secret) the engines."""
+def _engines(config: RunConfig, registry_sha256: str) -> Engines:
+    """Build (once per worker thread, config, registry content and secret) the engines."""
     secret = os.environ.get(SECRET_ENV)
-    registry = config.resolve(config.consent.registry)
-    stat = registry.stat()
     key = (
         config.config_hash(),
-        str(registry),
-        stat.st_mtime_ns,
-        stat.st_size,
+        registry_sha256,
         secret_fingerprint(secret.encode()) if secret else None,
     )
     cached: tuple[tuple[Any, ...], Engines] | None = getattr(_worker, "engines", None)
     if cached is None or cached[0] != key:
-        cached = (key, build_engines(config, secret))
+        cached = (key, build_engines(config, secret, registry_sha256))
         _worker.engines = cached
     return cached[1]
 
 
 @task(name="redact-unit", cache_policy=NO_CACHE, task_run_name="redact-{unit.unit_id}")
-def redact_unit(unit: WorkUnit, config: RunConfig, staging_dir: str) -> UnitResult:
-    return process_unit(unit, config, _engines(config), Path(staging_dir))
+def redact_unit(
+    unit: WorkUnit, config: RunConfig, staging_dir: str, registry_sha256: str
+) -> UnitResult:
+    return process_unit(unit, config, _engines(config, registry_sha256), Path(staging_dir))
+
+
+@task(name="canary-check", cache_policy=NO_CACHE)
+def canary_task(config: RunConfig, registry_sha256: str) -> dict[str, Any]:
+    return check_canaries(config, _engines(config, registry_sha256))
 
 
 def _artifact_key(run_name: str) -> str:
@@ -90,6 +94,8 @@ def redact_flow(config_path: str, output: str | None = None) -> dict[str, Any]:
         sum(unit.rows for unit in prepared.plan.units),
         prepared.staging_dir,
     )
+    registry_sha256 = prepared.registry_fingerprint["sha256"]
+    canaries = canary_task(config, registry_sha256)
     try:
         process_started = time.perf_counter()
         (prepared.staging_dir / "shards").mkdir(parents=True)
@@ -97,6 +103,7 @@ def redact_flow(config_path: str, output: str | None = None) -> dict[str, Any]:
             prepared.plan.units,
             config=unmapped(config),
             staging_dir=unmapped(str(prepared.staging_dir)),
+            registry_sha256=unmapped(registry_sha256),
         )
         # Let every unit finish (or fail) before looking at results, so that no task is still
         # writing into the staging dir when a failure removes it.
@@ -111,6 +118,7 @@ def redact_flow(config_path: str, output: str | None = None) -> dict[str, Any]:
             results,
             timings={"plan_s": plan_seconds, "process_s": process_seconds},
             extra_versions={"prefect": prefect.__version__},
+            canaries=canaries,
         )
     except BaseException:
         discard_staging(prepared.staging_dir)

@@ -215,6 +215,28 @@ class OutputConfig(_Strict):
         return self.compression, self.compression_level
 
 
+class LeakScanConfig(_Strict):
+    """Strict re-scan of the text written to shards (outside replaced regions)."""
+
+    enabled: bool = True
+    sample_rate: float = Field(default=1.0, gt=0.0, le=1.0, description="share of records")
+    fail_above_rate: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="fail the run above this records-with-hits rate"
+    )
+    max_examples: int = Field(default=10, ge=0, le=100, description="shapes kept for the report")
+
+
+class CanaryConfig(_Strict):
+    """Synthetic records with known PII, run through the same detection + masking before the
+    data (never written anywhere): a broken model or config shows up as low recall at once."""
+
+    count: int = Field(default=200, ge=0, le=100_000)
+    seed: int = 7
+    fail_below_recall: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="fail when any entity's canary recall is lower"
+    )
+
+
 class RunnerConfig(_Strict):
     kind: Literal["threads"] = "threads"
     workers: int = Field(default=1, ge=1, le=64)
@@ -232,6 +254,8 @@ class RunConfig(_Strict):
     detection: DetectionConfig
     masking: MaskingConfig = MaskingConfig()
     output: OutputConfig = OutputConfig()
+    leak_scan: LeakScanConfig = LeakScanConfig()
+    canaries: CanaryConfig = CanaryConfig()
     runner: RunnerConfig = RunnerConfig()
     # Directory the config file sits in; relative paths are resolved against it.
     base_dir: str = "."

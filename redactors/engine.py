@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer import RecognizerResult
 from presidio_anonymizer import AnonymizerEngine
 
-from redactors.config import DetectionConfig, MaskingConfig
+from redactors.config import NON_CONSENTED_ENTITY, DetectionConfig, MaskingConfig
 from redactors.detect import Detector, build_detector
 from redactors.errors import SecretError
 from redactors.mask import CUSTOM_OPERATORS, presidio_operator, resolve_overlaps
+from redactors.mentions import NonConsentedMentions
 
 MIN_SECRET_BYTES = 16
 
@@ -52,7 +53,8 @@ class MaskedSpan:
 @dataclass(frozen=True)
 class RedactedText:
     text: str
-    spans: tuple[MaskedSpan, ...]
+    spans: tuple[MaskedSpan, ...]  # offsets into the original text
+    replaced: tuple[tuple[int, int], ...] = ()  # where replacements sit in ``text``
 
 
 class Masker:
@@ -78,15 +80,20 @@ class Masker:
         spans = tuple(
             MaskedSpan(r.start, r.end, r.entity_type, round(float(r.score), 4)) for r in regions
         )
-        return RedactedText(result.text, spans)
+        replaced = tuple(sorted((item.start, item.end) for item in result.items))
+        return RedactedText(result.text, spans, replaced)
 
 
 class TextRedactor:
-    """Presidio analyzer + anonymizer with this project's recognizers, operators and rules."""
+    """Presidio analyzer + anonymizer with this project's recognizers, operators and rules,
+    plus (optionally) the consent-derived matcher of mentions of non-consented people."""
 
-    def __init__(self, detector: Detector, masker: Masker) -> None:
+    def __init__(
+        self, detector: Detector, masker: Masker, mentions: NonConsentedMentions | None = None
+    ) -> None:
         self.detector = detector
         self.masker = masker
+        self.mentions = mentions
 
     @classmethod
     def build(
@@ -94,13 +101,24 @@ class TextRedactor:
         detection: DetectionConfig,
         masking: MaskingConfig,
         key: bytes | None,
-        extra_recognizers: Sequence[EntityRecognizer] = (),
+        mentions: NonConsentedMentions | None = None,
     ) -> TextRedactor:
-        detector = build_detector(detection, extra_recognizers)
-        return cls(detector, Masker(masking, detector.entities, key))
+        detector = build_detector(detection)
+        entities = [*detector.entities, *([NON_CONSENTED_ENTITY] if mentions else [])]
+        return cls(detector, Masker(masking, entities, key), mentions)
 
     def redact(self, texts: Sequence[str]) -> list[RedactedText]:
-        return [
-            self.masker.mask(text, findings)
-            for text, findings in zip(texts, self.detector.analyze(texts), strict=True)
-        ]
+        redacted = []
+        for text, findings in zip(texts, self.detector.analyze(texts), strict=True):
+            if self.mentions is not None:
+                # Outside Presidio, so detection.allow_list never un-masks a person who
+                # said no; score 1.0 outranks every other finding on the same characters.
+                findings = [
+                    *findings,
+                    *(
+                        RecognizerResult(NON_CONSENTED_ENTITY, start, end, 1.0)
+                        for start, end in self.mentions.find(text)
+                    ),
+                ]
+            redacted.append(self.masker.mask(text, findings))
+        return redacted

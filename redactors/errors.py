@@ -28,3 +28,11 @@ class OutputError(RedactError):
 
 class UnitError(RedactError):
     """A work unit failed inside a library call; the message names the unit, not the data."""
+
+
+class ResidualRiskError(RedactError):
+    """The leak re-scan found more than the configured rate: the output is not published."""
+
+
+class CanaryError(RedactError):
+    """Canary recall is below the configured threshold: detection is not trusted, no run."""

@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 from presidio_analyzer import AnalyzerEngine
 
+from redactors.config import CanaryConfig
 from redactors.engine import TextRedactor
 from redactors.errors import InputError
 
@@ -217,3 +218,32 @@ def baseline_spans(
 
 def as_spans(predictions: Sequence[dict]) -> list[list[Span]]:
     return [[Span(s["start"], s["end"], s["label"]) for s in p["spans"]] for p in predictions]
+
+
+def canary_check(redactor: TextRedactor, config: CanaryConfig, entities: Sequence[str]) -> dict:
+    """Recall of the run's own detection + masking on generated records of known PII."""
+    from redactors.evalset import generate
+
+    if config.count == 0:
+        return {"status": "disabled"}
+    docs = [
+        LabelledText(str(r["text"]), tuple(Span(**s) for s in r["spans"]))  # type: ignore[arg-type]
+        for r in generate(config.seed, config.count)
+    ]
+    result = score(docs, as_spans(pipeline_predictions(redactor, docs)))
+    recall = {
+        label: item["recall"]
+        for label, item in result["per_label"].items()
+        if label in entities and item["support"]
+    }
+    lowest = min(recall.values(), default=1.0)
+    threshold = config.fail_below_recall
+    return {
+        "status": "measured",
+        "count": config.count,
+        "recall_by_entity": recall,
+        "redaction": result["redaction"],
+        "lowest_recall": lowest,
+        "fail_below_recall": threshold,
+        "passed": threshold is None or lowest >= threshold,
+    }

@@ -32,7 +32,7 @@ from redactors.errors import OutputError, SecretError
 from redactors.io import sha256_file
 from redactors.lineage import LINEAGE_FILE, LINEAGE_SCHEMA, read_lineage, user_key, write_lineage
 from redactors.mentions import NonConsentedMentions
-from redactors.report import write_json
+from redactors.report import render_html, write_json
 from redactors.runner import (
     MANIFEST,
     commit_output,
@@ -43,6 +43,7 @@ from redactors.runner import (
 )
 
 FORGET_REPORT = "forget_report.json"
+REPORT_JSON, REPORT_HTML = "report.json", "report.html"
 _KEPT = ("", KEPT_NOT_IN_REGISTRY)
 
 
@@ -108,6 +109,26 @@ def _write_shard(table: pa.Table, path: Path, writer_settings: dict[str, Any]) -
     os.replace(temp, path)
 
 
+def _update_run_report(output_dir: Path, staging: Path, manifest: dict[str, Any]) -> None:
+    """The run report describes the run; after forget it also says what the output holds
+    now, so a reviewer opening report.html is not misled by the run's counts."""
+    path = output_dir / REPORT_JSON
+    if not path.exists():
+        return
+    report = json.loads(path.read_text(encoding="utf-8"))
+    report["after_forget"] = {
+        "history": manifest["history"],
+        "shards": {
+            "count": len(manifest["shards"]),
+            "rows": manifest["totals"]["rows"],
+            "bytes": manifest["totals"]["bytes"],
+        },
+        "consent_registry": manifest["consent_registry"],
+    }
+    write_json(staging / REPORT_JSON, report)
+    (staging / REPORT_HTML).write_text(render_html(report), encoding="utf-8")
+
+
 def _link_tree(source: Path, target: Path, skip: set[Path]) -> None:
     """Hard-link every file of source into target, except those in skip (relative paths)."""
     for path in sorted(source.rglob("*")):
@@ -155,9 +176,10 @@ def forget(
         .alias("reason")
     )
     forgotten = lineage.filter(~pl.col("reason").is_in(_KEPT))
-    removed_by_shard: dict[str, set[str]] = {}
-    for shard, record_id in forgotten.select("shard", "record_id").iter_rows():
-        removed_by_shard.setdefault(shard, set()).add(record_id)
+    removed_by_shard: dict[str, set[int]] = {}
+    for shard, row in forgotten.select("shard", "row").iter_rows():
+        removed_by_shard.setdefault(shard, set()).add(row)
+    lineage_rows = dict(lineage.group_by("shard").len().iter_rows())
 
     run_id = new_run_id()
     staging = output_dir.parent / f".{output_dir.name}.forget-{run_id}"
@@ -165,10 +187,14 @@ def forget(
     mentions_masked = 0
     for shard in manifest["shards"]:
         table = pq.read_table(output_dir / shard["path"])
+        if lineage_rows.get(shard["path"], 0) != table.num_rows:
+            raise OutputError(
+                f"{output_dir}: lineage does not match {shard['path']} "
+                f"({lineage_rows.get(shard['path'], 0)} vs {table.num_rows} rows); refusing"
+            )
         drop = removed_by_shard.get(shard["path"], set())
-        if drop:
-            keep = pa.array([rid not in drop for rid in table["record_id"].to_pylist()])
-            table = table.filter(keep)
+        if drop:  # by position: record ids need not be unique
+            table = table.filter(pa.array([row not in drop for row in range(table.num_rows)]))
         table, added = _mask_text_columns(table, mentions, masker)
         if drop or any(added):
             index = table.column_names.index("pii_masked")
@@ -189,6 +215,8 @@ def forget(
             Path(MANIFEST),
             Path(LINEAGE_FILE),
             Path(FORGET_REPORT),
+            Path(REPORT_JSON),
+            Path(REPORT_HTML),
         }
         _link_tree(output_dir, staging, skip)
         for shard in manifest["shards"]:
@@ -207,7 +235,14 @@ def forget(
                     }
                 )
             # a shard left with no rows is dropped from the output
-        kept_lineage = lineage.filter(pl.col("reason").is_in(_KEPT)).drop("reason")
+        surviving = {s["path"] for s in new_shards}
+        kept_lineage = (
+            lineage.filter(pl.col("reason").is_in(_KEPT) & pl.col("shard").is_in(surviving))
+            .drop("reason")
+            .sort("shard", "row")
+            # renumber: rows after a removed one move up
+            .with_columns(pl.int_range(pl.len()).over("shard").cast(pl.Int32).alias("row"))
+        )
         write_lineage(staging / LINEAGE_FILE, kept_lineage.to_arrow().cast(LINEAGE_SCHEMA))
         entry = {
             "action": "forget",
@@ -239,6 +274,7 @@ def forget(
         write_json(staging / MANIFEST, manifest)
         report = {"changed": True, **entry, "seconds": round(time.perf_counter() - started, 3)}
         write_json(staging / FORGET_REPORT, report)
+        _update_run_report(output_dir, staging, manifest)
         commit_output(staging, output_dir, run_id)
     except BaseException:
         discard_staging(staging)

@@ -18,8 +18,14 @@ import pyarrow.parquet as pq
 
 LINEAGE_DIR = "lineage"
 LINEAGE_FILE = f"{LINEAGE_DIR}/lineage.parquet"
+# row: position in the shard, so forget removes exactly these rows even if ids repeat.
 LINEAGE_SCHEMA = pa.schema(
-    [("shard", pa.string()), ("record_id", pa.string()), ("user_key", pa.string())]
+    [
+        ("shard", pa.string()),
+        ("row", pa.int32()),
+        ("record_id", pa.string()),
+        ("user_key", pa.string()),
+    ]
 )
 
 
@@ -32,12 +38,19 @@ def lineage_table(
 ) -> pa.Table:
     """Rows in write order, split over shards by their row counts."""
     shards: list[str] = []
+    positions: list[int] = []
     for shard, rows in shard_rows:
         shards += [shard] * rows
+        positions += range(rows)
     if not len(shards) == len(record_ids) == len(user_keys):
         raise ValueError("lineage rows do not match shard rows")
     return pa.table(
-        {"shard": shards, "record_id": list(record_ids), "user_key": list(user_keys)},
+        {
+            "shard": shards,
+            "row": positions,
+            "record_id": list(record_ids),
+            "user_key": list(user_keys),
+        },
         schema=LINEAGE_SCHEMA,
     )
 

@@ -45,7 +45,7 @@ class UserMentionRecognizer(PatternRecognizer):
 
     ENTITY = "USER_MENTION"
     PATTERNS: ClassVar[list[Pattern]] = [
-        Pattern("slack_mention_token", r"<@[UW][A-Z0-9]{6,14}(?:\|[^<>\n]{1,80})?>", 0.95),
+        Pattern("slack_mention_token", r"<@[UW][A-Z0-9]{6,14}(?:\|[^>\n]*)?>", 0.95),
         # Not preceded by a word character, dot, slash or @: excludes the "@domain" of emails.
         Pattern("at_handle", r"(?<![\w.@/])@[A-Za-z0-9_][A-Za-z0-9_.-]{0,38}[A-Za-z0-9_]", 0.6),
     ]

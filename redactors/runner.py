@@ -27,11 +27,20 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from redactors.config import RunConfig, SourceConfig
+from redactors.config import LeakScanConfig, RunConfig, SourceConfig
 from redactors.consent import ConsentGate
 from redactors.detect import check_detection_config, model_fingerprint
 from redactors.engine import RedactedText, TextRedactor, secret_key
-from redactors.errors import InputError, OutputError, RedactError, UnitError
+from redactors.errors import (
+    CanaryError,
+    ConsentError,
+    InputError,
+    OutputError,
+    RedactError,
+    ResidualRiskError,
+    UnitError,
+)
+from redactors.evaluate import canary_check
 from redactors.io import (
     InputFile,
     Plan,
@@ -43,6 +52,7 @@ from redactors.io import (
     sha256_file,
     shard_schema,
 )
+from redactors.leakscan import scan_record
 from redactors.lineage import (
     LINEAGE_DIR,
     LINEAGE_FILE,
@@ -51,7 +61,7 @@ from redactors.lineage import (
     user_key,
     write_lineage,
 )
-from redactors.mentions import NonConsentedMentionRecognizer, NonConsentedMentions
+from redactors.mentions import NonConsentedMentions
 from redactors.report import SourceStats, build_report, render_html, write_json
 
 MANIFEST = "manifest.json"
@@ -75,6 +85,8 @@ class Preflight:
     plan: Plan
     secret_fingerprint: str | None
     started_at: str
+    # The registry this run decides with; engines refuse a registry that changed since.
+    registry_fingerprint: dict[str, Any]
 
 
 @dataclass
@@ -138,7 +150,7 @@ def preflight(config: RunConfig, output_dir: Path, secret: str | None) -> Prefli
     registry, every input file's columns and types, and the output location."""
     key = secret_key(secret, required=config.needs_secret())
     check_detection_config(config.detection)
-    ConsentGate.load(config.consent, config.resolve(config.consent.registry))
+    gate = ConsentGate.load(config.consent, config.resolve(config.consent.registry))
     plan = plan_units(config)
     output_dir = output_dir.resolve()
     _check_output_dir(output_dir)
@@ -150,6 +162,7 @@ def preflight(config: RunConfig, output_dir: Path, secret: str | None) -> Prefli
         plan=plan,
         secret_fingerprint=secret_fingerprint(key),
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        registry_fingerprint=gate.registry_fingerprint,
     )
 
 
@@ -162,15 +175,40 @@ class Engines:
     key: bytes | None  # keys pseudonyms, hashes and lineage user keys
 
 
-def build_engines(config: RunConfig, secret: str | None) -> Engines:
+def build_engines(
+    config: RunConfig, secret: str | None, registry_sha256: str | None = None
+) -> Engines:
+    """Engines for one worker. With ``registry_sha256`` (from preflight), a registry file
+    that changed since the run started is refused: one run decides with one registry."""
     key = secret_key(secret, required=config.needs_secret())
     gate = ConsentGate.load(config.consent, config.resolve(config.consent.registry))
-    extra = []
-    if config.consent.mask_non_consented_mentions:
-        mentions = NonConsentedMentions.from_gate(gate)
-        extra.append(NonConsentedMentionRecognizer(mentions, config.detection.language))
-    redactor = TextRedactor.build(config.detection, config.masking, key, extra)
+    if registry_sha256 is not None and gate.registry_fingerprint["sha256"] != registry_sha256:
+        raise ConsentError(
+            f"consent registry {gate.registry_fingerprint['path']} changed since this run "
+            "started; rerun to use the new one"
+        )
+    mentions = (
+        NonConsentedMentions.from_gate(gate) if config.consent.mask_non_consented_mentions else None
+    )
+    redactor = TextRedactor.build(config.detection, config.masking, key, mentions)
     return Engines(gate=gate, redactor=redactor, key=key)
+
+
+def check_canaries(config: RunConfig, engines: Engines) -> dict[str, Any]:
+    """Canary recall through this run's engines; raises CanaryError under the threshold."""
+    result = canary_check(engines.redactor, config.canaries, config.detection.entities)
+    if result["status"] == "measured" and not result["passed"]:
+        low = {
+            e: r
+            for e, r in result["recall_by_entity"].items()
+            if r < (config.canaries.fail_below_recall or 0)
+        }
+        raise CanaryError(
+            f"canary recall below canaries.fail_below_recall "
+            f"{config.canaries.fail_below_recall}: {low}; detection is not trusted, "
+            "nothing was processed"
+        )
+    return result
 
 
 def run_units(config: RunConfig, engines: Engines, prepared: Preflight) -> list[UnitResult]:
@@ -220,8 +258,20 @@ def _check_ids(batch: pl.DataFrame, source: SourceConfig, unit: WorkUnit, first_
         )
 
 
+def _sampled(record_id: str, rate: float) -> bool:
+    """Deterministic sample: the same records are scanned in every run."""
+    if rate >= 1.0:
+        return True
+    digest = hashlib.sha256(record_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") < rate * 2**64
+
+
 def redact_batch(
-    batch: pl.DataFrame, source: SourceConfig, redactor: TextRedactor, stats: SourceStats
+    batch: pl.DataFrame,
+    source: SourceConfig,
+    redactor: TextRedactor,
+    stats: SourceStats,
+    leak_scan: LeakScanConfig | None = None,
 ) -> tuple[pa.Table, list[str]]:
     """Consented rows in, shard rows out (empty-text rows are counted and left out), with
     the user id of each row written (for the lineage index; never written to shards)."""
@@ -238,6 +288,12 @@ def redact_batch(
     redacted_iter = iter(redactor.redact(flat))
     out_columns: list[list[str | None]] = []
     masked_per_row = [0] * rows.height
+    record_ids = rows[source.id_column].cast(pl.String).to_list()
+    scanned = (
+        [_sampled(record_id, leak_scan.sample_rate) for record_id in record_ids]
+        if leak_scan is not None and leak_scan.enabled
+        else [False] * rows.height
+    )
     for field in fields:
         out: list[str | None] = []
         for i, text in enumerate(field):
@@ -246,6 +302,11 @@ def redact_batch(
                 continue
             result: RedactedText = next(redacted_iter)
             out.append(result.text)
+            if scanned[i]:
+                assert leak_scan is not None
+                scan_record(
+                    stats.leaks, result.text, result.replaced, source.name, leak_scan.max_examples
+                )
             masked_per_row[i] += len(result.spans)
             stats.chars_in += len(text)
             stats.chars_masked += sum(span.end - span.start for span in result.spans)
@@ -257,7 +318,7 @@ def redact_batch(
 
     schema = shard_schema(source)
     arrays: dict[str, Any] = {
-        "record_id": pa.array(rows[source.id_column].cast(pl.String).to_list(), pa.string()),
+        "record_id": pa.array(record_ids, pa.string()),
         "source": pa.array([source.name] * rows.height, pa.string()),
     }
     for name, column in zip(source.output_text_columns(), out_columns, strict=True):
@@ -300,7 +361,7 @@ def process_unit(
             )
             stats.dropped.update(dropped)
             stats.kept_not_in_registry += kept_unregistered
-            table, user_ids = redact_batch(consented, source, redactor, stats)
+            table, user_ids = redact_batch(consented, source, redactor, stats, config.leak_scan)
             if table.num_rows:
                 writer.write(table)
             if lineage_key is not None:
@@ -412,6 +473,7 @@ def finalize(
     results: list[UnitResult],
     timings: dict[str, float],
     extra_versions: dict[str, str] | None = None,
+    canaries: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write manifest and report into staging, then commit. Returns the report."""
     results = sorted(results, key=lambda result: result.unit_id)
@@ -420,7 +482,6 @@ def finalize(
         per_source[result.source].merge(result.stats)
     shards = [shard.__dict__ for result in results for shard in result.shards]
     inputs = [_input_dict(item) for item in prepared.plan.inputs]
-    gate = ConsentGate.load(config.consent, config.resolve(config.consent.registry))
     versions = {**package_versions(), **(extra_versions or {})}
     model = model_fingerprint(config.detection.spacy_model)
     operators = {e: config.masking.operator_for(e).type for e in config.masked_entities()}
@@ -434,7 +495,7 @@ def finalize(
         "versions": versions,
         "model": model,
         "inputs": inputs,
-        "consent_registry": gate.registry_fingerprint,
+        "consent_registry": prepared.registry_fingerprint,
         "consent_policy": {
             "policy": config.consent.policy,
             "excluded_regions": list(config.consent.excluded_regions),
@@ -483,9 +544,10 @@ def finalize(
     consent = {
         "policy": config.consent.policy,
         "excluded_regions": list(config.consent.excluded_regions),
-        "registry": gate.registry_fingerprint,
+        "registry": prepared.registry_fingerprint,
     }
     report = build_report(
+        leak_scan=config.leak_scan,
         run=run,
         per_source=per_source,
         operators=operators,
@@ -494,6 +556,14 @@ def finalize(
         consent=consent,
         timings=timings,
     )
+    report["canaries"] = canaries or {"status": "not_run"}
+    risk = report["residual_risk"]
+    if risk["status"] == "measured" and not risk["passed"]:
+        raise ResidualRiskError(
+            f"leak re-scan: {risk['records_with_hits']} of {risk['records_scanned']} scanned "
+            f"records ({risk['rate']:.4%}) still hold PII-like values {risk['hits_by_entity']}, "
+            f"above leak_scan.fail_above_rate {risk['fail_above_rate']}: output not published"
+        )
     write_json(prepared.staging_dir / "report.json", report)
     (prepared.staging_dir / "report.html").write_text(render_html(report), encoding="utf-8")
     commit_output(prepared.staging_dir, prepared.output_dir, prepared.run_id)
@@ -522,7 +592,8 @@ def run_local(
     preflight, every unit in order, finalize. Same output as the flow."""
     started = time.perf_counter()
     prepared = preflight(config, output_dir, secret)
-    engines = build_engines(config, secret)
+    engines = build_engines(config, secret, prepared.registry_fingerprint["sha256"])
+    canaries = check_canaries(config, engines)
     try:
         process_started = time.perf_counter()
         results = run_units(config, engines, prepared)
@@ -535,6 +606,7 @@ def run_local(
                 "plan_s": process_started - started,
                 "process_s": time.perf_counter() - process_started,
             },
+            canaries=canaries,
         )
     except BaseException:
         discard_staging(prepared.staging_dir)

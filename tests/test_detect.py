@@ -29,6 +29,16 @@ CASES = [
     ("USER_MENTION", "thanks <@U024BE7LH>!", "<@U024BE7LH>"),
     ("USER_MENTION", "thanks @donna90!", "@donna90"),
     ("URL", "new profile: https://github.com/donna90", "https://github.com/donna90"),
+    ("SECRET", "prod key AKIAIOSFODNN7EXAMPLE leaked", "AKIAIOSFODNN7EXAMPLE"),
+    (
+        "SECRET",
+        "token ghp_abcdefghijklmnopqrstuvwxyz0123456789 rotate",
+        "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    ),
+    ("SECRET", "the password: hunter2hunter2 works", "hunter2hunter2"),
+    ("DATE_OF_BIRTH", "born on March 3, 1987 in Ohio", "March 3, 1987"),
+    ("DATE_OF_BIRTH", "DOB: 03/14/1987", "03/14/1987"),
+    ("PERSON", "thx Maria!", "Maria"),
 ]
 
 

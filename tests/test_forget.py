@@ -141,7 +141,9 @@ def built(tmp_path):
 def test_lineage_holds_pseudonymous_keys_not_ids(built):
     _, output = built
     lineage = pl.read_parquet(output / "lineage" / "lineage.parquet")
-    assert lineage.height == 6 and set(lineage.columns) == {"shard", "record_id", "user_key"}
+    assert lineage.height == 6
+    assert set(lineage.columns) == {"shard", "row", "record_id", "user_key"}
+    assert lineage.group_by("shard").agg(pl.col("row").sort())["row"].to_list() == [[0, 1]] * 3
     assert lineage["user_key"].n_unique() == 3
     raw = (output / "lineage" / "lineage.parquet").read_bytes()
     assert not [uid for uid, *_ in REGISTRY_V1 if uid.encode() in raw]
@@ -191,12 +193,58 @@ def test_user_who_opts_out_after_a_run_is_forgotten(built):
         content = (output / name).read_text()
         assert not [v for row in REGISTRY_V1 for v in (row[0], row[4], row[5]) if v in content]
 
+    run_report = json.loads((output / "report.json").read_text())
+    assert run_report["after_forget"]["shards"]["rows"] == 4
+    assert "Consent withdrawn since this run" in (output / "report.html").read_text()
+
     # Nothing left to do: nothing changes, not even the manifest.
     manifest_stat = (output / "manifest.json").stat()
     again = forget(output, root / "v2.parquet", SECRET_A)
     assert again["changed"] is False
     assert snapshot(output) == after
     assert (output / "manifest.json").stat().st_mtime_ns == manifest_stat.st_mtime_ns
+
+
+def test_forget_removes_by_position_when_record_ids_repeat(tmp_path):
+    """Two users' messages share an id in one shard: only the opted-out user's row goes."""
+    write_registry(tmp_path / "registry.parquet", REGISTRY_V1)
+    write_messages(
+        tmp_path / "messages.parquet",
+        [("m1", "UALMA0001", "from alma"), ("m1", "UBORIS002", "from boris")],
+        2,
+    )
+    config_path = make_config(tmp_path, unit_rows=10)
+    output = tmp_path / "out"
+    run_local(load_config(config_path), str(config_path), output, SECRET_A)
+    write_registry(
+        tmp_path / "v2.parquet",
+        [
+            *REGISTRY_V1,
+            ("UBORIS002", "opted_out", "US", T0 + timedelta(days=1), "boris", "Boris Petrov"),
+        ],
+    )
+    forget(output, tmp_path / "v2.parquet", SECRET_A)
+    assert shard_rows(output)["text"].to_list() == ["from alma"]
+    lineage = pl.read_parquet(output / "lineage" / "lineage.parquet")
+    assert lineage["row"].to_list() == [0] and lineage.height == 1
+
+
+def test_allow_list_never_unmasks_people_who_said_no(tmp_path):
+    write_registry(
+        tmp_path / "registry.parquet",
+        [*REGISTRY_V1[1:], ("UALMA0001", "opted_out", "US", T0, "alma.q", "Alma Quist")],
+    )
+    write_messages(tmp_path / "messages.parquet", [("m1", "UBORIS002", "ask Alma Quist")], 1)
+    config_path = make_config(tmp_path)
+    config = load_config(config_path).model_copy(
+        update={
+            "detection": load_config(config_path).detection.model_copy(
+                update={"allow_list": ["Alma Quist"]}
+            )
+        }
+    )
+    run_local(config, str(config_path), tmp_path / "out", SECRET_A)
+    assert shard_rows(tmp_path / "out")["text"].to_list() == ["ask <NON_CONSENTED_USER>"]
 
 
 def test_forget_needs_the_secret_the_output_was_built_with(built):
@@ -331,3 +379,13 @@ def test_no_unconsented_record_ever_in_a_shard_and_forget_touches_exactly_the_af
             assert shard not in after or after[shard][2] != state[2], shard
         else:
             assert after.get(shard) == state, shard
+
+
+def test_engines_refuse_a_registry_that_changed_since_preflight(built):
+    from redactors.errors import ConsentError
+    from redactors.runner import build_engines
+
+    root, _ = built
+    config = load_config(root / "run.yaml")
+    with pytest.raises(ConsentError, match="changed since this run started"):
+        build_engines(config, SECRET_A, registry_sha256="0" * 64)
