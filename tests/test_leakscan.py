@@ -1,0 +1,99 @@
+"""Leak re-scan and canary gate: strict detectors, and runs that must fail closed."""
+
+import json
+
+import pytest
+import yaml
+
+from redactors.config import load_config
+from redactors.errors import CanaryError, ResidualRiskError
+from redactors.leakscan import scan, shape
+from redactors.runner import run_local
+
+from .conftest import SECRET_A
+
+
+def kinds(text, replaced=()):
+    return [entity for entity, _, _ in scan(text, replaced)]
+
+
+def test_strict_detectors_validate_before_counting():
+    assert kinds("card 4111 1111 1111 1111") == ["CREDIT_CARD"]
+    assert kinds("card 4111 1111 1111 1112") == []  # Luhn fails
+    assert kinds("ssn 433-65-3111") == ["US_SSN"]
+    assert kinds("ssn 000-65-3111 or 666-12-1234 or 912-34-5678") == []  # never issued
+    assert kinds("iban DE89 3704 0044 0532 0130 00") == ["IBAN_CODE"]
+    assert kinds("iban DE00 3704 0044 0532 0130 00") == []  # checksum fails
+    assert kinds("mail ann@gmail.com") == ["EMAIL_ADDRESS"]
+    assert kinds("mail ann.lee42@example.org") == []  # reserved for examples (surrogates)
+    assert kinds("key AKIAIOSFODNN7EXAMPLE") == ["SECRET"]
+    assert kinds("call (415) 867-5309") == ["PHONE_NUMBER"]
+    assert kinds("order 48213, v2.3.1, $12.99, 2026-03-04 12:33") == []
+
+
+def test_replaced_regions_are_not_leaks():
+    text = "call (415) 555-0142 now"  # a pseudonym the pipeline wrote at 5..19
+    assert kinds(text) == ["PHONE_NUMBER"]
+    assert kinds(text, [(5, 19)]) == []
+
+
+def test_shapes_hide_the_value():
+    assert shape("ann.lee42@gmail.com") == "xxx.xxx99@xxxxx.xxx"
+    assert shape("433-65-3111") == "999-99-9999"
+
+
+def _config_without_ssn(sample_copy, **leak_scan):
+    data = yaml.safe_load(sample_copy.read_text())
+    data["detection"]["entities"].remove("US_SSN")
+    del data["masking"]["operators"]["US_SSN"]
+    data["leak_scan"] = leak_scan
+    sample_copy.write_text(yaml.safe_dump(data))
+    return load_config(sample_copy)
+
+
+@pytest.mark.slow
+def test_leak_scan_counts_what_detection_missed(sample_copy):
+    config = _config_without_ssn(sample_copy)
+    output = sample_copy.parent.parent / "out"
+    report = run_local(config, str(sample_copy), output, SECRET_A)
+    risk = report["residual_risk"]
+    assert (
+        risk["status"] == "measured" and risk["records_scanned"] == report["totals"]["records_out"]
+    )
+    assert risk["hits_by_entity"].get("US_SSN", 0) >= 20
+    assert risk["records_with_hits"] >= 20 and risk["passed"] is True
+    assert {e["shape"] for e in risk["examples"] if e["entity"] == "US_SSN"} == {"999-99-9999"}
+    html = (output / "report.html").read_text()
+    assert "Leak re-scan" in html and "999-99-9999" in html
+
+
+@pytest.mark.slow
+def test_run_fails_closed_above_the_leak_threshold(sample_copy):
+    config = _config_without_ssn(sample_copy, fail_above_rate=0.001)
+    output = sample_copy.parent.parent / "out"
+    with pytest.raises(ResidualRiskError, match="US_SSN") as error:
+        run_local(config, str(sample_copy), output, SECRET_A)
+    assert "output not published" in str(error.value)
+    assert not output.exists()
+    assert not [p for p in output.parent.iterdir() if p.name.startswith(".out.")]
+
+
+@pytest.mark.slow
+def test_canary_gate(sample_copy):
+    data = yaml.safe_load(sample_copy.read_text())
+    data["canaries"] = {"count": 150, "fail_below_recall": 1.0}  # names are never perfect
+    sample_copy.write_text(yaml.safe_dump(data))
+    output = sample_copy.parent.parent / "out"
+    with pytest.raises(CanaryError, match="PERSON") as error:
+        run_local(load_config(sample_copy), str(sample_copy), output, SECRET_A)
+    assert "nothing was processed" in str(error.value)
+    assert not output.exists()
+
+    data["canaries"] = {"count": 150, "fail_below_recall": 0.8}
+    sample_copy.write_text(yaml.safe_dump(data))
+    report = run_local(load_config(sample_copy), str(sample_copy), output, SECRET_A)
+    canaries = json.loads((output / "report.json").read_text())["canaries"]
+    assert canaries == report["canaries"]
+    assert canaries["passed"] and canaries["count"] == 150
+    assert set(canaries["recall_by_entity"]) <= set(load_config(sample_copy).detection.entities)
+    assert canaries["recall_by_entity"]["EMAIL_ADDRESS"] == 1.0
