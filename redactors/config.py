@@ -126,7 +126,30 @@ class DetectionConfig(_Strict):
     entities: list[str] = Field(min_length=1)
     score_threshold: float = Field(default=0.4, ge=0.0, le=1.0)
     allow_list: list[str] = Field(default_factory=list)
+    # entity -> exact strings always flagged as that entity (e.g. internal project names)
+    deny_list: dict[str, list[str]] = Field(default_factory=dict)
+    # entity -> minimum score, overriding score_threshold for that entity
+    entity_thresholds: dict[str, float] = Field(default_factory=dict)
+    # Presidio country tags (us, uk, es, ...) whose country-specific recognizers may run;
+    # None: all that Presidio loads for the language.
+    countries: list[str] | None = None
+    # Presidio's default matches context words as substrings ("lic" in "duplicate").
+    context_matching: Literal["whole_word", "substring"] = "whole_word"
     batch_size: int = Field(default=256, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _lists_name_detected_entities(self) -> DetectionConfig:
+        for key in ("deny_list", "entity_thresholds"):
+            unknown = sorted(set(getattr(self, key)) - set(self.entities))
+            if unknown:
+                raise ValueError(f"{key} names entities not in entities: {unknown}")
+        bad = {e: v for e, v in self.entity_thresholds.items() if not 0.0 <= v <= 1.0}
+        if bad:
+            raise ValueError(f"entity_thresholds must be within 0..1: {bad}")
+        return self
+
+    def lowest_threshold(self) -> float:
+        return min([self.score_threshold, *self.entity_thresholds.values()])
 
 
 class TagOperator(_Strict):

@@ -19,9 +19,10 @@ import spacy
 from presidio_analyzer import (
     AnalyzerEngine,
     BatchAnalyzerEngine,
-    EntityRecognizer,
+    PatternRecognizer,
     RecognizerResult,
 )
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpEngine, NlpEngineProvider
 from presidio_analyzer.recognizer_registry import RecognizerRegistry
 
@@ -103,6 +104,23 @@ def _registry(config: DetectionConfig, nlp_engine: object | None) -> RecognizerR
     registry.add_recognizer(OfflineEmailRecognizer(config.language))
     for recognizer in custom_recognizers(config.language):
         registry.add_recognizer(recognizer)
+    if config.countries is not None:
+        # Country scoping: a Spanish NIF recognizer has no business in US chat.
+        allowed = {country.lower() for country in config.countries}
+        registry.recognizers = [
+            r
+            for r in registry.recognizers
+            if not r.is_country_specific() or (r.country_code() or "").lower() in allowed
+        ]
+    for entity, words in sorted(config.deny_list.items()):
+        registry.add_recognizer(
+            PatternRecognizer(
+                supported_entity=entity,
+                deny_list=words,
+                name=f"DenyList{entity.title().replace('_', '')}",
+                supported_language=config.language,
+            )
+        )
     return registry
 
 
@@ -118,7 +136,8 @@ def check_detection_config(config: DetectionConfig) -> None:
     unknown = sorted(set(config.entities) - supported_entities(config))
     if unknown:
         raise ConfigError(
-            f"detection.entities: unknown entity name(s) {unknown}; "
+            f"detection.entities: unknown entity name(s), or ones whose recognizers "
+            f"detection.countries leaves out: {unknown}; "
             f"known: {sorted(supported_entities(config))}"
         )
 
@@ -140,12 +159,17 @@ class Detector:
             language=self.config.language,
             batch_size=self.config.batch_size,
             entities=self.entities,
-            score_threshold=self.config.score_threshold,
+            score_threshold=self.config.lowest_threshold(),
             allow_list=list(self.config.allow_list) or None,
         )
+        thresholds = self.config.entity_thresholds
         results: list[list[RecognizerResult]] = [[] for _ in texts]
         for i, findings in zip(todo, found, strict=True):
-            results[i] = findings
+            results[i] = [
+                f
+                for f in findings
+                if f.score >= thresholds.get(f.entity_type, self.config.score_threshold)
+            ]
         return results
 
 
@@ -177,23 +201,21 @@ def build_presidio_baseline(config: DetectionConfig) -> AnalyzerEngine:
     )
 
 
-def build_detector(
-    config: DetectionConfig, extra_recognizers: Sequence[EntityRecognizer] = ()
-) -> Detector:
-    """The analyzer for ``config``; extra recognizers are per-run ones (e.g. built from the
-    consent registry) whose entities are detected in addition to the configured ones."""
+def build_detector(config: DetectionConfig) -> Detector:
+    """The analyzer for ``config``: Presidio's recognizers, this project's, the config's
+    deny lists, country scoping, whole-word context matching and thresholds."""
     check_detection_config(config)
     nlp_engine = _nlp_engine(config)
     registry = _registry(config, nlp_engine)
     entities = list(config.entities)
-    for recognizer in extra_recognizers:
-        registry.add_recognizer(recognizer)
-        entities += [e for e in recognizer.supported_entities if e not in entities]
     analyzer = AnalyzerEngine(
         registry=registry,
         nlp_engine=nlp_engine,
         supported_languages=[config.language],
-        default_score_threshold=config.score_threshold,
+        default_score_threshold=config.lowest_threshold(),
+        context_aware_enhancer=LemmaContextAwareEnhancer(
+            context_matching_mode=config.context_matching
+        ),
     )
     return Detector(
         config=config,

@@ -97,3 +97,35 @@ def test_unknown_entity_and_missing_model_are_clear_errors():
         check_detection_config(DetectionConfig(entities=["PERSON", "SHOE_SIZE"]))
     with pytest.raises(ConfigError, match="not installed"):
         check_detection_config(DetectionConfig(spacy_model="en_core_web_trf", entities=["PERSON"]))
+
+
+def test_deny_list_thresholds_and_country_scoping():
+    from redactors.detect import build_detector
+
+    with pytest.raises(ConfigError, match="UK_NHS"):
+        build_detector(DetectionConfig(entities=["PERSON", "UK_NHS"], countries=["us"]))
+    config = DetectionConfig(
+        entities=["PERSON", "US_SSN", "PHONE_NUMBER"],
+        deny_list={"PERSON": ["Zorblax"]},
+        entity_thresholds={"PHONE_NUMBER": 0.9},
+        countries=["us"],
+        score_threshold=0.35,
+    )
+    detector = build_detector(config)
+    names = {r.name for r in detector.analyzer.registry.recognizers}
+    assert "UsSsnRecognizer" in names and "NhsRecognizer" not in names  # uk dropped
+    text = "Zorblax called from 212-555-0199, nhs 943 476 5919"
+    found = {(f.entity_type, text[f.start : f.end]) for f in detector.analyze([text])[0]}
+    assert ("PERSON", "Zorblax") in found
+    assert not [f for f in found if f[0] in ("PHONE_NUMBER", "UK_NHS")]  # 0.4 < 0.9; uk off
+
+
+def test_context_words_match_whole_words_only():
+    from redactors.detect import build_detector
+
+    detector = build_detector(DetectionConfig(entities=["US_SSN"], score_threshold=0.0))
+    # "ssn" as a word raises the weak 9-digit pattern; inside "lessns" it must not
+    with_word = detector.analyze(["my ssn 433653111"])[0]
+    inside = detector.analyze(["lessns 433653111"])[0]
+    assert with_word and inside
+    assert with_word[0].score > inside[0].score
