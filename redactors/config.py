@@ -221,7 +221,28 @@ class OutputConfig(_Strict):
     compression: Literal["zstd", "snappy", "gzip", "none"] = "zstd"
     # Keep lineage/ (pseudonymous user key per record) so `redact forget` can act later.
     lineage: bool = True
+    # Train/validation/test by a keyed hash of the user: one person, one split.
+    splits: dict[str, float] | None = None
+    # Exact dedup of redacted texts across the run ("ok", "thanks!"); the first copy in
+    # (unit, shard, row) order is kept.
+    dedup: Literal["exact", "none"] = "exact"
+    # Also write jsonl/<shard>.jsonl.gz next to the Parquet shards.
+    jsonl: bool = False
     compression_level: int | None = Field(default=None, description="zstd/gzip only")
+
+    @field_validator("splits")
+    @classmethod
+    def _splits_sum_to_one(cls, splits: dict[str, float] | None) -> dict[str, float] | None:
+        if splits is None:
+            return None
+        bad = [n for n in splits if not n.isidentifier() or not n.islower() or "-" in n]
+        if bad or not splits:
+            raise ValueError(f"split names must be lower-case identifiers, got {list(splits)}")
+        if any(ratio <= 0 for ratio in splits.values()):
+            raise ValueError("split ratios must be positive")
+        if abs(sum(splits.values()) - 1.0) > 1e-6:
+            raise ValueError(f"split ratios must sum to 1, got {sum(splits.values())}")
+        return splits
 
     @model_validator(mode="after")
     def _level_fits_codec(self) -> OutputConfig:
@@ -301,7 +322,11 @@ class RunConfig(_Strict):
         return self.masking.masked_entities(self.detection, self.consent)
 
     def needs_secret(self) -> bool:
-        return self.output.lineage or self.masking.needs_secret(self.masked_entities())
+        return (
+            self.output.lineage
+            or bool(self.output.splits)
+            or self.masking.needs_secret(self.masked_entities())
+        )
 
     def resolve(self, path: str) -> Path:
         candidate = Path(path).expanduser()

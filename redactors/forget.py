@@ -25,11 +25,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from presidio_analyzer import RecognizerResult
 
-from redactors.config import NON_CONSENTED_ENTITY, ConsentConfig, MaskingConfig
+from redactors.config import NON_CONSENTED_ENTITY, ConsentConfig, MaskingConfig, OutputConfig
 from redactors.consent import KEPT_NOT_IN_REGISTRY, ConsentGate
 from redactors.engine import Masker, secret_key
 from redactors.errors import OutputError, SecretError
-from redactors.io import sha256_file
+from redactors.io import sha256_file, write_parquet_atomic
 from redactors.lineage import LINEAGE_FILE, LINEAGE_SCHEMA, read_lineage, user_key, write_lineage
 from redactors.mentions import NonConsentedMentions
 from redactors.report import render_html, write_json
@@ -95,18 +95,10 @@ def _mask_text_columns(
 
 
 def _write_shard(table: pa.Table, path: Path, writer_settings: dict[str, Any]) -> None:
-    codec = writer_settings.get("compression", "zstd")
-    level = writer_settings.get("compression_level")
-    if codec == "zstd" and level is None:
-        level = 3
-    temp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(
-        table,
-        temp,
-        compression=None if codec == "none" else codec,
-        compression_level=level,
+    settings = OutputConfig.model_validate(
+        {k: v for k, v in writer_settings.items() if k in ("compression", "compression_level")}
     )
-    os.replace(temp, path)
+    write_parquet_atomic(table, path, *settings.parquet_compression())
 
 
 def _update_run_report(output_dir: Path, staging: Path, manifest: dict[str, Any]) -> None:

@@ -284,3 +284,12 @@ class ShardWriter:
         if self._temp_path is not None:
             self._temp_path.unlink(missing_ok=True)
         self._writer, self._temp_path = None, None
+
+
+def write_parquet_atomic(table: pa.Table, path: Path, codec: str | None, level: int | None) -> None:
+    """Write a whole table under a temp name, fsync, then rename over ``path``."""
+    temp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, temp, compression=codec, compression_level=level)
+    with temp.open("rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temp, path)

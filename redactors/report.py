@@ -27,6 +27,7 @@ class SourceStats:
     dropped: Counter[str] = field(default_factory=Counter)
     kept_not_in_registry: int = 0
     skipped_empty: int = 0
+    records_deduplicated: int = 0
     records_out: int = 0
     records_with_pii: int = 0
     spans_masked: int = 0
@@ -41,6 +42,7 @@ class SourceStats:
         self.dropped.update(other.dropped)
         self.kept_not_in_registry += other.kept_not_in_registry
         self.skipped_empty += other.skipped_empty
+        self.records_deduplicated += other.records_deduplicated
         self.records_out += other.records_out
         self.records_with_pii += other.records_with_pii
         self.spans_masked += other.spans_masked
@@ -59,6 +61,7 @@ class SourceStats:
             "dropped_by_reason": {reason: self.dropped.get(reason, 0) for reason in DROP_REASONS},
             "kept_not_in_registry": self.kept_not_in_registry,
             "records_skipped_empty": self.skipped_empty,
+            "records_deduplicated": self.records_deduplicated,
             "records_out": self.records_out,
             "records_with_pii": self.records_with_pii,
             "share_records_with_pii": _rate(self.records_with_pii, self.records_out),

@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from redactors.config import LeakScanConfig, RunConfig, SourceConfig
 from redactors.consent import ConsentGate
+from redactors.dedup import dedup_run
 from redactors.detect import check_detection_config, model_fingerprint
 from redactors.engine import RedactedText, TextRedactor, secret_key
 from redactors.errors import (
@@ -45,7 +46,6 @@ from redactors.io import (
     InputFile,
     Plan,
     ShardInfo,
-    ShardWriter,
     WorkUnit,
     plan_units,
     read_unit,
@@ -56,13 +56,14 @@ from redactors.leakscan import scan_record
 from redactors.lineage import (
     LINEAGE_DIR,
     LINEAGE_FILE,
+    LINEAGE_SCHEMA,
     lineage_table,
     read_lineage,
-    user_key,
     write_lineage,
 )
 from redactors.mentions import NonConsentedMentions
 from redactors.report import SourceStats, build_report, render_html, write_json
+from redactors.unitwriter import UnitWriter
 
 MANIFEST = "manifest.json"
 VERSIONED_PACKAGES = (
@@ -338,23 +339,13 @@ def process_unit(
     engines: Engines,
     staging_dir: Path,
 ) -> UnitResult:
-    """Read one work unit, gate, redact and write its shard parts into the staging dir
-    (and, with a lineage key, the unit's lineage rows under staging/lineage/units/)."""
+    """Read one work unit, gate, redact and write its shard parts into the staging dir, with
+    its lineage rows and text hashes (see UnitWriter)."""
     started = time.perf_counter()
     gate, redactor = engines.gate, engines.redactor
-    lineage_key = engines.key if config.output.lineage else None
-    record_ids: list[str] = []
-    user_keys: list[str] = []
     source = source_config(config, unit.source)
     stats = SourceStats()
-    writer = ShardWriter(
-        staging_dir / "shards",
-        source.name,
-        unit.unit_id,
-        shard_schema(source),
-        config.output,
-        staging_dir,
-    )
+    writer = UnitWriter(staging_dir, source, unit.unit_id, config.output, engines.key)
     try:
         for first_row, batch in read_unit(unit, source, config.runner.batch_rows):
             stats.records_in += batch.height
@@ -365,17 +356,8 @@ def process_unit(
             stats.dropped.update(dropped)
             stats.kept_not_in_registry += kept_unregistered
             table, user_ids = redact_batch(consented, source, redactor, stats, config.leak_scan)
-            if table.num_rows:
-                writer.write(table)
-            if lineage_key is not None:
-                record_ids += table["record_id"].to_pylist()
-                user_keys += [user_key(lineage_key, user_id) for user_id in user_ids]
+            writer.write(table, user_ids)
         shards = writer.close()
-        if lineage_key is not None:
-            write_lineage(
-                staging_dir / LINEAGE_DIR / "units" / f"{unit.unit_id}.parquet",
-                lineage_table([(s.path, s.rows) for s in shards], record_ids, user_keys),
-            )
     except RedactError:
         writer.abort()
         raise
@@ -480,6 +462,11 @@ def finalize(
 ) -> dict[str, Any]:
     """Write manifest and report into staging, then commit. Returns the report."""
     results = sorted(results, key=lambda result: result.unit_id)
+    removed = (
+        dedup_run(prepared.staging_dir, results, config.output)
+        if config.output.dedup == "exact"
+        else {}
+    )
     per_source: dict[str, SourceStats] = {source.name: SourceStats() for source in config.sources}
     for result in results:
         per_source[result.source].merge(result.stats)
@@ -488,7 +475,9 @@ def finalize(
     versions = {**package_versions(), **(extra_versions or {})}
     model = model_fingerprint(config.detection.spacy_model)
     operators = {e: config.masking.operator_for(e).type for e in config.masked_entities()}
-    lineage = _merge_lineage(prepared.staging_dir, results) if config.output.lineage else None
+    lineage = (
+        _merge_lineage(prepared.staging_dir, results, removed) if config.output.lineage else None
+    )
     manifest = {
         "manifest_version": 1,
         "run_id": prepared.run_id,
@@ -573,11 +562,27 @@ def finalize(
     return report
 
 
-def _merge_lineage(staging_dir: Path, results: list[UnitResult]) -> dict[str, Any]:
-    """Concatenate the units' lineage files (in unit order) into one index."""
+def _merge_lineage(
+    staging_dir: Path, results: list[UnitResult], removed: dict[str, set[int]]
+) -> dict[str, Any]:
+    """Concatenate the units' lineage files (in unit order) into one index, without the
+    rows dedup removed (positions renumbered to match the rewritten shards)."""
     units_dir = staging_dir / LINEAGE_DIR / "units"
-    tables = [read_lineage(units_dir / f"{result.unit_id}.parquet") for result in results]
+    paths = [units_dir / f"{result.unit_id}.parquet" for result in results]
+    tables = [read_lineage(path) for path in paths if path.exists()]
     table = pa.concat_tables(tables) if tables else lineage_table([], [], [])
+    if removed:
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        dropped = pl.DataFrame(
+            [(shard, row) for shard, rows in removed.items() for row in rows],
+            schema={"shard": pl.String, "row": pl.Int32},
+            orient="row",
+        )
+        frame = frame.join(
+            dropped, on=["shard", "row"], how="anti", maintain_order="left"
+        ).with_columns(pl.int_range(pl.len()).over("shard").cast(pl.Int32).alias("row"))
+        table = frame.to_arrow().cast(LINEAGE_SCHEMA)
     path = staging_dir / LINEAGE_FILE
     write_lineage(path, table)
     shutil.rmtree(units_dir, ignore_errors=True)

@@ -13,6 +13,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 import pytest
+import yaml
 
 from redactors.config import RunConfig, load_config
 from redactors.engine import TextRedactor
@@ -61,11 +62,39 @@ def run_flow(config_path: Path, output: Path, secret: str | None) -> dict:
 def sample_runs(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The sample run three times: secret A twice (into two directories), secret B once."""
     root = tmp_path_factory.mktemp("sample-runs")
-    outputs = {"a": root / "a", "a_again": root / "a_again", "b": root / "b"}
+    outputs = {
+        "a": root / "a",
+        "a_again": root / "a_again",
+        "b": root / "b",
+        "a_all": root / "a_all",
+    }
     run_flow(SAMPLE_CONFIG, outputs["a"], SECRET_A)
     run_flow(SAMPLE_CONFIG, outputs["a_again"], SECRET_A)
     run_flow(SAMPLE_CONFIG, outputs["b"], SECRET_B)
+    # every consented record, no dedup: for checks that follow planted values record by record
+    run_flow(
+        variant_config(root, run_name="sample-all", output={"dedup": "none"}),
+        outputs["a_all"],
+        SECRET_A,
+    )
     return outputs
+
+
+def variant_config(directory: Path, **changes: dict | str) -> Path:
+    """The sample config with some sections changed, written elsewhere (absolute paths)."""
+    data = yaml.safe_load(SAMPLE_CONFIG.read_text())
+    base = SAMPLE_CONFIG.parent
+    for source in data["sources"]:
+        source["path"] = str((base / source["path"]).resolve())
+    data["consent"]["registry"] = str((base / data["consent"]["registry"]).resolve())
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            data[key] = {**data.get(key, {}), **value}
+        else:
+            data[key] = value
+    path = directory / f"{data['run_name']}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
 
 
 @pytest.fixture

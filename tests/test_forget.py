@@ -90,7 +90,7 @@ def make_config(
         # No NER here: names stay in the text unless the consent-derived matcher masks them.
         "detection": {"entities": list(entities)},
         "masking": {"operators": {"NON_CONSENTED_USER": {"type": "tag"}}},
-        "output": {"shard_max_rows": 1000},
+        "output": {"shard_max_rows": 1000, "dedup": "none"},
         "runner": {"unit_rows": unit_rows, "batch_rows": 1000},
     }
     path = root / "run.yaml"

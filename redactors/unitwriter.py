@@ -1,0 +1,132 @@
+"""What one work unit writes: shard parts (per split), their lineage rows, their text hashes.
+
+Splits are assigned by a keyed hash of the user, so all of one person's records land in one
+split (no person in both train and test), and the assignment is the same in every run with
+the same secret. Text hashes feed the run-wide exact dedup in ``redactors.dedup``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from redactors.config import OutputConfig, SourceConfig
+from redactors.io import ShardInfo, ShardWriter, shard_schema
+from redactors.lineage import LINEAGE_DIR, lineage_table, user_key, write_lineage
+
+DEDUP_DIR = "dedup"
+DEDUP_SCHEMA = pa.schema([("shard", pa.string()), ("row", pa.int32()), ("hash", pa.uint64())])
+
+
+def split_of(key: bytes, user_id: str, splits: dict[str, float]) -> str:
+    """The split of a user: a keyed hash mapped onto the cumulative ratios (config order)."""
+    digest = hmac.new(key, b"split/v1\x1f" + user_id.encode(), hashlib.sha256).digest()
+    point = int.from_bytes(digest[:8], "big") / 2**64
+    cumulative = 0.0
+    for name, ratio in splits.items():
+        cumulative += ratio
+        if point < cumulative:
+            return name
+    return next(reversed(splits))  # rounding at the very top end
+
+
+def text_hash(values: list[str | None]) -> int:
+    """64-bit hash of a record's redacted text columns (exact-duplicate detection)."""
+    joined = "\x1f".join("\x00" if value is None else value for value in values)
+    return int.from_bytes(hashlib.sha256(joined.encode()).digest()[:8], "big")
+
+
+class UnitWriter:
+    def __init__(
+        self,
+        staging_dir: Path,
+        source: SourceConfig,
+        unit_id: str,
+        output: OutputConfig,
+        key: bytes | None,
+    ) -> None:
+        self.staging_dir = staging_dir
+        self.source = source
+        self.unit_id = unit_id
+        self.output = output
+        self.key = key
+        self.schema = shard_schema(source)
+        self._writers: dict[str, ShardWriter] = {}
+        self._record_ids: dict[str, list[str]] = {}
+        self._user_keys: dict[str, list[str]] = {}
+        self._hashes: dict[str, list[int]] = {}
+
+    def _writer(self, split: str) -> ShardWriter:
+        if split not in self._writers:
+            prefix = f"{split}-{self.unit_id}" if split else self.unit_id
+            self._writers[split] = ShardWriter(
+                self.staging_dir / "shards",
+                self.source.name,
+                prefix,
+                self.schema,
+                self.output,
+                self.staging_dir,
+            )
+            self._record_ids[split], self._user_keys[split], self._hashes[split] = [], [], []
+        return self._writers[split]
+
+    def write(self, table: pa.Table, user_ids: list[str]) -> None:
+        if not table.num_rows:
+            return
+        splits = self.output.splits
+        if splits:
+            assert self.key is not None  # config.needs_secret() guarantees it
+            names = [split_of(self.key, user_id, splits) for user_id in user_ids]
+        else:
+            names = [""] * table.num_rows
+        text_columns = self.source.output_text_columns()
+        texts = [table[name].to_pylist() for name in text_columns]
+        for split in sorted(set(names)):
+            mask = [name == split for name in names]
+            part = table.filter(pa.array(mask)) if splits else table
+            self._writer(split).write(part)
+            rows = [i for i, keep in enumerate(mask) if keep]
+            self._record_ids[split] += part["record_id"].to_pylist()
+            if self.output.lineage and self.key is not None:
+                self._user_keys[split] += [user_key(self.key, user_ids[i]) for i in rows]
+            if self.output.dedup == "exact":
+                self._hashes[split] += [text_hash([column[i] for column in texts]) for i in rows]
+
+    def close(self) -> list[ShardInfo]:
+        shards: list[ShardInfo] = []
+        lineage_parts, dedup_parts = [], []
+        for split in sorted(self._writers):
+            written = self._writers[split].close()
+            shards += written
+            shard_rows = [(shard.path, shard.rows) for shard in written]
+            if self.output.lineage and self.key is not None:
+                lineage_parts.append(
+                    lineage_table(shard_rows, self._record_ids[split], self._user_keys[split])
+                )
+            if self.output.dedup == "exact":
+                paths = [path for path, rows in shard_rows for _ in range(rows)]
+                positions = [row for _, rows in shard_rows for row in range(rows)]
+                dedup_parts.append(
+                    pa.table(
+                        {"shard": paths, "row": positions, "hash": self._hashes[split]},
+                        schema=DEDUP_SCHEMA,
+                    )
+                )
+        if lineage_parts:
+            write_lineage(
+                self.staging_dir / LINEAGE_DIR / "units" / f"{self.unit_id}.parquet",
+                pa.concat_tables(lineage_parts),
+            )
+        if dedup_parts:
+            path = self.staging_dir / DEDUP_DIR / f"{self.unit_id}.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.concat_tables(dedup_parts), path)
+        return shards
+
+    def abort(self) -> None:
+        for writer in self._writers.values():
+            writer.abort()
