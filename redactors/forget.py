@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from presidio_analyzer import RecognizerResult
 
+from redactors.card import write_card
 from redactors.config import NON_CONSENTED_ENTITY, ConsentConfig, MaskingConfig, OutputConfig
 from redactors.consent import KEPT_NOT_IN_REGISTRY, ConsentGate
 from redactors.engine import Masker, secret_key
@@ -119,6 +120,7 @@ def _update_run_report(output_dir: Path, staging: Path, manifest: dict[str, Any]
     }
     write_json(staging / REPORT_JSON, report)
     (staging / REPORT_HTML).write_text(render_html(report), encoding="utf-8")
+    write_card(staging, manifest, report)
 
 
 def _link_tree(source: Path, target: Path, skip: set[Path]) -> None:
@@ -209,6 +211,7 @@ def forget(
             Path(FORGET_REPORT),
             Path(REPORT_JSON),
             Path(REPORT_HTML),
+            Path("README.md"),
         }
         _link_tree(output_dir, staging, skip)
         for shard in manifest["shards"]:

@@ -200,6 +200,7 @@ class ShardInfo:
     rows: int
     bytes: int
     sha256: str
+    split: str | None = None
 
 
 class ShardWriter:
@@ -214,9 +215,11 @@ class ShardWriter:
         schema: pa.Schema,
         output: OutputConfig,
         output_root: Path,
+        split: str | None = None,
     ) -> None:
         self.shards_dir = shards_dir
         self.source = source
+        self.split = split
         self.prefix = prefix
         self.schema = schema
         self.output = output
@@ -267,6 +270,7 @@ class ShardWriter:
             ShardInfo(
                 path=str(final_path.relative_to(self.output_root)),
                 source=self.source,
+                split=self.split,
                 rows=self._rows,
                 bytes=final_path.stat().st_size,
                 sha256=sha256_file(final_path),

@@ -27,6 +27,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
+from redactors.card import write_card
 from redactors.config import LeakScanConfig, RunConfig, SourceConfig
 from redactors.consent import ConsentGate
 from redactors.dedup import dedup_run
@@ -112,7 +113,15 @@ def secret_fingerprint(key: bytes | None) -> str | None:
 
 # What a committed output directory holds; anything else means it is not ours to replace.
 OUTPUT_ENTRIES = frozenset(
-    {"shards", MANIFEST, "report.json", "report.html", LINEAGE_DIR, "forget_report.json"}
+    {
+        "shards",
+        MANIFEST,
+        "report.json",
+        "report.html",
+        "README.md",
+        LINEAGE_DIR,
+        "forget_report.json",
+    }
 )
 
 
@@ -558,6 +567,7 @@ def finalize(
         )
     write_json(prepared.staging_dir / "report.json", report)
     (prepared.staging_dir / "report.html").write_text(render_html(report), encoding="utf-8")
+    write_card(prepared.staging_dir, manifest, report)
     commit_output(prepared.staging_dir, prepared.output_dir, prepared.run_id)
     return report
 

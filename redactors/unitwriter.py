@@ -70,6 +70,7 @@ class UnitWriter:
                 self.schema,
                 self.output,
                 self.staging_dir,
+                split or None,
             )
             self._record_ids[split], self._user_keys[split], self._hashes[split] = [], [], []
         return self._writers[split]

@@ -60,13 +60,15 @@ def run_flow(config_path: Path, output: Path, secret: str | None) -> dict:
 
 @pytest.fixture(scope="session")
 def sample_runs(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The sample run three times: secret A twice (into two directories), secret B once."""
+    """Real flow runs of the sample: secret A twice (into two directories), secret B once,
+    without dedup (every consented record), and with train/validation/test splits."""
     root = tmp_path_factory.mktemp("sample-runs")
     outputs = {
         "a": root / "a",
         "a_again": root / "a_again",
         "b": root / "b",
         "a_all": root / "a_all",
+        "splits": root / "splits",
     }
     run_flow(SAMPLE_CONFIG, outputs["a"], SECRET_A)
     run_flow(SAMPLE_CONFIG, outputs["a_again"], SECRET_A)
@@ -77,7 +79,15 @@ def sample_runs(prefect_harness: None, tmp_path_factory: pytest.TempPathFactory)
         outputs["a_all"],
         SECRET_A,
     )
+    run_flow(
+        variant_config(root, run_name="sample-splits", output=SPLITS_OUTPUT),
+        outputs["splits"],
+        SECRET_A,
+    )
     return outputs
+
+
+SPLITS_OUTPUT = {"splits": {"train": 0.8, "validation": 0.1, "test": 0.1}}
 
 
 def variant_config(directory: Path, **changes: dict | str) -> Path:

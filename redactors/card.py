@@ -1,0 +1,147 @@
+"""Dataset card (README.md with Hugging Face card YAML) for an output directory.
+
+The YAML ``configs`` block lets ``datasets.load_dataset(output_dir)`` find the shards (and
+the splits); the text tells ML teams what the data is, how it was made, and what it is not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+from redactors.io import sha256_file
+
+
+def _data_files(manifest: dict[str, Any]) -> list[dict[str, str]]:
+    splits = sorted({shard.get("split") for shard in manifest["shards"]} - {None})
+    if not splits:
+        return [{"split": "train", "path": "shards/*.parquet"}]
+    return [{"split": split, "path": f"shards/{split}-*.parquet"} for split in splits]
+
+
+def render_card(
+    manifest: dict[str, Any],
+    manifest_sha256: str,
+    report: dict[str, Any],
+    time_range: tuple[str | None, str | None],
+) -> str:
+    header = {
+        "pretty_name": f"{report['run']['run_name']} (redacted)",
+        "license": "other",
+        "configs": [{"config_name": "default", "data_files": _data_files(manifest)}],
+        "tags": ["pii-redacted", "consent-filtered"],
+    }
+    totals = report["totals"]
+    consent = report["consent"]
+    canaries = report.get("canaries", {})
+    risk = report["residual_risk"]
+    entity_lines = "\n".join(
+        f"| `{entity}` | {item['operator']} | {item['count']} |"
+        for entity, item in totals["entities"].items()
+    )
+    recall_lines = "\n".join(
+        f"| `{entity}` | {recall} |"
+        for entity, recall in canaries.get("recall_by_entity", {}).items()
+    )
+    split_lines = (
+        "\n".join(
+            f"- `{split}`: {sum(s['rows'] for s in manifest['shards'] if s.get('split') == split)} "
+            f"rows"
+            for split in sorted({s.get("split") for s in manifest["shards"]} - {None})
+        )
+        or "- one split (`train`): no split was configured"
+    )
+    sources = ", ".join(f"`{name}`" for name in report["sources"])
+    return f"""---
+{yaml.safe_dump(header, sort_keys=False).strip()}
+---
+
+# {report["run"]["run_name"]}: redacted training shards
+
+Messages and posts of users who consented, with personal data masked. Made by `redact run`
+(run `{manifest["run_id"]}`, manifest sha256 `{manifest_sha256}`).
+
+## Load it
+
+```python
+datasets.load_dataset("<this directory>")                      # Hugging Face, card configs
+polars.scan_parquet("<this directory>/shards/*.parquet")       # polars
+duckdb.read_parquet("<this directory>/shards/*.parquet")       # DuckDB
+redactors.loaders.torch_dataset("<this directory>", split="train")  # PyTorch IterableDataset
+```
+
+Columns: `record_id`, `source`, `text` (or `text_<column>`), `created_at` (UTC),
+`pii_masked` (masked spans in the record). No user id, raw or hashed.
+
+## What is in it
+
+- Sources: {sources}; records created {time_range[0]} to {time_range[1]}.
+- Records: {totals["records_in"]} in, {totals["records_dropped"]} dropped for consent,
+  {totals["records_skipped_empty"]} without text, {totals["records_deduplicated"]} exact
+  duplicates of a redacted text removed (first copy kept), **{totals["records_out"]} out**.
+- Splits (by a keyed hash of the user: one person is never in two splits):
+{split_lines}
+
+## Consent
+
+Policy `{consent["policy"]}`; excluded regions: {", ".join(consent["excluded_regions"]) or "none"}.
+Registry sha256 `{consent["registry"]["sha256"][:16]}…` ({consent["registry"]["users"]} users).
+Records of users without a current consent are not here; mentions of them in other people's
+text are masked as `<NON_CONSENTED_USER>`. Consent withdrawn later is applied to this output by
+`redact forget` (see `manifest.json` history).
+
+## Personal data
+
+Detected with Presidio and spaCy `{report["run"]["model"]["name"]}`
+{report["run"]["model"]["version"]} plus chat-specific recognizers, then masked:
+
+| entity | how | masked |
+|---|---|---:|
+{entity_lines}
+
+`pseudonym` replaces a value with a consistent realistic surrogate (same value, same surrogate,
+across the whole dataset; reserved ranges such as example.com, 555-01xx), `tag` with
+`<ENTITY>`, `hash` with a keyed hash, `mask` with `#`.
+
+Measured in this run on {canaries.get("count", 0)} generated canary records (recall):
+
+| entity | recall |
+|---|---:|
+{recall_lines}
+
+Leak re-scan of the output: {risk.get("records_with_hits", "n/a")} of
+{risk.get("records_scanned", "n/a")} records still held a PII-like value (strict detectors).
+
+## Known limitations
+
+- English only; detection of person names is statistical and misses some (lower-case names,
+  names that are ordinary words, non-Latin names). On the project's labelled test set, person
+  name recall is about 0.95, and far lower on hand-written hard cases (see the project README).
+- Surrogates keep the text natural but are not real: do not use them as facts.
+- Pseudonymous data is still personal data under GDPR-style laws: keep access restricted.
+
+## Licence and use
+
+Internal training data, for the purposes the users consented to. Do not redistribute, do not
+try to re-identify people, and rebuild or `redact forget` when consent changes.
+"""
+
+
+def write_card(directory: Path, manifest: dict[str, Any], report: dict[str, Any]) -> None:
+    """Render README.md for an output directory whose manifest.json is already written."""
+    files = [directory / shard["path"] for shard in manifest["shards"]]
+    first = last = None
+    if files:
+        span = (
+            pl.scan_parquet(files)
+            .select(
+                pl.col("created_at").min().alias("first"), pl.col("created_at").max().alias("last")
+            )
+            .collect()
+        )
+        first, last = str(span["first"][0]), str(span["last"][0])
+    card = render_card(manifest, sha256_file(directory / "manifest.json"), report, (first, last))
+    (directory / "README.md").write_text(card, encoding="utf-8")
