@@ -30,7 +30,7 @@ from redactors.config import NON_CONSENTED_ENTITY, ConsentConfig, MaskingConfig,
 from redactors.consent import KEPT_NOT_IN_REGISTRY, ConsentGate
 from redactors.engine import Masker, secret_key
 from redactors.errors import OutputError, SecretError
-from redactors.io import sha256_file, write_parquet_atomic
+from redactors.io import jsonl_twin_path, sha256_file, write_jsonl_twin, write_parquet_atomic
 from redactors.lineage import LINEAGE_FILE, LINEAGE_SCHEMA, read_lineage, user_key, write_lineage
 from redactors.mentions import NonConsentedMentions
 from redactors.report import render_html, write_json
@@ -203,16 +203,23 @@ def forget(
     at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
     removed_by_reason = Counter(forgotten["reason"].to_list())
     new_shards = []
+    new_twins: dict[str, dict[str, Any]] = {}
     try:
         staging.mkdir()
-        skip = {Path(p) for p in rewritten} | {
-            Path(MANIFEST),
-            Path(LINEAGE_FILE),
-            Path(FORGET_REPORT),
-            Path(REPORT_JSON),
-            Path(REPORT_HTML),
-            Path("README.md"),
-        }
+        has_jsonl = bool(manifest.get("jsonl"))
+        twins = {Path(jsonl_twin_path(p)) for p in rewritten} if has_jsonl else set()
+        skip = (
+            {Path(p) for p in rewritten}
+            | twins
+            | {
+                Path(MANIFEST),
+                Path(LINEAGE_FILE),
+                Path(FORGET_REPORT),
+                Path(REPORT_JSON),
+                Path(REPORT_HTML),
+                Path("README.md"),
+            }
+        )
         _link_tree(output_dir, staging, skip)
         for shard in manifest["shards"]:
             table = rewritten.get(shard["path"])
@@ -221,6 +228,10 @@ def forget(
             elif table.num_rows:
                 path = staging / shard["path"]
                 _write_shard(table, path, manifest.get("shard_writer", {}))
+                if has_jsonl:
+                    new_twins[jsonl_twin_path(shard["path"])] = write_jsonl_twin(
+                        table, staging, shard["path"]
+                    )
                 new_shards.append(
                     {
                         **shard,
@@ -265,6 +276,15 @@ def forget(
                 "sha256": sha256_file(staging / LINEAGE_FILE),
             },
             "history": [*manifest.get("history", []), entry],
+            "jsonl": (
+                [
+                    new_twins.get(jsonl_twin_path(s["path"]))
+                    or next(j for j in manifest["jsonl"] if j["path"] == jsonl_twin_path(s["path"]))
+                    for s in new_shards
+                ]
+                if has_jsonl
+                else manifest.get("jsonl")
+            ),
         }
         write_json(staging / MANIFEST, manifest)
         report = {"changed": True, **entry, "seconds": round(time.perf_counter() - started, 3)}

@@ -7,7 +7,9 @@ path, row group), so shard names and contents do not depend on how many workers 
 from __future__ import annotations
 
 import glob
+import gzip
 import hashlib
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -297,3 +299,31 @@ def write_parquet_atomic(table: pa.Table, path: Path, codec: str | None, level: 
     with temp.open("rb") as handle:
         os.fsync(handle.fileno())
     os.replace(temp, path)
+
+
+JSONL_DIR = "jsonl"
+
+
+def jsonl_twin_path(shard_path: str) -> str:
+    """shards/x.parquet -> jsonl/x.jsonl.gz (relative to the output directory)."""
+    return f"{JSONL_DIR}/{Path(shard_path).stem}.jsonl.gz"
+
+
+def write_jsonl_twin(table: pa.Table, output_root: Path, shard_path: str) -> dict[str, object]:
+    """The shard as gzipped JSON lines, byte-reproducible (gzip header without time/name)."""
+    relative = jsonl_twin_path(shard_path)
+    path = output_root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    with temp.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as out:
+        for row in table.to_pylist():
+            if row.get("created_at") is not None:
+                row["created_at"] = row["created_at"].isoformat()
+            out.write((json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n").encode())
+    os.replace(temp, path)
+    return {
+        "path": relative,
+        "rows": table.num_rows,
+        "bytes": path.stat().st_size,
+        "sha256": sha256_file(path),
+    }

@@ -26,6 +26,7 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from redactors.card import write_card
 from redactors.config import LeakScanConfig, RunConfig, SourceConfig
@@ -44,6 +45,7 @@ from redactors.errors import (
 )
 from redactors.evaluate import canary_check
 from redactors.io import (
+    JSONL_DIR,
     InputFile,
     Plan,
     ShardInfo,
@@ -52,6 +54,7 @@ from redactors.io import (
     read_unit,
     sha256_file,
     shard_schema,
+    write_jsonl_twin,
 )
 from redactors.leakscan import scan_record
 from redactors.lineage import (
@@ -119,6 +122,7 @@ OUTPUT_ENTRIES = frozenset(
         "report.json",
         "report.html",
         "README.md",
+        JSONL_DIR,
         LINEAGE_DIR,
         "forget_report.json",
     }
@@ -487,6 +491,18 @@ def finalize(
     lineage = (
         _merge_lineage(prepared.staging_dir, results, removed) if config.output.lineage else None
     )
+    jsonl = (
+        [
+            write_jsonl_twin(
+                pq.read_table(prepared.staging_dir / shard["path"]),
+                prepared.staging_dir,
+                shard["path"],
+            )
+            for shard in shards
+        ]
+        if config.output.jsonl
+        else None
+    )
     manifest = {
         "manifest_version": 1,
         "run_id": prepared.run_id,
@@ -515,6 +531,7 @@ def finalize(
             "bytes": sum(s["bytes"] for s in shards),
         },
         "lineage": lineage,
+        "jsonl": jsonl,
         # How shards were written and masked, so `forget` rewrites them the same way.
         "shard_writer": {
             "compression": config.output.compression,

@@ -199,3 +199,45 @@ def test_property_no_user_key_in_two_splits(tmp_path_factory, redactor, users, p
     expected = {split_of(SECRET_A.encode(), user, config.output.splits) for _, user, _ in records}
     assert set(split_by_shard.values()) == expected
     assert os.path.exists(output / "README.md")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    import gzip
+
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+def test_jsonl_twins_match_the_shards_and_follow_forget(tmp_path):
+    from redactors.forget import forget
+
+    from .test_forget import MESSAGES, REGISTRY_V1
+
+    write_registry(tmp_path / "registry.parquet", REGISTRY_V1)
+    write_messages(tmp_path / "messages.parquet", MESSAGES, 2)
+    config_path = make_config(tmp_path)
+    data = yaml.safe_load(config_path.read_text())
+    data["output"]["jsonl"] = True
+    config_path.write_text(yaml.safe_dump(data))
+    outputs = [tmp_path / "out", tmp_path / "again"]
+    for output in outputs:
+        run_local(load_config(config_path), str(config_path), output, SECRET_A)
+    manifest = json.loads((outputs[0] / "manifest.json").read_text())
+    assert len(manifest["jsonl"]) == len(manifest["shards"]) == 3
+    for twin, shard in zip(manifest["jsonl"], manifest["shards"], strict=True):
+        rows = read_jsonl(outputs[0] / twin["path"])
+        assert [r["record_id"] for r in rows] == pl.read_parquet(outputs[0] / shard["path"])[
+            "record_id"
+        ].to_list()
+        assert (outputs[0] / twin["path"]).read_bytes() == (outputs[1] / twin["path"]).read_bytes()
+    write_registry(
+        tmp_path / "v2.parquet",
+        [*REGISTRY_V1[1:], ("UALMA0001", "deleted", "US", T0, "alma.q", "Alma Quist")],
+    )
+    forget(outputs[0], tmp_path / "v2.parquet", SECRET_A)
+    manifest = json.loads((outputs[0] / "manifest.json").read_text())
+    assert len(manifest["jsonl"]) == len(manifest["shards"]) == 2
+    on_disk = sorted(p.name for p in (outputs[0] / "jsonl").iterdir())
+    assert on_disk == sorted(Path(j["path"]).name for j in manifest["jsonl"])
+    texts = [row["text"] for j in manifest["jsonl"] for row in read_jsonl(outputs[0] / j["path"])]
+    assert not [t for t in texts if "Alma" in t or "alma.q" in t]
