@@ -16,7 +16,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: install run test lint sample clean lock
+.PHONY: install run test lint sample clean lock browser
 
 install: $(STAMP)
 
@@ -36,9 +36,18 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# Debian chromium for the report's browser tests (headless, offline); skipped without it.
+browser:
+	@if command -v chromium >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian chromium for the report tests"; \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+		|| echo "could not install chromium: browser tests will be skipped"; \
+	else echo "chromium not found and not root: browser tests will be skipped"; fi
 
 # Regenerate the committed synthetic exports (deterministic).
 sample: $(STAMP)

@@ -73,11 +73,57 @@ def run(
     typer.echo(
         f"  records:  {totals['records_in']} in, {totals['records_dropped']} dropped "
         f"for consent, {totals['records_skipped_empty']} empty, "
-        f"{totals['records_out']} out"
+        f"{totals['records_deduplicated']} exact duplicates, {totals['records_out']} out"
     )
     typer.echo(
-        f"  masked:   {totals['spans_masked']} PII spans in {totals['records_with_pii']} records"
+        f"  masked:   {totals['spans_masked']} PII spans in {totals['records_with_pii']} "
+        "redacted records (counted before dedup)"
     )
+    risk = report["residual_risk"]
+    if risk.get("status") == "measured":
+        typer.echo(
+            f"  re-scan:  {risk['records_with_hits']} of {risk['records_scanned']} records "
+            "with a PII-like value left"
+        )
+    flags = report.get("change", {}).get("flags") or []
+    if flags:
+        typer.echo(f"  changed:  {len(flags)} rate(s) moved a lot since the last run: {flags}")
+
+
+@app.command()
+def report(
+    output: Annotated[Path, typer.Argument(help="an output of `redact run`")],
+    compare: Annotated[
+        Path | None, typer.Option(help="another output: show both runs side by side")
+    ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(help="where to write the comparison (default ./report-compare.html)"),
+    ] = None,
+    threshold: Annotated[float, typer.Option(help="flag rates that moved by more than this")] = 0.5,
+) -> None:
+    """Re-render report.html from report.json, or compare two runs."""
+    import json
+
+    from redactors.report import compare_reports, render_html
+
+    try:
+        current = json.loads((output / "report.json").read_text(encoding="utf-8"))
+        if compare is None:
+            target = output / "report.html"
+        else:
+            other = json.loads((compare / "report.json").read_text(encoding="utf-8"))
+            current["change"] = compare_reports(current, other, threshold)
+            target = html or Path("report-compare.html")
+    except (OSError, ValueError) as exc:
+        _fail(f"cannot read a report: {exc}")
+        return
+    temp = target.with_name(f".{target.name}.tmp")
+    temp.write_text(render_html(current), encoding="utf-8")
+    temp.replace(target)
+    typer.echo(f"wrote {target}")
+    for flag in current.get("change", {}).get("flags") or []:
+        typer.echo(f"  flagged: {flag}")
 
 
 @app.command()

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from prefect import flow, get_run_logger, task, unmapped
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import wait
+from prefect.futures import as_completed
 
 from redactors.config import RunConfig, load_config
 from redactors.errors import ConfigError
 from redactors.io import WorkUnit
-from redactors.report import render_markdown
+from redactors.report import render_markdown, summary_table
 from redactors.runner import (
     Engines,
     UnitResult,
@@ -67,6 +67,33 @@ def canary_task(config: RunConfig, registry_sha256: str) -> dict[str, Any]:
     return check_canaries(config, _engines(config, registry_sha256))
 
 
+def _collect(futures: Any, units: list[WorkUnit], started: float, logger: Any) -> list[UnitResult]:
+    """Results as units complete, with progress (records/s, ETA) in the run's logs."""
+    total_rows = sum(unit.rows for unit in units) or 1
+    done_rows, results, failure = 0, [], None
+    for done, future in enumerate(as_completed(futures), start=1):
+        try:
+            result = future.result()
+        except BaseException as exc:  # remember, keep waiting for the others
+            failure = failure or exc
+            continue
+        results.append(result)
+        done_rows += result.stats.records_in
+        rate = done_rows / max(time.perf_counter() - started, 1e-9)
+        logger.info(
+            "progress: %d/%d units, %d/%d records, %.0f records/s, ETA %.0f s",
+            done,
+            len(units),
+            done_rows,
+            total_rows,
+            rate,
+            (total_rows - done_rows) / rate,
+        )
+    if failure is not None:
+        raise failure
+    return results
+
+
 def _artifact_key(run_name: str) -> str:
     return f"redaction-report-{run_name}"
 
@@ -105,10 +132,9 @@ def redact_flow(config_path: str, output: str | None = None) -> dict[str, Any]:
             staging_dir=unmapped(str(prepared.staging_dir)),
             registry_sha256=unmapped(registry_sha256),
         )
-        # Let every unit finish (or fail) before looking at results, so that no task is still
-        # writing into the staging dir when a failure removes it.
-        wait(futures)
-        results = [future.result() for future in futures]
+        # Every unit finishes (or fails) before a failure is raised, so that no task is still
+        # writing into the staging dir when the failure removes it.
+        results = _collect(futures, prepared.plan.units, process_started, logger)
         process_seconds = time.perf_counter() - process_started
         finalize_started = time.perf_counter()
         report = finalize(
@@ -138,5 +164,10 @@ def redact_flow(config_path: str, output: str | None = None) -> dict[str, Any]:
         key=_artifact_key(config.run_name),
         markdown=render_markdown(report),
         description=f"Redaction report for run {prepared.run_id}",
+    )
+    create_table_artifact(
+        key=f"redaction-counts-{config.run_name}",
+        table=summary_table(report),
+        description=f"Counts of run {prepared.run_id}",
     )
     return report

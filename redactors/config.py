@@ -281,6 +281,15 @@ class CanaryConfig(_Strict):
     )
 
 
+class ReportConfig(_Strict):
+    # Redacted examples per entity type, taken from the canary records (synthetic), so the
+    # report shows masking in context without carrying any user's text.
+    samples_per_entity: int = Field(default=2, ge=0, le=20)
+    # Flag a rate that moved by more than this share since the previous run in the same
+    # output location (0.5: e.g. PERSON per 1k records halves or grows by half).
+    change_threshold: float = Field(default=0.5, gt=0.0)
+
+
 class RunnerConfig(_Strict):
     kind: Literal["threads"] = "threads"
     workers: int = Field(default=1, ge=1, le=64)
@@ -300,6 +309,7 @@ class RunConfig(_Strict):
     output: OutputConfig = OutputConfig()
     leak_scan: LeakScanConfig = LeakScanConfig()
     canaries: CanaryConfig = CanaryConfig()
+    report: ReportConfig = ReportConfig()
     runner: RunnerConfig = RunnerConfig()
     # Directory the config file sits in; relative paths are resolved against it.
     base_dir: str = "."

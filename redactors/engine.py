@@ -48,6 +48,7 @@ class MaskedSpan:
     end: int
     entity_type: str
     score: float
+    recognizer: str = ""
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,14 @@ class Masker:
             text=text, analyzer_results=regions, operators=self.operators
         )
         spans = tuple(
-            MaskedSpan(r.start, r.end, r.entity_type, round(float(r.score), 4)) for r in regions
+            MaskedSpan(
+                r.start,
+                r.end,
+                r.entity_type,
+                round(float(r.score), 4),
+                (r.recognition_metadata or {}).get("recognizer_name", ""),
+            )
+            for r in regions
         )
         replaced = tuple(sorted((item.start, item.end) for item in result.items))
         return RedactedText(result.text, spans, replaced)
@@ -116,7 +124,13 @@ class TextRedactor:
                 findings = [
                     *findings,
                     *(
-                        RecognizerResult(NON_CONSENTED_ENTITY, start, end, 1.0)
+                        RecognizerResult(
+                            NON_CONSENTED_ENTITY,
+                            start,
+                            end,
+                            1.0,
+                            recognition_metadata={"recognizer_name": "NonConsentedMentions"},
+                        )
                         for start, end in self.mentions.find(text)
                     ),
                 ]

@@ -220,7 +220,12 @@ def as_spans(predictions: Sequence[dict]) -> list[list[Span]]:
     return [[Span(s["start"], s["end"], s["label"]) for s in p["spans"]] for p in predictions]
 
 
-def canary_check(redactor: TextRedactor, config: CanaryConfig, entities: Sequence[str]) -> dict:
+def canary_check(
+    redactor: TextRedactor,
+    config: CanaryConfig,
+    entities: Sequence[str],
+    samples_per_entity: int = 0,
+) -> dict:
     """Recall of the run's own detection + masking on generated records of known PII."""
     from redactors.evalset import generate
 
@@ -230,7 +235,14 @@ def canary_check(redactor: TextRedactor, config: CanaryConfig, entities: Sequenc
         LabelledText(str(r["text"]), tuple(Span(**s) for s in r["spans"]))  # type: ignore[arg-type]
         for r in generate(config.seed, config.count)
     ]
-    result = score(docs, as_spans(pipeline_predictions(redactor, docs)))
+    predictions = pipeline_predictions(redactor, docs)
+    result = score(docs, as_spans(predictions))
+    samples: dict[str, list[str]] = {}
+    for doc, prediction in zip(docs, predictions, strict=True):
+        for label in sorted({span.label for span in doc.spans} & set(entities)):
+            picked = samples.setdefault(label, [])
+            if len(picked) < samples_per_entity and prediction["redacted_text"] not in picked:
+                picked.append(prediction["redacted_text"])
     recall = {
         label: item["recall"]
         for label, item in result["per_label"].items()
@@ -246,4 +258,5 @@ def canary_check(redactor: TextRedactor, config: CanaryConfig, entities: Sequenc
         "lowest_recall": lowest,
         "fail_below_recall": threshold,
         "passed": threshold is None or lowest >= threshold,
+        "samples": dict(sorted(samples.items())),
     }

@@ -284,6 +284,7 @@ def resolve_overlaps(text: str, results: Sequence[RecognizerResult]) -> list[Rec
                     start=trimmed[0],
                     end=trimmed[1],
                     score=result.score,
+                    recognition_metadata=result.recognition_metadata,
                 )
             )
     return sorted(resolved, key=lambda r: r.start)

@@ -35,6 +35,18 @@ class SourceStats:
     chars_masked: int = 0
     entities: Counter[str] = field(default_factory=Counter)
     leaks: LeakStats = field(default_factory=LeakStats)
+    # entity -> 10 bins of finding scores (0-0.1, ..., 0.9-1.0)
+    score_bins: dict[str, list[int]] = field(default_factory=dict)
+    recognizers: Counter[str] = field(default_factory=Counter)
+    entities_by_column: dict[str, Counter[str]] = field(default_factory=dict)
+    allow_list_hits: int = 0
+
+    def add_span(self, column: str, entity: str, score: float, recognizer: str) -> None:
+        self.entities[entity] += 1
+        bins = self.score_bins.setdefault(entity, [0] * 10)
+        bins[min(int(score * 10), 9)] += 1
+        self.recognizers[recognizer or "unknown"] += 1
+        self.entities_by_column.setdefault(column, Counter())[entity] += 1
 
     def merge(self, other: SourceStats) -> None:
         self.leaks.merge(other.leaks, max_examples=100)
@@ -49,6 +61,13 @@ class SourceStats:
         self.chars_in += other.chars_in
         self.chars_masked += other.chars_masked
         self.entities.update(other.entities)
+        for entity, bins in other.score_bins.items():
+            mine = self.score_bins.setdefault(entity, [0] * 10)
+            self.score_bins[entity] = [a + b for a, b in zip(mine, bins, strict=True)]
+        self.recognizers.update(other.recognizers)
+        for column, counts in other.entities_by_column.items():
+            self.entities_by_column.setdefault(column, Counter()).update(counts)
+        self.allow_list_hits += other.allow_list_hits
 
     @property
     def records_dropped(self) -> int:
@@ -64,7 +83,10 @@ class SourceStats:
             "records_deduplicated": self.records_deduplicated,
             "records_out": self.records_out,
             "records_with_pii": self.records_with_pii,
-            "share_records_with_pii": _rate(self.records_with_pii, self.records_out),
+            # masking counts describe every redacted record, before dedup removed copies
+            "share_records_with_pii": _rate(
+                self.records_with_pii, self.records_out + self.records_deduplicated
+            ),
             "spans_masked": self.spans_masked,
             "non_consented_mentions_masked": self.entities.get(NON_CONSENTED_ENTITY, 0),
             "chars_in": self.chars_in,
@@ -73,6 +95,13 @@ class SourceStats:
                 entity: {"count": self.entities.get(entity, 0), "operator": operator}
                 for entity, operator in sorted(operators.items())
             },
+            "score_histograms": {e: bins for e, bins in sorted(self.score_bins.items())},
+            "top_recognizers": dict(self.recognizers.most_common(10)),
+            "entities_by_column": {
+                column: dict(sorted(counts.items()))
+                for column, counts in sorted(self.entities_by_column.items())
+            },
+            "allow_list_hits": self.allow_list_hits,
         }
 
 
@@ -139,6 +168,61 @@ def build_report(
     }
 
 
+def _rates(report: dict[str, Any]) -> dict[str, float]:
+    totals = report["totals"]
+    records_in = totals["records_in"] or 1
+    masked_records = (totals["records_out"] + totals.get("records_deduplicated", 0)) or 1
+    rates = {
+        "records_in": float(totals["records_in"]),
+        "records_out": float(totals["records_out"]),
+        "drop_rate": totals["records_dropped"] / records_in,
+        "share_records_with_pii": float(totals["share_records_with_pii"]),
+    }
+    for reason, count in totals["dropped_by_reason"].items():
+        rates[f"drop_rate.{reason}"] = count / records_in
+    for entity, item in totals["entities"].items():
+        rates[f"per_1k_records.{entity}"] = 1000 * item["count"] / masked_records
+    risk = report.get("residual_risk", {})
+    if risk.get("status") == "measured":
+        rates["leak_rate"] = float(risk["rate"])
+    return rates
+
+
+def compare_reports(
+    current: dict[str, Any], previous: dict[str, Any], threshold: float
+) -> dict[str, Any]:
+    """Counts and rates of two runs side by side; a rate whose relative change exceeds
+    ``threshold`` is flagged (a PERSON rate that halves after a model change, say)."""
+    now, before = _rates(current), _rates(previous)
+    rows, flags = [], []
+    for metric in sorted(set(now) | set(before)):
+        new, old = now.get(metric), before.get(metric)
+        change = None if new is None or old is None or old == 0 else (new - old) / old
+        flagged = (
+            change is not None
+            and abs(change) > threshold
+            and metric not in ("records_in", "records_out")
+        )
+        if flagged:
+            flags.append(metric)
+        rows.append(
+            {
+                "metric": metric,
+                "previous": None if old is None else round(old, 6),
+                "current": None if new is None else round(new, 6),
+                "relative_change": None if change is None else round(change, 4),
+                "flagged": flagged,
+            }
+        )
+    return {
+        "status": "compared",
+        "previous_run_id": previous["run"]["run_id"],
+        "threshold": threshold,
+        "rows": rows,
+        "flags": flags,
+    }
+
+
 def _environment() -> Environment:
     return Environment(
         loader=PackageLoader("redactors", "templates"),
@@ -180,6 +264,29 @@ def render_markdown(report: dict[str, Any]) -> str:
         ],
     ]
     return "\n".join(lines)
+
+
+def summary_table(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rows (metric, value) for a Prefect table artifact: counts and rates only."""
+    totals = report["totals"]
+    rows: list[dict[str, Any]] = [
+        {"metric": name, "value": totals[name]}
+        for name in (
+            "records_in",
+            "records_dropped",
+            "records_skipped_empty",
+            "records_deduplicated",
+            "records_out",
+            "spans_masked",
+            "non_consented_mentions_masked",
+        )
+    ]
+    rows += [{"metric": f"dropped.{k}", "value": v} for k, v in totals["dropped_by_reason"].items()]
+    rows += [{"metric": f"masked.{k}", "value": v["count"]} for k, v in totals["entities"].items()]
+    risk = report.get("residual_risk", {})
+    if risk.get("status") == "measured":
+        rows.append({"metric": "leak_rescan.records_with_hits", "value": risk["records_with_hits"]})
+    return rows
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

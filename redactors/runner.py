@@ -66,7 +66,13 @@ from redactors.lineage import (
     write_lineage,
 )
 from redactors.mentions import NonConsentedMentions
-from redactors.report import SourceStats, build_report, render_html, write_json
+from redactors.report import (
+    SourceStats,
+    build_report,
+    compare_reports,
+    render_html,
+    write_json,
+)
 from redactors.unitwriter import UnitWriter
 
 MANIFEST = "manifest.json"
@@ -213,7 +219,12 @@ def check_canaries(config: RunConfig, engines: Engines) -> dict[str, Any]:
     # Same detector and masker, without the consent-derived matcher: canary mention tokens
     # belong to nobody, and this gate measures detection.
     detection_only = TextRedactor(engines.redactor.detector, engines.redactor.masker)
-    result = canary_check(detection_only, config.canaries, config.detection.entities)
+    result = canary_check(
+        detection_only,
+        config.canaries,
+        config.detection.entities,
+        config.report.samples_per_entity,
+    )
     if result["status"] == "measured" and not result["passed"]:
         low = {
             e: r
@@ -311,7 +322,8 @@ def redact_batch(
         if leak_scan is not None and leak_scan.enabled
         else [False] * rows.height
     )
-    for field in fields:
+    allow_list = redactor.detector.config.allow_list
+    for column_name, field in zip(source.output_text_columns(), fields, strict=True):
         out: list[str | None] = []
         for i, text in enumerate(field):
             if not text:
@@ -327,7 +339,9 @@ def redact_batch(
             masked_per_row[i] += len(result.spans)
             stats.chars_in += len(text)
             stats.chars_masked += sum(span.end - span.start for span in result.spans)
-            stats.entities.update(span.entity_type for span in result.spans)
+            for span in result.spans:
+                stats.add_span(column_name, span.entity_type, span.score, span.recognizer)
+            stats.allow_list_hits += sum(text.count(word) for word in allow_list)
         out_columns.append(out)
     stats.records_out += rows.height
     stats.spans_masked += sum(masked_per_row)
@@ -575,6 +589,12 @@ def finalize(
         timings=timings,
     )
     report["canaries"] = canaries or {"status": "not_run"}
+    previous = _previous_report(prepared.output_dir)
+    report["change"] = (
+        compare_reports(report, previous, config.report.change_threshold)
+        if previous
+        else {"status": "first_run"}
+    )
     risk = report["residual_risk"]
     if risk["status"] == "measured" and not risk["passed"]:
         raise ResidualRiskError(
@@ -614,6 +634,17 @@ def _merge_lineage(
     write_lineage(path, table)
     shutil.rmtree(units_dir, ignore_errors=True)
     return {"path": LINEAGE_FILE, "rows": table.num_rows, "sha256": sha256_file(path)}
+
+
+def _previous_report(output_dir: Path) -> dict[str, Any] | None:
+    path = output_dir / "report.json"
+    if not (output_dir.is_dir() and is_our_output(output_dir) and path.exists()):
+        return None
+    try:
+        previous: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    return previous
 
 
 def _input_dict(item: InputFile) -> dict[str, Any]:

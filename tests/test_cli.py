@@ -69,7 +69,7 @@ def test_run_without_network_gives_the_same_shards(sample_runs, tmp_path):
         ],
         capture_output=True,
         text=True,
-        env=clean_env(tmp_path, REDACT_SECRET=SECRET_A),
+        env=clean_env(tmp_path, REDACT_SECRET=SECRET_A, PREFECT_LOGGING_LEVEL="DEBUG"),
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -83,3 +83,11 @@ def test_run_without_network_gives_the_same_shards(sample_runs, tmp_path):
     totals_online = json.loads((online / "report.json").read_text())["totals"]
     totals_offline = json.loads((output / "report.json").read_text())["totals"]
     assert totals_online == totals_offline
+    # DEBUG logs of a whole run carry no raw PII value and no raw user id of the input
+    from redactors.synth import generate_sample
+
+    sample = generate_sample()
+    logs = result.stdout + result.stderr
+    assert "DEBUG" in logs
+    assert not [v for *_, v in sample.truth if v in logs]
+    assert not [u.user_id for u in sample.users if u.user_id in logs]

@@ -335,3 +335,66 @@ def test_prefect_artifact_summarises_the_run_without_pii(sample_runs, sample):
     )
     assert not [v for *_, v in sample.truth if v in markdown]
     assert not [u.user_id for u in sample.users if u.user_id in markdown]
+    table = Artifact.get("redaction-counts-sample")
+    assert table is not None and table.type == "table"
+    rows = {row["metric"]: row["value"] for row in json.loads(str(table.data))}
+    assert rows["records_in"] == report["totals"]["records_in"]
+    assert not [v for *_, v in sample.truth if v in str(table.data)]
+
+
+def test_redact_report_rerenders_and_compares(sample_runs, tmp_path):
+    import subprocess
+    import sys
+
+    redact = str(Path(sys.executable).parent / "redact")
+    target = sample_runs["a_again"]
+    (target / "report.html").write_text("stale")
+    done = subprocess.run([redact, "report", str(target)], capture_output=True, text=True)
+    assert done.returncode == 0 and "<h2>Consent</h2>" in (target / "report.html").read_text()
+    compare = tmp_path / "compare.html"
+    done = subprocess.run(
+        [
+            redact,
+            "report",
+            str(sample_runs["a_all"]),
+            "--compare",
+            str(sample_runs["a"]),
+            "--html",
+            str(compare),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    html = compare.read_text()
+    assert "Compared with run" in html and "records_out" in html
+    # the two runs side by side: each one's records_out appears in the records_out row
+    out_all = json.loads((sample_runs["a_all"] / "report.json").read_text())["totals"]
+    out_dedup = json.loads((sample_runs["a"] / "report.json").read_text())["totals"]
+    row = html.split("<td>records_out</td>", 1)[1].split("</tr>", 1)[0]
+    assert f"{float(out_dedup['records_out'])}" in row and f"{float(out_all['records_out'])}" in row
+
+
+def test_change_since_previous_run_flags_big_rate_moves():
+    from redactors.report import compare_reports
+
+    def report(person: int, run_id: str) -> dict:
+        return {
+            "run": {"run_id": run_id},
+            "totals": {
+                "records_in": 1000,
+                "records_out": 500,
+                "records_dropped": 500,
+                "records_deduplicated": 0,
+                "share_records_with_pii": 0.3,
+                "dropped_by_reason": {"opted_out": 500},
+                "entities": {"PERSON": {"count": person}, "EMAIL_ADDRESS": {"count": 40}},
+            },
+        }
+
+    change = compare_reports(report(100, "new"), report(220, "old"), threshold=0.5)
+    assert change["previous_run_id"] == "old"
+    assert change["flags"] == ["per_1k_records.PERSON"]  # 220 -> 100: -55%
+    row = next(r for r in change["rows"] if r["metric"] == "per_1k_records.PERSON")
+    assert row["previous"] == 440.0 and row["current"] == 200.0
+    assert row["relative_change"] == round((200 - 440) / 440, 4)
