@@ -7,7 +7,7 @@ different seeds; hard_cases.jsonl is written by hand (see HARD_CASES below).
 import json
 from pathlib import Path
 
-from redactors.evalset import DEV_SEED, TEST_SEED, generate, write_jsonl
+from redactors.evalset import DEV_SEED, LABELS, TEST_SEED, generate, write_jsonl
 
 HERE = Path(__file__).resolve().parent
 
@@ -55,21 +55,6 @@ if __name__ == "__main__":
     (HERE / "label_map.yaml").write_text(
         "# gold label: pipeline entity. Gold labels left unmapped still count in the\n"
         "# label-agnostic redaction metrics.\n"
-        + "".join(
-            f"{label}: {label}\n"
-            for label in (
-                "PERSON",
-                "EMAIL_ADDRESS",
-                "PHONE_NUMBER",
-                "CREDIT_CARD",
-                "US_SSN",
-                "IP_ADDRESS",
-                "IBAN_CODE",
-                "STREET_ADDRESS",
-                "USER_MENTION",
-                "URL",
-                "SECRET",
-            )
-        )
+        + "".join(f"{label}: {label}\n" for label in sorted(set(LABELS.values())))
     )
     print(json.dumps({"dev": 1500, "test": 600, "hard_cases": len(HARD_CASES)}))
