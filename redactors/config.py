@@ -135,6 +135,9 @@ class DetectionConfig(_Strict):
     countries: list[str] | None = None
     # Presidio's default matches context words as substrings ("lic" in "duplicate").
     context_matching: Literal["whole_word", "substring"] = "whole_word"
+    # spaCy components Presidio never reads (the dependency parse): ~25% faster, same
+    # findings on the eval set.
+    spacy_disable: list[str] = Field(default_factory=lambda: ["parser"])
     batch_size: int = Field(default=256, ge=1, le=100_000)
 
     @model_validator(mode="after")

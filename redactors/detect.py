@@ -206,6 +206,14 @@ def build_detector(config: DetectionConfig) -> Detector:
     deny lists, country scoping, whole-word context matching and thresholds."""
     check_detection_config(config)
     nlp_engine = _nlp_engine(config)
+    nlp = nlp_engine.nlp[config.language]  # type: ignore[attr-defined]
+    for component in config.spacy_disable:
+        if component not in nlp.pipe_names:
+            raise ConfigError(
+                f"detection.spacy_disable: {component!r} is not a component of "
+                f"{config.spacy_model} ({nlp.pipe_names})"
+            )
+        nlp.disable_pipe(component)
     registry = _registry(config, nlp_engine)
     entities = list(config.entities)
     analyzer = AnalyzerEngine(

@@ -116,6 +116,13 @@ class TextRedactor:
         return cls(detector, Masker(masking, entities, key), mentions)
 
     def redact(self, texts: Sequence[str]) -> list[RedactedText]:
+        """Redact a batch. Identical texts (chat repeats "ok", "thanks!") are analyzed once:
+        detection and masking are deterministic, so every copy gets the same result."""
+        unique = list(dict.fromkeys(texts))
+        by_text = dict(zip(unique, self._redact_unique(unique), strict=True))
+        return [by_text[text] for text in texts]
+
+    def _redact_unique(self, texts: Sequence[str]) -> list[RedactedText]:
         redacted = []
         for text, findings in zip(texts, self.detector.analyze(texts), strict=True):
             if self.mentions is not None:
