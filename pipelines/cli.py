@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -31,6 +33,31 @@ def _root() -> None:
     """Consent-gated PII redaction of chat/post exports into training shards."""
 
 
+@contextlib.contextmanager
+def _shared_api_server(needed: bool) -> Iterator[None]:
+    """Worker processes need one Prefect API to report to. Without a configured server each
+    would start its own temporary one (+10 s each, one SQLite file): start one here and
+    point this process and its workers (through the environment) at it."""
+    if not needed or os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    server = SubprocessASGIServer()
+    server.start(timeout=int(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
+    os.environ["PREFECT_API_URL"] = server.api_url
+    try:
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            yield
+    finally:
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=10)  # send the run's last logs before the server goes
+        os.environ.pop("PREFECT_API_URL", None)
+        server.stop()
+
+
 def _fail(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=2)
@@ -42,21 +69,30 @@ def run(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="output directory (overrides config)")
     ] = None,
-    workers: Annotated[
-        int | None, typer.Option(help="worker threads (overrides runner.workers)")
+    workers: Annotated[int | None, typer.Option(help="workers (overrides runner.workers)")] = None,
+    runner: Annotated[
+        str | None, typer.Option(help="threads | processes | dask (overrides runner.kind)")
+    ] = None,
+    dask_address: Annotated[
+        str | None, typer.Option(help="existing Dask scheduler (overrides runner.dask_address)")
     ] = None,
 ) -> None:
     """Run the redaction flow once: exports -> consent gate -> Presidio -> shards + report."""
-    from prefect.task_runners import ThreadPoolTaskRunner
-
-    from pipelines.redact import redact_flow
+    from pipelines.redact import redact_flow, task_runner_for
 
     try:
         run_config = load_config(config)
-        flow = redact_flow.with_options(
-            task_runner=ThreadPoolTaskRunner(max_workers=workers or run_config.runner.workers)
+        kind = runner or run_config.runner.kind
+        if kind not in ("threads", "processes", "dask"):
+            _fail(f"--runner must be threads, processes or dask, not {kind!r}")
+        task_runner = task_runner_for(
+            kind,
+            workers or run_config.runner.workers,
+            dask_address or run_config.runner.dask_address,
         )
-        report = flow(config_path=str(config), output=str(output) if output else None)
+        flow = redact_flow.with_options(task_runner=task_runner)
+        with _shared_api_server(needed=kind != "threads"):
+            report = flow(config_path=str(config), output=str(output) if output else None)
     except RedactError as exc:
         _fail(str(exc))
         return

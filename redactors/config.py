@@ -294,8 +294,11 @@ class ReportConfig(_Strict):
 
 
 class RunnerConfig(_Strict):
-    kind: Literal["threads"] = "threads"
-    workers: int = Field(default=1, ge=1, le=64)
+    # threads: one process; processes: a local process pool; dask: a Dask cluster (a local
+    # one of `workers` processes, or an existing scheduler at dask_address).
+    kind: Literal["threads", "processes", "dask"] = "threads"
+    workers: int = Field(default=1, ge=1, le=1024)
+    dask_address: str | None = Field(default=None, description="e.g. tcp://scheduler:8786")
     # A shard never spans work units: unit_rows >= shard_max_rows gives full-size shards.
     unit_rows: int = Field(
         default=100_000, ge=1, description="rows per work unit (row groups are packed up to this)"
@@ -352,7 +355,11 @@ class RunConfig(_Strict):
         many workers wrote it)."""
         payload = self.model_dump(
             mode="json",
-            exclude={"base_dir": True, "output": {"directory"}, "runner": {"kind", "workers"}},
+            exclude={
+                "base_dir": True,
+                "output": {"directory"},
+                "runner": {"kind", "workers", "dask_address"},
+            },
         )
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,52 @@
+"""Scale-out: the same flow on a process pool and on a real Dask cluster, same bytes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import SAMPLE_CONFIG, SECRET_A
+
+pytestmark = pytest.mark.slow
+
+
+def shard_bytes(output: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((output / "shards").iterdir())}
+
+
+@pytest.fixture
+def worker_env(monkeypatch, prefect_harness):
+    """Worker processes report to the harness's API server and get the run secret."""
+    from prefect.settings import PREFECT_API_URL
+
+    monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
+    monkeypatch.setenv("REDACT_SECRET", SECRET_A)
+
+
+@pytest.mark.usefixtures("worker_env")
+def test_flow_on_a_local_dask_cluster_of_two_workers(sample_runs, tmp_path):
+    from distributed import LocalCluster
+
+    from pipelines.redact import redact_flow, task_runner_for
+
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        runner = task_runner_for("dask", 2, cluster.scheduler_address)
+        report = redact_flow.with_options(task_runner=runner)(
+            config_path=str(SAMPLE_CONFIG), output=str(tmp_path / "dask")
+        )
+        assert len(cluster.workers) == 2
+    assert report["totals"]["records_in"] == 3000
+    assert shard_bytes(tmp_path / "dask") == shard_bytes(sample_runs["a"])
+
+
+@pytest.mark.usefixtures("worker_env")
+def test_flow_on_a_process_pool(sample_runs, tmp_path):
+    from pipelines.redact import redact_flow, task_runner_for
+
+    redact_flow.with_options(task_runner=task_runner_for("processes", 2))(
+        config_path=str(SAMPLE_CONFIG), output=str(tmp_path / "processes")
+    )
+    assert shard_bytes(tmp_path / "processes") == shard_bytes(sample_runs["a"])
