@@ -16,7 +16,8 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: install run test lint sample clean lock browser
+.PHONY: install run test lint sample clean lock browser bench
+N ?= 20000
 
 install: $(STAMP)
 
@@ -48,6 +49,10 @@ browser:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "could not install chromium: browser tests will be skipped"; \
 	else echo "chromium not found and not root: browser tests will be skipped"; fi
+
+# Throughput vs plain Presidio on the same data (not a test): make bench N=2000
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --n $(N)
 
 # Regenerate the committed synthetic exports (deterministic).
 sample: $(STAMP)

@@ -1,0 +1,217 @@
+"""Side-by-side throughput benchmark: plain Presidio vs this pipeline, same data, one run.
+
+    make bench            # N=20000 records
+    make bench N=2000     # smaller
+
+Times, on the same generated export, the same spaCy model and the same entity set:
+1. presidio_loop: AnalyzerEngine.analyze + AnonymizerEngine.anonymize per record;
+2. presidio_batch: BatchAnalyzerEngine + BatchAnonymizerEngine;
+3. spacy_floor: spaCy nlp.pipe with only the components detection needs;
+4. pipeline: `redact run` (threads runner), and at 10x N for peak memory;
+   dask_1 / dask_2: `redact run --runner dask` on a local cluster of 1 and 2 workers.
+Every figure is the median of --reps repetitions. Pipeline docs/s counts the records the run
+read over the flow's own plan + process + finalize time (Prefect start-up excluded, given
+separately as wall time). Peak RSS is that of the measured process (Dask workers excluded).
+Prints a table and writes bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+REDACT = str(Path(sys.executable).parent / "redact")
+SECRET = "bench-secret-not-for-real-data-0000"
+
+
+def make_export(directory: Path, n: int, seed: int = 11) -> Path:
+    """n chat messages (mixed PII-heavy, PII-free and repeated short ones), every user
+    opted in, and a config pointing at them. Returns the config path."""
+    from redactors.synth import generate_sample
+
+    sample = generate_sample(seed=seed, n_users=500, n_messages=n, n_posts=0)
+    directory.mkdir(parents=True, exist_ok=True)
+    sample.messages.write_parquet(directory / "messages.parquet", row_group_size=5000)
+    registry = pl.DataFrame(
+        {
+            "user_id": [u.user_id for u in sample.users],
+            "status": ["opted_in"] * len(sample.users),
+            "region": ["US"] * len(sample.users),
+            "updated_at": [datetime(2026, 1, 1, tzinfo=UTC)] * len(sample.users),
+        }
+    )
+    registry.write_parquet(directory / "consent.parquet")
+    config = yaml.safe_load((REPO / "configs" / "sample.yaml").read_text())
+    config["run_name"] = "bench"
+    config["sources"] = [{**config["sources"][0], "path": str(directory / "messages.parquet")}]
+    config["consent"]["registry"] = str(directory / "consent.parquet")
+    config["runner"]["unit_rows"] = 5000
+    config["output"]["shard_max_rows"] = 5000
+    path = directory / "bench.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def texts_of(config_path: Path) -> list[str]:
+    config = yaml.safe_load(config_path.read_text())
+    return pl.read_parquet(config["sources"][0]["path"])["text"].to_list()
+
+
+def median_of(reps: int, run: Callable[[], float]) -> float:
+    return statistics.median(run() for _ in range(reps))
+
+
+def bench_presidio(config_path: Path, reps: int) -> dict[str, dict[str, float]]:
+    from presidio_analyzer import BatchAnalyzerEngine
+    from presidio_anonymizer import AnonymizerEngine, BatchAnonymizerEngine
+
+    from redactors.config import load_config
+    from redactors.detect import build_presidio_baseline
+
+    config = load_config(config_path)
+    texts = texts_of(config_path)
+    analyzer = build_presidio_baseline(config.detection)
+    entities = [
+        e
+        for e in config.detection.entities
+        if e in analyzer.get_supported_entities(config.detection.language)
+    ]
+    anonymizer = AnonymizerEngine()
+
+    def loop() -> float:
+        started = time.perf_counter()
+        for text in texts:
+            found = analyzer.analyze(text=text, language="en", entities=entities)
+            anonymizer.anonymize(text=text, analyzer_results=found)
+        return time.perf_counter() - started
+
+    batch_analyzer, batch_anonymizer = BatchAnalyzerEngine(analyzer), BatchAnonymizerEngine()
+
+    def batch() -> float:
+        started = time.perf_counter()
+        found = batch_analyzer.analyze_iterator(
+            texts, language="en", batch_size=256, entities=entities
+        )
+        batch_anonymizer.anonymize_list(texts, found)
+        return time.perf_counter() - started
+
+    nlp = analyzer.nlp_engine.nlp["en"]  # type: ignore[attr-defined]
+    nlp.disable_pipe("parser")  # only what detection needs: tokens, lemmas, entities
+
+    def floor() -> float:
+        started = time.perf_counter()
+        for _ in nlp.pipe(texts, batch_size=256):
+            pass
+        return time.perf_counter() - started
+
+    size_mb = sum(len(t.encode()) for t in texts) / 1e6
+    results = {}
+    for name, run in (("presidio_loop", loop), ("presidio_batch", batch), ("spacy_floor", floor)):
+        seconds = median_of(reps, run)
+        results[name] = {
+            "seconds": round(seconds, 3),
+            "docs_per_s": round(len(texts) / seconds, 1),
+            "mb_per_s": round(size_mb / seconds, 3),
+        }
+    return results
+
+
+def run_pipeline(config_path: Path, output: Path, *args: str) -> dict[str, float]:
+    """One `redact run` in a child process: flow time from its report, wall time, peak RSS."""
+    env = {**os.environ, "REDACT_SECRET": SECRET, "PREFECT_HOME": str(output.parent / "ph")}
+    log = output.parent / f"{output.name}.log"  # a file, not a pipe: logs never block
+    output.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with log.open("wb") as sink:
+        child = subprocess.Popen(
+            [REDACT, "run", "--config", str(config_path), "--output", str(output), *args],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"redact run failed: {log.read_text()[-2000:]}")
+    report = json.loads((output / "report.json").read_text())
+    timings = report["timings"]
+    flow_seconds = timings["plan_s"] + timings["process_s"] + timings.get("finalize_s", 0.0)
+    records = report["totals"]["records_in"]
+    size_mb = sum(f["bytes"] for f in report["inputs"]) / 1e6
+    return {
+        "seconds": round(flow_seconds, 3),
+        "wall_s": round(wall, 3),
+        "docs_per_s": round(records / flow_seconds, 1),
+        "mb_per_s": round(size_mb / flow_seconds, 3),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+    }
+
+
+def bench_pipeline(config_path: Path, work: Path, reps: int, *args: str) -> dict[str, float]:
+    runs = [run_pipeline(config_path, work / f"out-{i}", *args) for i in range(reps)]
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
+    args = parser.parse_args()
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    with tempfile.TemporaryDirectory(prefix="redact-bench-") as tmp:
+        work = Path(tmp)
+        config = make_export(work / "n", args.n)
+        config_10x = make_export(work / "n10", args.n * 10)
+        results = bench_presidio(config, args.reps)
+        results["pipeline"] = bench_pipeline(config, work / "p", args.reps)
+        results["pipeline_10x"] = bench_pipeline(config_10x, work / "p10", 1)
+        results["dask_1"] = bench_pipeline(
+            config, work / "d1", args.reps, "--runner", "dask", "--workers", "1"
+        )
+        results["dask_2"] = bench_pipeline(
+            config, work / "d2", args.reps, "--runner", "dask", "--workers", "2"
+        )
+    floor, batch = results["spacy_floor"], results["presidio_batch"]
+    pipeline = results["pipeline"]
+    ratios = {
+        "pipeline_vs_presidio_batch": round(pipeline["docs_per_s"] / batch["docs_per_s"], 3),
+        "pipeline_time_vs_floor": round(pipeline["seconds"] / floor["seconds"], 3),
+        "rss_10x_vs_1x": round(results["pipeline_10x"]["peak_rss_mb"] / pipeline["peak_rss_mb"], 3),
+        "dask_2_vs_1": round(results["dask_2"]["docs_per_s"] / results["dask_1"]["docs_per_s"], 3),
+    }
+    payload = {
+        "n_records": args.n,
+        "reps": args.reps,
+        "cpus": os.cpu_count(),
+        "results": results,
+        "ratios": ratios,
+    }
+    args.out.write_text(json.dumps(payload, indent=2) + "\n")
+    print(f"{'':<16}{'docs/s':>10}{'MB/s':>9}{'RSS MB':>9}{'vs batch':>10}{'time/floor':>12}")
+    for name, item in results.items():
+        rss = item.get("peak_rss_mb", "")
+        print(
+            f"{name:<16}{item['docs_per_s']:>10}{item['mb_per_s']:>9}{rss!s:>9}"
+            f"{item['docs_per_s'] / batch['docs_per_s']:>10.2f}"
+            f"{item['seconds'] / floor['seconds']:>12.2f}"
+        )
+    print(json.dumps(ratios))
+    print(f"wrote {args.out}  (N={args.n}, medians of {args.reps}; pipeline_10x: 1 run)")
+
+
+if __name__ == "__main__":
+    main()
