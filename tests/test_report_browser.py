@@ -113,3 +113,16 @@ def test_html_is_self_contained_and_prints(sample_runs):
     assert "<script" not in html and "<link" not in html and "@import" not in html
     assert "url(" not in html and "src=" not in html
     assert "@media print" in html
+
+
+@needs_chromium
+def test_report_prints_to_pdf(sample_runs, tmp_path):
+    pdf = tmp_path / "report.pdf"
+    result = chromium(
+        tmp_path,
+        f"--print-to-pdf={pdf}",
+        "--no-pdf-header-footer",
+        (sample_runs["a"] / "report.html").as_uri(),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
