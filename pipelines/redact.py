@@ -30,6 +30,7 @@ from redactors.runner import (
     check_canaries,
     discard_staging,
     finalize,
+    output_lock,
     preflight,
     process_unit,
     secret_fingerprint,
@@ -134,7 +135,19 @@ def redact_flow(config_path: str, output: str | None = None) -> dict[str, Any]:
     )
     if output_dir is None:
         raise ConfigError("no output directory: set output.directory or pass --output")
-    prepared = preflight(config, Path(output_dir), os.environ.get(SECRET_ENV))
+    with output_lock(Path(output_dir).resolve()):
+        return _run_locked(config, config_path, Path(output_dir), started, logger, prefect)
+
+
+def _run_locked(
+    config: RunConfig,
+    config_path: str,
+    output_dir: Path,
+    started: float,
+    logger: Any,
+    prefect: Any,
+) -> dict[str, Any]:
+    prepared = preflight(config, output_dir, os.environ.get(SECRET_ENV))
     plan_seconds = time.perf_counter() - started
     logger.info(
         "run %s: %d input file(s), %d work unit(s), %d rows; staging in %s",

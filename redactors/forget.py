@@ -40,6 +40,7 @@ from redactors.runner import (
     discard_staging,
     is_our_output,
     new_run_id,
+    output_lock,
     secret_fingerprint,
 )
 
@@ -138,8 +139,15 @@ def forget(
     output_dir: Path, registry_path: Path, secret: str | None, *, now: datetime | None = None
 ) -> dict[str, Any]:
     """Remove and mask what the new registry no longer allows. Returns the forget report."""
-    started = time.perf_counter()
     output_dir = output_dir.resolve()
+    with output_lock(output_dir):
+        return _forget_locked(output_dir, registry_path, secret, now)
+
+
+def _forget_locked(
+    output_dir: Path, registry_path: Path, secret: str | None, now: datetime | None
+) -> dict[str, Any]:
+    started = time.perf_counter()
     manifest = _load_manifest(output_dir)
     key = secret_key(secret, required=True)
     if secret_fingerprint(key) != manifest.get("secret_fingerprint"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
 import hashlib
 import hmac
 import importlib.metadata
@@ -18,6 +19,8 @@ import secrets
 import shutil
 import time
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
@@ -163,6 +166,27 @@ def _check_output_dir(output_dir: Path) -> None:
         parent.mkdir(parents=True, exist_ok=True)
     if not os.access(parent, os.W_OK):
         raise OutputError(f"cannot write to {parent} (needed for {output_dir})")
+
+
+@contextmanager
+def output_lock(output_dir: Path) -> Iterator[None]:
+    """One writer per output location: a run or a forget holds an exclusive lock on
+    ``.<name>.lock`` next to the output from its checks to its commit; a second one is
+    refused at once (it would otherwise overwrite the first one's commit)."""
+    path = output_dir.parent / f".{output_dir.name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputError(
+                f"{output_dir} is being written by another run or forget (lock {path}); "
+                "try again when it has finished"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def preflight(config: RunConfig, output_dir: Path, secret: str | None) -> Preflight:
@@ -656,6 +680,13 @@ def run_local(
 ) -> dict[str, Any]:
     """The whole run in this process, without Prefect (notebooks, tests, debugging):
     preflight, every unit in order, finalize. Same output as the flow."""
+    with output_lock(output_dir.resolve()):
+        return _run_local_locked(config, config_path, output_dir, secret)
+
+
+def _run_local_locked(
+    config: RunConfig, config_path: str, output_dir: Path, secret: str | None
+) -> dict[str, Any]:
     started = time.perf_counter()
     prepared = preflight(config, output_dir, secret)
     engines = build_engines(config, secret, prepared.registry_fingerprint["sha256"])

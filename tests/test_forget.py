@@ -389,3 +389,19 @@ def test_engines_refuse_a_registry_that_changed_since_preflight(built):
     config = load_config(root / "run.yaml")
     with pytest.raises(ConsentError, match="changed since this run started"):
         build_engines(config, SECRET_A, registry_sha256="0" * 64)
+
+
+def test_concurrent_writers_of_one_output_are_refused(built):
+    from redactors.errors import OutputError
+    from redactors.runner import output_lock
+
+    root, output = built
+    before = snapshot(output)
+    with output_lock(output.resolve()):
+        with pytest.raises(OutputError, match="being written by another run or forget"):
+            run_local(load_config(root / "run.yaml"), str(root / "run.yaml"), output, SECRET_A)
+        with pytest.raises(OutputError, match="being written by another run or forget"):
+            forget(output, root / "registry.parquet", SECRET_A)
+    assert snapshot(output) == before
+    # released: the next writer goes ahead
+    assert forget(output, root / "registry.parquet", SECRET_A)["changed"] is False
