@@ -28,7 +28,7 @@ from presidio_analyzer.recognizer_registry import RecognizerRegistry
 
 from redactors.config import DetectionConfig
 from redactors.errors import ConfigError
-from redactors.recognizers import CUSTOM_ENTITIES, OfflineEmailRecognizer, custom_recognizers
+from redactors.recognizers import OfflineEmailRecognizer, custom_recognizers
 
 # OntoNotes labels of the English spaCy models: the ones that can be personal data map to
 # Presidio entities, the rest are ignored (Presidio warns once per span otherwise).
@@ -126,19 +126,19 @@ def _registry(config: DetectionConfig, nlp_engine: object | None) -> RecognizerR
 
 def supported_entities(config: DetectionConfig) -> set[str]:
     """Entity names the analyzer can detect for the configured language (no model load)."""
-    registry = _registry(config, nlp_engine=None)
-    return set(registry.get_supported_entities(languages=[config.language])) | CUSTOM_ENTITIES
+    registry = _registry(config, nlp_engine=None)  # holds this project's recognizers too
+    return set(registry.get_supported_entities(languages=[config.language]))
 
 
 def check_detection_config(config: DetectionConfig) -> None:
     """Everything about detection that can be checked without loading the model."""
     require_model(config.spacy_model)
-    unknown = sorted(set(config.entities) - supported_entities(config))
+    known = supported_entities(config)
+    unknown = sorted(set(config.entities) - known)
     if unknown:
         raise ConfigError(
             f"detection.entities: unknown entity name(s), or ones whose recognizers "
-            f"detection.countries leaves out: {unknown}; "
-            f"known: {sorted(supported_entities(config))}"
+            f"detection.countries leaves out: {unknown}; known: {sorted(known)}"
         )
 
 

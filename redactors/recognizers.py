@@ -264,13 +264,3 @@ def custom_recognizers(language: str) -> list[EntityRecognizer]:
         DateOfBirthRecognizer(language),
         ChatAddressRecognizer(language),
     ]
-
-
-CUSTOM_ENTITIES = frozenset(
-    {
-        UserMentionRecognizer.ENTITY,
-        StreetAddressRecognizer.ENTITY,
-        SecretRecognizer.ENTITY,
-        DateOfBirthRecognizer.ENTITY,
-    }
-)

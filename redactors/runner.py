@@ -49,7 +49,6 @@ from redactors.errors import (
 from redactors.evaluate import canary_check
 from redactors.io import (
     JSONL_DIR,
-    InputFile,
     Plan,
     ShardInfo,
     WorkUnit,
@@ -428,9 +427,9 @@ def process_unit(
     return UnitResult(unit.unit_id, unit.source, stats, shards, time.perf_counter() - started)
 
 
-def package_versions(extra: tuple[str, ...] = ()) -> dict[str, str]:
+def package_versions() -> dict[str, str]:
     versions = {}
-    for name in (*VERSIONED_PACKAGES, *extra):
+    for name in VERSIONED_PACKAGES:
         try:
             versions[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -522,7 +521,7 @@ def finalize(
     for result in results:
         per_source[result.source].merge(result.stats)
     shards = [shard.__dict__ for result in results for shard in result.shards]
-    inputs = [_input_dict(item) for item in prepared.plan.inputs]
+    inputs = [dict(item.__dict__) for item in prepared.plan.inputs]
     versions = {**package_versions(), **(extra_versions or {})}
     model = model_fingerprint(config.detection.spacy_model)
     operators = {e: config.masking.operator_for(e).type for e in config.masked_entities()}
@@ -669,10 +668,6 @@ def _previous_report(output_dir: Path) -> dict[str, Any] | None:
     except ValueError:
         return None
     return previous
-
-
-def _input_dict(item: InputFile) -> dict[str, Any]:
-    return dict(item.__dict__)
 
 
 def run_local(
