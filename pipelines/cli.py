@@ -76,8 +76,13 @@ def run(
     dask_address: Annotated[
         str | None, typer.Option(help="existing Dask scheduler (overrides runner.dask_address)")
     ] = None,
+    rebuild: Annotated[
+        bool, typer.Option(help="redo every work unit (ignore the units earlier runs left)")
+    ] = False,
 ) -> None:
-    """Run the redaction flow once: exports -> consent gate -> Presidio -> shards + report."""
+    """Run the redaction flow once: exports -> consent gate -> Presidio -> shards + report.
+    Work units an earlier (or killed) run finished under the same config, secret and
+    registry are reused after their checksums verify."""
     from pipelines.redact import redact_flow, task_runner_for
 
     try:
@@ -92,7 +97,11 @@ def run(
         )
         flow = redact_flow.with_options(task_runner=task_runner)
         with _shared_api_server(needed=kind != "threads"):
-            report = flow(config_path=str(config), output=str(output) if output else None)
+            report = flow(
+                config_path=str(config),
+                output=str(output) if output else None,
+                rebuild=rebuild,
+            )
     except RedactError as exc:
         _fail(str(exc))
         return
@@ -103,6 +112,16 @@ def run(
     typer.echo(
         f"  shards:   {out / 'shards'}  ({report['shards']['count']} files, "
         f"{report['shards']['rows']} rows)"
+    )
+    incremental = report["incremental"]
+    typer.echo(
+        f"  units:    {incremental['units_processed']} processed, "
+        f"{incremental['units_reused']} reused"
+        + (
+            f" (rebuilt: {', '.join(incremental['rebuild_reasons'])})"
+            if incremental["rebuild_reasons"]
+            else ""
+        )
     )
     typer.echo(f"  manifest: {out / 'manifest.json'}")
     typer.echo(f"  report:   {out / 'report.html'}  (and report.json)")

@@ -20,7 +20,7 @@ from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from redactors.config import RunConfig, load_config
-from redactors.errors import ConfigError
+from redactors.errors import ConfigError, is_transient
 from redactors.io import WorkUnit
 from redactors.report import render_markdown, summary_table
 from redactors.runner import (
@@ -33,6 +33,7 @@ from redactors.runner import (
     output_lock,
     preflight,
     process_unit,
+    reuse_unit,
     secret_fingerprint,
 )
 
@@ -57,10 +58,30 @@ def _engines(config: RunConfig, registry_sha256: str) -> Engines:
     return cached[1]
 
 
-@task(name="redact-unit", cache_policy=NO_CACHE, task_run_name="redact-{unit.unit_id}")
+def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a unit after an I/O error; never after bad data, config or secret (it would
+    fail the same way again)."""
+    error = state.data if isinstance(state.data, BaseException) else None
+    if error is None:
+        error = state.result(raise_on_failure=False)
+    return isinstance(error, BaseException) and is_transient(error)
+
+
+@task(
+    name="redact-unit",
+    cache_policy=NO_CACHE,
+    task_run_name="redact-{unit.unit_id}",
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=_retry_if_transient,
+)
 def redact_unit(
     unit: WorkUnit, config: RunConfig, staging_dir: str, registry_sha256: str
 ) -> UnitResult:
+    # A unit the state store holds (earlier run, killed run) needs no engines at all.
+    reused = reuse_unit(unit, Path(staging_dir))
+    if reused is not None:
+        return reused
     return process_unit(unit, config, _engines(config, registry_sha256), Path(staging_dir))
 
 
@@ -123,8 +144,12 @@ def _artifact_key(run_name: str) -> str:
 
 
 @flow(name="redact-run", log_prints=False)
-def redact_flow(config_path: str, output: str | None = None) -> dict[str, Any]:
-    """Redact the exports named in the config into training shards + manifest + report."""
+def redact_flow(
+    config_path: str, output: str | None = None, rebuild: bool = False
+) -> dict[str, Any]:
+    """Redact the exports named in the config into training shards + manifest + report.
+    Work units already done under the same config, secret and registry (an earlier run,
+    or a killed one) are reused after their checksums verify; ``rebuild`` redoes all."""
     import prefect
 
     logger = get_run_logger()
@@ -136,7 +161,7 @@ def redact_flow(config_path: str, output: str | None = None) -> dict[str, Any]:
     if output_dir is None:
         raise ConfigError("no output directory: set output.directory or pass --output")
     with output_lock(Path(output_dir).resolve()):
-        return _run_locked(config, config_path, Path(output_dir), started, logger, prefect)
+        return _run_locked(config, config_path, Path(output_dir), started, logger, prefect, rebuild)
 
 
 def _run_locked(
@@ -146,8 +171,9 @@ def _run_locked(
     started: float,
     logger: Any,
     prefect: Any,
+    rebuild: bool,
 ) -> dict[str, Any]:
-    prepared = preflight(config, output_dir, os.environ.get(SECRET_ENV))
+    prepared = preflight(config, output_dir, os.environ.get(SECRET_ENV), rebuild)
     plan_seconds = time.perf_counter() - started
     logger.info(
         "run %s: %d input file(s), %d work unit(s), %d rows; staging in %s",
@@ -187,6 +213,14 @@ def _run_locked(
         raise
     report["timings"]["finalize_s"] = round(time.perf_counter() - finalize_started, 3)
     totals = report["totals"]
+    incremental = report["incremental"]
+    logger.info(
+        "run %s: %d unit(s) processed, %d reused from earlier runs; rebuild reasons: %s",
+        prepared.run_id,
+        incremental["units_processed"],
+        incremental["units_reused"],
+        ", ".join(incremental["rebuild_reasons"]) or "none",
+    )
     logger.info(
         "run %s committed to %s: %d in, %d dropped, %d out, %d spans masked",
         prepared.run_id,

@@ -291,6 +291,12 @@ class ReportConfig(_Strict):
     # Flag a rate that moved by more than this share since the previous run in the same
     # output location (0.5: e.g. PERSON per 1k records halves or grows by half).
     change_threshold: float = Field(default=0.5, gt=0.0)
+    # Alerts. A run that crosses one ends failed before anything is published (the previous
+    # output stays), so a Prefect automation or the scheduler's exit code can page someone.
+    # Share of input records dropped for consent (a broken registry drops everything).
+    fail_above_drop_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    # Fail if any rate moved more than change_threshold since the previous run.
+    fail_on_change: bool = False
 
 
 class RunnerConfig(_Strict):

@@ -27,7 +27,19 @@ class OutputError(RedactError):
 
 
 class UnitError(RedactError):
-    """A work unit failed inside a library call; the message names the unit, not the data."""
+    """A work unit failed inside a library call; the message names the unit, not the data.
+    ``transient``: the cause was an I/O error (worth a retry), not the data (never is)."""
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+def is_transient(error: BaseException) -> bool:
+    """Worth retrying: an I/O failure, not a problem with the data, config or secret."""
+    if isinstance(error, UnitError):
+        return error.transient
+    return isinstance(error, OSError) and not isinstance(error, RedactError)
 
 
 class ResidualRiskError(RedactError):
@@ -36,3 +48,8 @@ class ResidualRiskError(RedactError):
 
 class CanaryError(RedactError):
     """Canary recall is below the configured threshold: detection is not trusted, no run."""
+
+
+class ThresholdError(RedactError):
+    """A configured alert threshold (drop rate, change since the last run) was crossed: the
+    output is not published and the run ends failed, so schedulers can alert."""

@@ -43,6 +43,7 @@ from redactors.runner import (
     output_lock,
     secret_fingerprint,
 )
+from redactors.state import UnitStore
 
 FORGET_REPORT = "forget_report.json"
 REPORT_JSON, REPORT_HTML = "report.json", "report.html"
@@ -298,6 +299,9 @@ def _forget_locked(
         report = {"changed": True, **entry, "seconds": round(time.perf_counter() - started, 3)}
         write_json(staging / FORGET_REPORT, report)
         _update_run_report(output_dir, staging, manifest)
+        # The state store still holds the forgotten records as the units first wrote them:
+        # drop it before the commit, so no later run can bring them back (it rebuilds).
+        UnitStore.for_output(output_dir).clear()
         commit_output(staging, output_dir, run_id)
     except BaseException:
         discard_staging(staging)

@@ -114,6 +114,8 @@ class WorkUnit:
     row_groups: tuple[int, ...]
     first_row: int  # index in the file of the unit's first row, for error messages
     rows: int
+    # What the unit's output depends on, hashed (set by the run's preflight; see state.py).
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,11 +149,35 @@ def pack_row_groups(metadata: pq.FileMetaData, unit_rows: int) -> list[tuple[tup
     return packed
 
 
+def _glob_root(pattern: str) -> Path:
+    """The directory part of a glob pattern before its first wildcard."""
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts[:-1]:
+        if glob.has_magic(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def file_tag(source: SourceConfig, path: Path, pattern: str) -> str:
+    """A short stable name for an input file: a hash of its path below the pattern's fixed
+    directory. Unit ids and shard names derive from it, so adding or removing other files
+    never renames the shards of this one (incremental runs), and moving the whole export
+    directory renames nothing."""
+    relative = path.relative_to(_glob_root(pattern)).as_posix()
+    return hashlib.sha256(f"{source.name}\x1f{relative}".encode()).hexdigest()[:10]
+
+
 def plan_units(config: RunConfig) -> Plan:
-    """Check every input file, then pack row groups into units of about runner.unit_rows."""
+    """Check every input file, then pack row groups into units of about runner.unit_rows.
+    Units are listed in a fixed order (source, sorted path, row group): the run-wide dedup
+    keeps the first copy in this order."""
     plan = Plan()
     for source in config.sources:
-        for file_index, path in enumerate(source_files(config, source)):
+        pattern = str(config.resolve(source.path))
+        for path in source_files(config, source):
+            tag = file_tag(source, path, pattern)
             metadata = check_source_file(path, source)
             plan.inputs.append(
                 InputFile(
@@ -168,7 +194,7 @@ def plan_units(config: RunConfig) -> Plan:
             ):
                 plan.units.append(
                     WorkUnit(
-                        unit_id=f"{source.name}-f{file_index:04d}-u{unit_index:04d}",
+                        unit_id=f"{source.name}-{tag}-u{unit_index:04d}",
                         source=source.name,
                         path=str(path),
                         row_groups=groups,
@@ -285,11 +311,14 @@ class ShardWriter:
         return self.written
 
     def abort(self) -> None:
+        """Remove what this writer wrote, finished shards too (a retry writes them again)."""
         if self._writer is not None:
             self._writer.close()
         if self._temp_path is not None:
             self._temp_path.unlink(missing_ok=True)
-        self._writer, self._temp_path = None, None
+        for shard in self.written:
+            (self.output_root / shard.path).unlink(missing_ok=True)
+        self._writer, self._temp_path, self.written = None, None, []
 
 
 def write_parquet_atomic(table: pa.Table, path: Path, codec: str | None, level: int | None) -> None:

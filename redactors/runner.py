@@ -8,6 +8,7 @@ sees the previous run or this one, never half of one; a failed run leaves no out
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import errno
 import fcntl
 import hashlib
@@ -44,6 +45,7 @@ from redactors.errors import (
     OutputError,
     RedactError,
     ResidualRiskError,
+    ThresholdError,
     UnitError,
 )
 from redactors.evaluate import canary_check
@@ -75,7 +77,14 @@ from redactors.report import (
     render_html,
     write_json,
 )
-from redactors.unitwriter import UnitWriter
+from redactors.state import (
+    UnitStore,
+    shard_infos,
+    stats_from_json,
+    stats_to_json,
+    unit_key,
+)
+from redactors.unitwriter import DEDUP_DIR, UnitWriter
 
 MANIFEST = "manifest.json"
 VERSIONED_PACKAGES = (
@@ -100,6 +109,10 @@ class Preflight:
     started_at: str
     # The registry this run decides with; engines refuse a registry that changed since.
     registry_fingerprint: dict[str, Any]
+    # What every unit's output depends on besides its input (hashed into unit keys).
+    depends_on: dict[str, Any] = dataclass_field(default_factory=dict)
+    rebuild_requested: bool = False
+    stored_units: int = 0  # in the state store when the run started
 
 
 @dataclass
@@ -109,6 +122,7 @@ class UnitResult:
     stats: SourceStats
     shards: list[ShardInfo] = dataclass_field(default_factory=list)
     seconds: float = 0.0
+    reused: bool = False  # taken from the state store, not redone
 
 
 def new_run_id() -> str:
@@ -188,25 +202,68 @@ def output_lock(output_dir: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def preflight(config: RunConfig, output_dir: Path, secret: str | None) -> Preflight:
+def preflight(
+    config: RunConfig, output_dir: Path, secret: str | None, rebuild: bool = False
+) -> Preflight:
     """Check everything that can fail before any work: secret, model, entities, consent
-    registry, every input file's columns and types, and the output location."""
+    registry, every input file's columns and types, and the output location. Call it
+    holding the output's lock: it also clears what a killed run left next to the output
+    (and, with ``rebuild``, the stored units, so that nothing is reused)."""
     key = secret_key(secret, required=config.needs_secret())
     check_detection_config(config.detection)
     gate = ConsentGate.load(config.consent, config.resolve(config.consent.registry))
     plan = plan_units(config)
     output_dir = output_dir.resolve()
     _check_output_dir(output_dir)
+    _clear_leftovers(output_dir)
+    store = UnitStore.for_output(output_dir)
+    if rebuild:
+        store.clear()
     run_id = new_run_id()
+    fingerprint = secret_fingerprint(key)
+    depends_on = {
+        "config_hash": config.config_hash(),
+        "secret_fingerprint": fingerprint,
+        "registry_sha256": gate.registry_fingerprint["sha256"],
+        "model": model_fingerprint(config.detection.spacy_model),
+        "versions": package_versions(),
+    }
+    inputs = {item.path: item for item in plan.inputs}
+    plan.units = [
+        dataclasses.replace(
+            unit,
+            key=unit_key(
+                {
+                    **depends_on,
+                    "unit_id": unit.unit_id,
+                    "input_sha256": inputs[unit.path].sha256,
+                    "row_groups": list(unit.row_groups),
+                }
+            ),
+        )
+        for unit in plan.units
+    ]
     return Preflight(
         run_id=run_id,
         output_dir=output_dir,
         staging_dir=output_dir.parent / f".{output_dir.name}.staging-{run_id}",
         plan=plan,
-        secret_fingerprint=secret_fingerprint(key),
+        secret_fingerprint=fingerprint,
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         registry_fingerprint=gate.registry_fingerprint,
+        depends_on=depends_on,
+        rebuild_requested=rebuild,
+        stored_units=store.count(),
     )
+
+
+def _clear_leftovers(output_dir: Path) -> None:
+    """Staging and swap directories of runs or forgets that were killed before cleaning up.
+    Only called under the output's lock, so none of them belongs to a live writer."""
+    name = output_dir.name
+    for pattern in (f".{name}.staging-*", f".{name}.previous-*", f".{name}.forget-*"):
+        for leftover in output_dir.parent.glob(pattern):
+            shutil.rmtree(leftover, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -383,6 +440,42 @@ def redact_batch(
     return pa.Table.from_pydict(arrays, schema=schema), user_ids
 
 
+def unit_files(staging_dir: Path, unit_id: str, shards: list[ShardInfo]) -> list[str]:
+    """Every file a unit wrote, relative to the staging dir (what the state store keeps)."""
+    per_unit = [
+        f"{LINEAGE_DIR}/units/{unit_id}.parquet",
+        f"{DEDUP_DIR}/{unit_id}.parquet",
+    ]
+    return [shard.path for shard in shards] + [
+        name for name in per_unit if (staging_dir / name).is_file()
+    ]
+
+
+def reuse_unit(unit: WorkUnit, staging_dir: Path) -> UnitResult | None:
+    """The unit's stored result, its files linked into the staging dir, if the state store
+    next to the output holds it with every checksum intact; else None."""
+    if not unit.key:
+        return None
+    store = UnitStore.for_output(_output_of(staging_dir))
+    stored = store.load(unit.key, staging_dir)
+    if stored is None:
+        return None
+    return UnitResult(
+        unit.unit_id,
+        unit.source,
+        stats_from_json(stored["stats"]),
+        shard_infos(stored["shards"]),
+        seconds=0.0,
+        reused=True,
+    )
+
+
+def _output_of(staging_dir: Path) -> Path:
+    """The output dir a staging dir belongs to (``.<name>.staging-<run id>`` next to it)."""
+    name = staging_dir.name.removeprefix(".").rsplit(".staging-", 1)[0]
+    return staging_dir.parent / name
+
+
 def process_unit(
     unit: WorkUnit,
     config: RunConfig,
@@ -390,7 +483,32 @@ def process_unit(
     staging_dir: Path,
 ) -> UnitResult:
     """Read one work unit, gate, redact and write its shard parts into the staging dir, with
-    its lineage rows and text hashes (see UnitWriter)."""
+    its lineage rows and text hashes (see UnitWriter); then keep a copy in the state store
+    so a rerun does not redo it. A unit the store already holds is not redone."""
+    reused = reuse_unit(unit, staging_dir)
+    if reused is not None:
+        return reused
+    result = _redact_unit(unit, config, engines, staging_dir)
+    if unit.key:
+        UnitStore.for_output(_output_of(staging_dir)).save(
+            unit.key,
+            staging_dir,
+            unit_files(staging_dir, unit.unit_id, result.shards),
+            {
+                "unit_id": unit.unit_id,
+                "stats": stats_to_json(result.stats),
+                "shards": [shard.__dict__ for shard in result.shards],
+            },
+        )
+    return result
+
+
+def _redact_unit(
+    unit: WorkUnit,
+    config: RunConfig,
+    engines: Engines,
+    staging_dir: Path,
+) -> UnitResult:
     started = time.perf_counter()
     gate, redactor = engines.gate, engines.redactor
     source = source_config(config, unit.source)
@@ -419,7 +537,8 @@ def process_unit(
         raise UnitError(
             f"work unit {unit.unit_id} ({unit.path}, rows {unit.first_row}.."
             f"{unit.first_row + unit.rows - 1}) failed: {type(exc).__name__} at "
-            f"{Path(frame.filename).name}:{frame.lineno} (message withheld: it may quote data)"
+            f"{Path(frame.filename).name}:{frame.lineno} (message withheld: it may quote data)",
+            transient=isinstance(exc, OSError),
         ) from None
     except BaseException:
         writer.abort()
@@ -511,7 +630,8 @@ def finalize(
     canaries: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write manifest and report into staging, then commit. Returns the report."""
-    results = sorted(results, key=lambda result: result.unit_id)
+    order = {unit.unit_id: index for index, unit in enumerate(prepared.plan.units)}
+    results = sorted(results, key=lambda result: order[result.unit_id])
     removed = (
         dedup_run(prepared.staging_dir, results, config.output)
         if config.output.dedup == "exact"
@@ -613,11 +733,14 @@ def finalize(
     )
     report["canaries"] = canaries or {"status": "not_run"}
     previous = _previous_report(prepared.output_dir)
+    previous_manifest = _read_manifest(prepared.output_dir)
     report["change"] = (
         compare_reports(report, previous, config.report.change_threshold)
         if previous
         else {"status": "first_run"}
     )
+    report["incremental"] = _incremental_section(prepared, results, previous_manifest)
+    _check_thresholds(config, report)
     risk = report["residual_risk"]
     if risk["status"] == "measured" and not risk["passed"]:
         raise ResidualRiskError(
@@ -629,7 +752,91 @@ def finalize(
     (prepared.staging_dir / "report.html").write_text(render_html(report), encoding="utf-8")
     write_card(prepared.staging_dir, manifest, report)
     commit_output(prepared.staging_dir, prepared.output_dir, prepared.run_id)
+    # The store now matches the committed output: units of removed or changed inputs and of
+    # an older config, secret or registry go (they may hold records no longer consented).
+    UnitStore.for_output(prepared.output_dir).prune({unit.key for unit in prepared.plan.units})
     return report
+
+
+def _read_manifest(output_dir: Path) -> dict[str, Any] | None:
+    if not (output_dir.is_dir() and is_our_output(output_dir)):
+        return None
+    manifest: dict[str, Any] = json.loads((output_dir / MANIFEST).read_text(encoding="utf-8"))
+    return manifest
+
+
+def _incremental_section(
+    prepared: Preflight, results: list[UnitResult], previous: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What this run did versus what the output held: inputs new / changed / unchanged /
+    removed, units reused or processed, why everything was rebuilt, and this run's delta."""
+    processed = SourceStats()
+    for result in results:
+        if not result.reused:
+            processed.merge(result.stats)
+    section: dict[str, Any] = {
+        "units": len(results),
+        "units_reused": sum(result.reused for result in results),
+        "units_processed": sum(not result.reused for result in results),
+        "this_run": {
+            "records_in": processed.records_in,
+            "records_dropped": processed.records_dropped,
+            "records_redacted": processed.records_out,  # before the run-wide dedup
+            "spans_masked": processed.spans_masked,
+        },
+    }
+    current = {item.path: item.sha256 for item in prepared.plan.inputs}
+    if previous is None:
+        section["inputs"] = {"new": sorted(current), "changed": [], "unchanged": 0, "removed": []}
+        section["rebuild_reasons"] = ["first run in this output location"]
+        return section
+    before = {item["path"]: item["sha256"] for item in previous.get("inputs", [])}
+    section["inputs"] = {
+        "new": sorted(set(current) - set(before)),
+        "changed": sorted(p for p in current if p in before and before[p] != current[p]),
+        "unchanged": sum(1 for p in current if before.get(p) == current[p]),
+        "removed": sorted(set(before) - set(current)),
+    }
+    checks = {
+        "config changed": previous.get("config_hash") == prepared.depends_on["config_hash"],
+        "secret changed": previous.get("secret_fingerprint") == prepared.secret_fingerprint,
+        "consent registry changed": (previous.get("consent_registry") or {}).get("sha256")
+        == prepared.registry_fingerprint["sha256"],
+        "spaCy model changed": previous.get("model") == prepared.depends_on["model"],
+        "package versions changed": {
+            name: version
+            for name, version in (previous.get("versions") or {}).items()
+            if name in prepared.depends_on["versions"]
+        }
+        == prepared.depends_on["versions"],
+    }
+    reasons = [reason for reason, same in checks.items() if not same]
+    if prepared.rebuild_requested:
+        reasons.append("rebuild requested")
+    elif not prepared.stored_units and prepared.plan.units:
+        reasons.append("no stored units (state deleted, or cleared by a forget)")
+    section["rebuild_reasons"] = reasons
+    return section
+
+
+def _check_thresholds(config: RunConfig, report: dict[str, Any]) -> None:
+    totals = report["totals"]
+    limit = config.report.fail_above_drop_rate
+    if limit is not None and totals["records_in"]:
+        rate = totals["records_dropped"] / totals["records_in"]
+        if rate > limit:
+            raise ThresholdError(
+                f"{totals['records_dropped']} of {totals['records_in']} records ({rate:.2%}) "
+                f"were dropped for consent, above report.fail_above_drop_rate {limit:.2%}: "
+                "output not published (is the consent registry complete?)"
+            )
+    flags = report["change"].get("flags") or []
+    if config.report.fail_on_change and flags:
+        raise ThresholdError(
+            f"rates moved more than report.change_threshold "
+            f"{config.report.change_threshold:.0%} since the previous run: {flags}; output not "
+            "published (report.fail_on_change is on)"
+        )
 
 
 def _merge_lineage(
@@ -671,19 +878,23 @@ def _previous_report(output_dir: Path) -> dict[str, Any] | None:
 
 
 def run_local(
-    config: RunConfig, config_path: str, output_dir: Path, secret: str | None
+    config: RunConfig,
+    config_path: str,
+    output_dir: Path,
+    secret: str | None,
+    rebuild: bool = False,
 ) -> dict[str, Any]:
     """The whole run in this process, without Prefect (notebooks, tests, debugging):
     preflight, every unit in order, finalize. Same output as the flow."""
     with output_lock(output_dir.resolve()):
-        return _run_local_locked(config, config_path, output_dir, secret)
+        return _run_local_locked(config, config_path, output_dir, secret, rebuild)
 
 
 def _run_local_locked(
-    config: RunConfig, config_path: str, output_dir: Path, secret: str | None
+    config: RunConfig, config_path: str, output_dir: Path, secret: str | None, rebuild: bool
 ) -> dict[str, Any]:
     started = time.perf_counter()
-    prepared = preflight(config, output_dir, secret)
+    prepared = preflight(config, output_dir, secret, rebuild)
     engines = build_engines(config, secret, prepared.registry_fingerprint["sha256"])
     canaries = check_canaries(config, engines)
     try:

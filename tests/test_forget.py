@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from redactors.consent import ConsentGate
 from redactors.errors import SecretError
 from redactors.forget import forget
 from redactors.runner import Engines, finalize, preflight, run_local, run_units
+from redactors.state import UnitStore, state_dir
 
 from .conftest import SECRET_A, SECRET_B
 
@@ -405,3 +407,27 @@ def test_concurrent_writers_of_one_output_are_refused(built):
     assert snapshot(output) == before
     # released: the next writer goes ahead
     assert forget(output, root / "registry.parquet", SECRET_A)["changed"] is False
+
+
+def test_forget_clears_the_state_store_so_no_run_brings_records_back(built):
+    """The store keeps units as they were first written (with the forgotten person's
+    records); forget deletes it, and the next run redoes every unit from the inputs."""
+    root, output = built
+    assert UnitStore.for_output(output).units.is_dir()
+    write_registry(
+        root / "v2.parquet",
+        [
+            *REGISTRY_V1,
+            ("UALMA0001", "opted_out", "US", T0 + timedelta(days=9), "alma.q", "Alma Quist"),
+        ],
+    )
+    assert forget(output, root / "v2.parquet", SECRET_A)["changed"] is True
+    assert not state_dir(output).exists()
+    config_path = root / "run.yaml"
+    shutil.copy(root / "v2.parquet", root / "registry.parquet")
+    report = run_local(load_config(config_path), str(config_path), output, SECRET_A)
+    assert report["incremental"]["units_reused"] == 0
+    assert report["incremental"]["rebuild_reasons"] == [
+        "no stored units (state deleted, or cleared by a forget)"
+    ]
+    assert "m1" not in set(shard_rows(output)["record_id"])
