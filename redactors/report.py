@@ -263,6 +263,20 @@ def render_markdown(report: dict[str, Any]) -> str:
             for entity, item in totals["entities"].items()
         ],
     ]
+    incremental = report.get("incremental")
+    if incremental:
+        this_run = incremental["this_run"]
+        lines += [
+            "",
+            f"This run: {incremental['units_processed']} of {incremental['units']} work units "
+            f"processed, {incremental['units_reused']} reused; {this_run['records_in']} records "
+            f"read, {this_run['records_redacted']} redacted."
+            + (
+                f" Rebuilt: {'; '.join(incremental['rebuild_reasons'])}."
+                if incremental["rebuild_reasons"]
+                else ""
+            ),
+        ]
     return "\n".join(lines)
 
 
@@ -286,6 +300,13 @@ def summary_table(report: dict[str, Any]) -> list[dict[str, Any]]:
     risk = report.get("residual_risk", {})
     if risk.get("status") == "measured":
         rows.append({"metric": "leak_rescan.records_with_hits", "value": risk["records_with_hits"]})
+    incremental = report.get("incremental")
+    if incremental:
+        rows += [
+            {"metric": "units.processed", "value": incremental["units_processed"]},
+            {"metric": "units.reused", "value": incremental["units_reused"]},
+            {"metric": "this_run.records_in", "value": incremental["this_run"]["records_in"]},
+        ]
     return rows
 
 

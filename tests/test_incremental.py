@@ -82,6 +82,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict:
             "shards": _shards(output),
             "entries": _entries(output),
             "manifest": json.loads((output / "manifest.json").read_text()),
+            "html": (output / "report.html").read_text(),
         }
 
     step("first")
@@ -142,6 +143,9 @@ def test_a_new_file_is_processed_alone_and_equals_a_full_run(scenario: dict) -> 
     assert incremental["this_run"]["records_in"] == step["manifest"]["inputs"][2]["rows"]
     # Same shards, same names, same bytes as a from-scratch run of the three files.
     assert step["shards"] == scenario["fresh_new"]
+    html = step["html"]
+    assert "This run and the totals" in html
+    assert f"processed <b>{incremental['units_processed']}</b> of {incremental['units']}" in html
     # The earlier files' shards kept their names: adding a file renames nothing.
     earlier = set(scenario["steps"]["first"]["shards"])
     assert earlier <= set(step["shards"])
