@@ -79,7 +79,7 @@ def redact_unit(
     unit: WorkUnit, config: RunConfig, staging_dir: str, registry_sha256: str
 ) -> UnitResult:
     # A unit the state store holds (earlier run, killed run) needs no engines at all.
-    reused = reuse_unit(unit, Path(staging_dir))
+    reused = reuse_unit(unit, Path(staging_dir), registry_sha256)
     if reused is not None:
         return reused
     return process_unit(unit, config, _engines(config, registry_sha256), Path(staging_dir))

@@ -23,7 +23,6 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from presidio_analyzer import RecognizerResult
 
 from redactors.card import write_card
 from redactors.config import NON_CONSENTED_ENTITY, ConsentConfig, MaskingConfig, OutputConfig
@@ -31,8 +30,15 @@ from redactors.consent import KEPT_NOT_IN_REGISTRY, ConsentGate
 from redactors.engine import Masker, secret_key
 from redactors.errors import OutputError, SecretError
 from redactors.io import jsonl_twin_path, sha256_file, write_jsonl_twin, write_parquet_atomic
-from redactors.lineage import LINEAGE_FILE, LINEAGE_SCHEMA, read_lineage, user_key, write_lineage
+from redactors.lineage import (
+    LINEAGE_FILE,
+    LINEAGE_SCHEMA,
+    read_lineage,
+    reasons_by_user_key,
+    write_lineage,
+)
 from redactors.mentions import NonConsentedMentions
+from redactors.refresh import mask_mentions_in_table
 from redactors.report import render_html, write_json
 from redactors.runner import (
     MANIFEST,
@@ -60,41 +66,6 @@ def _load_manifest(output_dir: Path) -> dict[str, Any]:
             "forget cannot tell whose records a shard holds; rebuild it with `redact run`"
         )
     return manifest
-
-
-def _reasons_by_key(gate: ConsentGate, key: bytes) -> dict[str, str]:
-    return {
-        user_key(key, user_id): reason
-        for user_id, reason in zip(gate.lookup["user_id"], gate.lookup["reason"], strict=True)
-    }
-
-
-def _mask_text_columns(
-    table: pa.Table, mentions: NonConsentedMentions | None, masker: Masker
-) -> tuple[pa.Table, list[int]]:
-    """Mask non-consented mentions in every text column; masks added per row."""
-    added = [0] * table.num_rows
-    if mentions is None:
-        return table, added
-    for index, name in enumerate(table.column_names):
-        if not name.startswith("text"):
-            continue
-        texts = table[name].to_pylist()
-        changed = False
-        for row, text in enumerate(texts):
-            if not text:
-                continue
-            spans = mentions.find(text)
-            if not spans:
-                continue
-            findings = [RecognizerResult(NON_CONSENTED_ENTITY, s, e, 1.0) for s, e in spans]
-            redacted = masker.mask(text, findings)
-            texts[row] = redacted.text
-            added[row] += len(redacted.spans)
-            changed = True
-        if changed:
-            table = table.set_column(index, name, pa.array(texts, pa.string()))
-    return table, added
 
 
 def _write_shard(table: pa.Table, path: Path, writer_settings: dict[str, Any]) -> None:
@@ -170,7 +141,7 @@ def _forget_locked(
     lineage = pl.from_arrow(read_lineage(output_dir / LINEAGE_FILE))
     assert isinstance(lineage, pl.DataFrame)
     missing = gate.missing_user_reason or KEPT_NOT_IN_REGISTRY
-    reasons = _reasons_by_key(gate, key)
+    reasons = reasons_by_user_key(gate, key)
     lineage = lineage.with_columns(
         pl.col("user_key")
         .replace_strict(
@@ -198,7 +169,7 @@ def _forget_locked(
         drop = removed_by_shard.get(shard["path"], set())
         if drop:  # by position: record ids need not be unique
             table = table.filter(pa.array([row not in drop for row in range(table.num_rows)]))
-        table, added = _mask_text_columns(table, mentions, masker)
+        table, added = mask_mentions_in_table(table, mentions, masker)
         if drop or any(added):
             index = table.column_names.index("pii_masked")
             counts = [c + a for c, a in zip(table["pii_masked"].to_pylist(), added, strict=True)]

@@ -10,11 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:
+    from redactors.consent import ConsentGate
 
 LINEAGE_DIR = "lineage"
 LINEAGE_FILE = f"{LINEAGE_DIR}/lineage.parquet"
@@ -56,8 +61,20 @@ def lineage_table(
 
 
 def write_lineage(path: Path, table: pa.Table) -> None:
+    """Write under a temp name, then rename: never into an existing file, which may be a hard
+    link shared with the state store."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression="zstd")
+    temp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, temp, compression="zstd")
+    os.replace(temp, path)
+
+
+def reasons_by_user_key(gate: ConsentGate, key: bytes) -> dict[str, str]:
+    """Decision of the registry for every user in it, by lineage user key ("" = keep)."""
+    return {
+        user_key(key, user_id): reason
+        for user_id, reason in zip(gate.lookup["user_id"], gate.lookup["reason"], strict=True)
+    }
 
 
 def read_lineage(path: Path) -> pa.Table:

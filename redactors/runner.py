@@ -67,9 +67,11 @@ from redactors.lineage import (
     LINEAGE_SCHEMA,
     lineage_table,
     read_lineage,
+    reasons_by_user_key,
     write_lineage,
 )
 from redactors.mentions import NonConsentedMentions
+from redactors.refresh import refresh_unit
 from redactors.report import (
     SourceStats,
     build_report,
@@ -123,6 +125,8 @@ class UnitResult:
     shards: list[ShardInfo] = dataclass_field(default_factory=list)
     seconds: float = 0.0
     reused: bool = False  # taken from the state store, not redone
+    refreshed: bool = False  # stored under an older registry; its decisions applied
+    records_removed: int = 0  # by the newer registry, when refreshed
 
 
 def new_run_id() -> str:
@@ -224,10 +228,13 @@ def preflight(
     depends_on = {
         "config_hash": config.config_hash(),
         "secret_fingerprint": fingerprint,
-        "registry_sha256": gate.registry_fingerprint["sha256"],
         "model": model_fingerprint(config.detection.spacy_model),
         "versions": package_versions(),
     }
+    if not can_refresh(config, key):
+        # Without a lineage index a stored unit cannot take a newer registry's decisions:
+        # then the registry is part of what the unit depends on, and a change redoes it.
+        depends_on["registry_sha256"] = gate.registry_fingerprint["sha256"]
     inputs = {item.path: item for item in plan.inputs}
     plan.units = [
         dataclasses.replace(
@@ -257,6 +264,11 @@ def preflight(
     )
 
 
+def can_refresh(config: RunConfig, key: bytes | None) -> bool:
+    """Stored units can take a newer registry's decisions (see refresh.py)."""
+    return config.output.lineage and key is not None
+
+
 def _clear_leftovers(output_dir: Path) -> None:
     """Staging and swap directories of runs or forgets that were killed before cleaning up.
     Only called under the output's lock, so none of them belongs to a live writer."""
@@ -273,6 +285,13 @@ class Engines:
     gate: ConsentGate
     redactor: TextRedactor
     key: bytes | None  # keys pseudonyms, hashes and lineage user keys
+    # The registry's decisions by lineage user key, built on first use (refreshing units).
+    _user_reasons: dict[str, str] = dataclass_field(default_factory=dict)
+
+    def user_reasons(self) -> dict[str, str]:
+        if not self._user_reasons and self.key is not None:
+            self._user_reasons.update(reasons_by_user_key(self.gate, self.key))
+        return self._user_reasons
 
 
 def build_engines(
@@ -451,29 +470,31 @@ def unit_files(staging_dir: Path, unit_id: str, shards: list[ShardInfo]) -> list
     ]
 
 
-def reuse_unit(unit: WorkUnit, staging_dir: Path) -> UnitResult | None:
+def reuse_unit(unit: WorkUnit, staging_dir: Path, registry_sha256: str) -> UnitResult | None:
     """The unit's stored result, its files linked into the staging dir, if the state store
-    next to the output holds it with every checksum intact; else None."""
+    next to the output holds it, built under this registry, with every checksum intact."""
     if not unit.key:
         return None
-    store = UnitStore.for_output(_output_of(staging_dir))
-    stored = store.load(unit.key, staging_dir)
-    if stored is None:
+    stored = _store_of(staging_dir).load(unit.key, staging_dir)
+    if stored is None or stored.get("registry_sha256") != registry_sha256:
         return None
+    return _stored_result(unit, stored)
+
+
+def _stored_result(unit: WorkUnit, stored: dict[str, Any]) -> UnitResult:
     return UnitResult(
         unit.unit_id,
         unit.source,
         stats_from_json(stored["stats"]),
         shard_infos(stored["shards"]),
-        seconds=0.0,
         reused=True,
     )
 
 
-def _output_of(staging_dir: Path) -> Path:
-    """The output dir a staging dir belongs to (``.<name>.staging-<run id>`` next to it)."""
+def _store_of(staging_dir: Path) -> UnitStore:
+    """The state store of the output a staging dir (``.<name>.staging-<run id>``) is for."""
     name = staging_dir.name.removeprefix(".").rsplit(".staging-", 1)[0]
-    return staging_dir.parent / name
+    return UnitStore.for_output(staging_dir.parent / name)
 
 
 def process_unit(
@@ -484,23 +505,60 @@ def process_unit(
 ) -> UnitResult:
     """Read one work unit, gate, redact and write its shard parts into the staging dir, with
     its lineage rows and text hashes (see UnitWriter); then keep a copy in the state store
-    so a rerun does not redo it. A unit the store already holds is not redone."""
-    reused = reuse_unit(unit, staging_dir)
-    if reused is not None:
-        return reused
-    result = _redact_unit(unit, config, engines, staging_dir)
+    so a rerun does not redo it. A unit the store holds is not redone: as stored if built
+    under this run's registry, else with the newer registry's decisions applied (refresh)."""
+    store = _store_of(staging_dir)
+    registry_sha256 = engines.gate.registry_fingerprint["sha256"]
+    stored = store.load(unit.key, staging_dir) if unit.key else None
+    if stored is not None and stored.get("registry_sha256") == registry_sha256:
+        return _stored_result(unit, stored)
+    result = None
+    if stored is not None:
+        result = _refresh(unit, config, engines, staging_dir, _stored_result(unit, stored))
+    if result is None:
+        result = _redact_unit(unit, config, engines, staging_dir)
     if unit.key:
-        UnitStore.for_output(_output_of(staging_dir)).save(
+        store.save(
             unit.key,
             staging_dir,
             unit_files(staging_dir, unit.unit_id, result.shards),
             {
                 "unit_id": unit.unit_id,
+                "registry_sha256": registry_sha256,
                 "stats": stats_to_json(result.stats),
                 "shards": [shard.__dict__ for shard in result.shards],
             },
         )
     return result
+
+
+def _refresh(
+    unit: WorkUnit, config: RunConfig, engines: Engines, staging_dir: Path, stored: UnitResult
+) -> UnitResult | None:
+    redactor = engines.redactor
+    refreshed = refresh_unit(
+        staging_dir,
+        unit.unit_id,
+        source_config(config, unit.source),
+        config.output,
+        stored.shards,
+        stored.stats,
+        engines.gate,
+        engines.user_reasons(),
+        redactor.mentions,
+        redactor.masker,
+    )
+    if refreshed is None:
+        return None
+    return UnitResult(
+        unit.unit_id,
+        unit.source,
+        refreshed.stats,
+        refreshed.shards,
+        reused=True,
+        refreshed=True,
+        records_removed=refreshed.records_removed,
+    )
 
 
 def _redact_unit(
@@ -778,7 +836,9 @@ def _incremental_section(
         "units": len(results),
         "units_reused": sum(result.reused for result in results),
         "units_processed": sum(not result.reused for result in results),
+        "units_refreshed": sum(result.refreshed for result in results),
         "this_run": {
+            "records_removed_by_newer_registry": sum(r.records_removed for r in results),
             "records_in": processed.records_in,
             "records_dropped": processed.records_dropped,
             "records_redacted": processed.records_out,  # before the run-wide dedup
@@ -800,7 +860,8 @@ def _incremental_section(
     checks = {
         "config changed": previous.get("config_hash") == prepared.depends_on["config_hash"],
         "secret changed": previous.get("secret_fingerprint") == prepared.secret_fingerprint,
-        "consent registry changed": (previous.get("consent_registry") or {}).get("sha256")
+        "consent registry changed": "registry_sha256" not in prepared.depends_on
+        or (previous.get("consent_registry") or {}).get("sha256")
         == prepared.registry_fingerprint["sha256"],
         "spaCy model changed": previous.get("model") == prepared.depends_on["model"],
         "package versions changed": {

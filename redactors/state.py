@@ -81,6 +81,7 @@ def stats_from_json(data: dict[str, Any]) -> SourceStats:
 
 def _link_or_copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
     try:
         os.link(source, target)
     except OSError:  # another file system, or links not allowed: same bytes either way

@@ -237,3 +237,80 @@ def test_state_lives_next_to_the_output(scenario: dict) -> None:
     assert leftovers == []
     assert not list(UnitStore.for_output(output).units.glob(".tmp-*"))
     shutil.rmtree(scenario["root"] / "fresh-new", ignore_errors=True)
+
+
+def test_a_changed_registry_is_applied_to_stored_units_not_rebuilt(tmp_path: Path) -> None:
+    """Nightly registries change: stored units take the new decisions (records of people who
+    withdrew removed, their mentions masked) without detection being redone, and the result
+    holds the same records as a from-scratch run under the new registry."""
+    from datetime import UTC, datetime
+
+    from redactors.consent import ConsentGate
+
+    exports = tmp_path / "exports"
+    _write_exports(exports)
+    registry = tmp_path / "registry.parquet"
+    sample_registry = SAMPLE_MESSAGES.parent / "consent.parquet"
+    shutil.copy(sample_registry, registry)
+    config = _config(tmp_path, exports)
+    data = yaml.safe_load(config.read_text())
+    data["consent"]["registry"] = str(registry)
+    config.write_text(yaml.safe_dump(data))
+    output = tmp_path / "out"
+    first = _run(config, output)
+
+    run_config = load_config(config)
+    gate = ConsentGate.load(run_config.consent, registry)
+    kept = set(gate.lookup.filter(pl.col("reason") == "")["user_id"].to_list())
+    messages = pl.read_parquet(list(exports.glob("*.parquet")))
+    busiest = (
+        messages.filter(pl.col("user_id").is_in(list(kept)))
+        .group_by("user_id")
+        .len()
+        .sort(["len", "user_id"], descending=[True, False])
+        .head(5)["user_id"]
+        .to_list()
+    )
+    rows = pl.read_parquet(registry)
+    withdrawn = (
+        rows.filter(pl.col("user_id").is_in(busiest))
+        .unique("user_id", keep="last")
+        .with_columns(
+            pl.lit("opted_out").alias("status"),
+            pl.lit(datetime(2026, 11, 25, tzinfo=UTC)).alias("updated_at"),
+        )
+    )
+    pl.concat([rows, withdrawn]).write_parquet(registry)
+
+    report = _run(config, output)
+    incremental = report["incremental"]
+    assert incremental["units_processed"] == 0
+    assert incremental["units_refreshed"] == incremental["units"]
+    assert incremental["rebuild_reasons"] == []
+    removed = incremental["this_run"]["records_removed_by_newer_registry"]
+    assert removed > 0
+    assert report["totals"]["records_dropped"] > first["totals"]["records_dropped"]
+
+    fresh = tmp_path / "fresh"
+    expected = _run(config, fresh)
+    ours = pl.read_parquet(list((output / "shards").glob("*.parquet")))
+    theirs = pl.read_parquet(list((fresh / "shards").glob("*.parquet")))
+    assert sorted(ours["record_id"]) == sorted(theirs["record_id"])
+    assert report["totals"]["records_out"] == expected["totals"]["records_out"]
+    assert report["totals"]["records_dropped"] == expected["totals"]["records_dropped"]
+    withdrawn_ids = set(messages.filter(pl.col("user_id").is_in(busiest))["message_id"])
+    assert not withdrawn_ids & set(ours["record_id"])
+    names = [n for n in withdrawn["handle"].to_list() + withdrawn["display_name"].to_list() if n]
+    text = "\n".join(ours["text"].drop_nulls())
+    assert not [name for name in names if name in text]
+    # The store now holds the units under the new registry: nothing withdrawn is kept there.
+    store = UnitStore.for_output(output)
+    sha = report["consent"]["registry"]["sha256"]
+    for entry in store.units.iterdir():
+        assert json.loads((entry / ENTRY).read_text())["body"]["registry_sha256"] == sha
+    stored_ids = set(
+        pl.read_parquet(list(store.units.glob("*/shards/*.parquet")))["record_id"].to_list()
+    )
+    assert not withdrawn_ids & stored_ids
+    again = _run(config, output)["incremental"]
+    assert again["units_refreshed"] == 0 and again["units_reused"] == again["units"]

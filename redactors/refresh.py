@@ -1,0 +1,181 @@
+"""Apply a newer consent registry to a work unit built under an older one (the forget path,
+per unit), instead of redoing its detection.
+
+Consent registries change every day; redoing every unit for that would make nightly runs
+full rebuilds. A stored unit keeps its lineage rows (shard, row, user key), so the new
+registry's decisions can be applied to what it wrote: records of users who are no longer
+consented are removed, and mentions of them in other people's text are masked, with the
+same matcher and operator as a run and ``redact forget``. Its lineage and dedup rows are
+updated to match, and it is stored again under the new registry, so the store keeps no
+record the new registry withdrew.
+
+Not done here: a person who newly consented has records that the unit dropped when it was
+built; they come in when the unit is next redone (``redact run --rebuild``). Fail closed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from presidio_analyzer import RecognizerResult
+
+from redactors.config import NON_CONSENTED_ENTITY, OutputConfig, SourceConfig
+from redactors.consent import KEPT_NOT_IN_REGISTRY, ConsentGate
+from redactors.engine import Masker
+from redactors.io import ShardInfo, sha256_file, write_parquet_atomic
+from redactors.lineage import LINEAGE_DIR, LINEAGE_SCHEMA, read_lineage, write_lineage
+from redactors.mentions import NonConsentedMentions
+from redactors.report import SourceStats
+from redactors.unitwriter import DEDUP_DIR, DEDUP_SCHEMA, text_hash
+
+KEPT_REASONS = ("", KEPT_NOT_IN_REGISTRY)
+
+
+def mask_mentions_in_table(
+    table: pa.Table, mentions: NonConsentedMentions | None, masker: Masker
+) -> tuple[pa.Table, list[int]]:
+    """Mask non-consented mentions in every text column; masks added per row."""
+    added = [0] * table.num_rows
+    if mentions is None:
+        return table, added
+    for index, name in enumerate(table.column_names):
+        if not name.startswith("text"):
+            continue
+        texts = table[name].to_pylist()
+        changed = False
+        for row, text in enumerate(texts):
+            if not text:
+                continue
+            spans = mentions.find(text)
+            if not spans:
+                continue
+            findings = [RecognizerResult(NON_CONSENTED_ENTITY, s, e, 1.0) for s, e in spans]
+            redacted = masker.mask(text, findings)
+            texts[row] = redacted.text
+            added[row] += len(redacted.spans)
+            changed = True
+        if changed:
+            table = table.set_column(index, name, pa.array(texts, pa.string()))
+    return table, added
+
+
+def lineage_reasons(lineage: pa.Table, gate: ConsentGate, reasons: dict[str, str]) -> pl.DataFrame:
+    """Lineage rows with the registry's decision for their user ("" or kept = stays)."""
+    frame = pl.from_arrow(lineage)
+    assert isinstance(frame, pl.DataFrame)
+    missing = gate.missing_user_reason or KEPT_NOT_IN_REGISTRY
+    return frame.with_columns(
+        pl.col("user_key")
+        .replace_strict(
+            old=list(reasons), new=list(reasons.values()), default=missing, return_dtype=pl.String
+        )
+        .alias("reason")
+    )
+
+
+@dataclasses.dataclass
+class Refreshed:
+    shards: list[ShardInfo]
+    stats: SourceStats
+    records_removed: int
+    mentions_masked: int
+
+
+def refresh_unit(
+    staging_dir: Path,
+    unit_id: str,
+    source: SourceConfig,
+    output: OutputConfig,
+    shards: list[ShardInfo],
+    stats: SourceStats,
+    gate: ConsentGate,
+    reasons: dict[str, str],
+    mentions: NonConsentedMentions | None,
+    masker: Masker,
+) -> Refreshed | None:
+    """Rewrite the unit's files in ``staging_dir`` under the new registry. None if the unit
+    has no lineage (built without lineage or secret): then it must be redone."""
+    lineage_path = staging_dir / LINEAGE_DIR / "units" / f"{unit_id}.parquet"
+    if not lineage_path.is_file():
+        return None if shards else Refreshed(shards, stats, 0, 0)
+    lineage = lineage_reasons(read_lineage(lineage_path), gate, reasons)
+    codec, level = output.parquet_compression()
+    text_columns = source.output_text_columns()
+    new_shards: list[ShardInfo] = []
+    kept_lineage: list[pl.DataFrame] = []
+    dedup_parts: list[pa.Table] = []
+    removed_by_reason: Counter[str] = Counter()
+    removed, mentions_masked, pii_removed, pii_rows_delta = 0, 0, 0, 0
+    for shard in shards:
+        rows = lineage.filter(pl.col("shard") == shard.path).sort("row")
+        path = staging_dir / shard.path
+        table = pq.read_table(path)
+        if rows.height != table.num_rows:
+            raise ValueError(f"lineage of unit {unit_id} does not match {shard.path}")
+        keep = rows["reason"].is_in(KEPT_REASONS)
+        masked_before = table["pii_masked"].to_pylist()
+        dropped = rows.filter(~keep)
+        removed_by_reason.update(dropped["reason"].to_list())
+        removed += dropped.height
+        pii_removed += sum(m for m, k in zip(masked_before, keep, strict=True) if not k)
+        pii_rows_delta -= sum(1 for m, k in zip(masked_before, keep, strict=True) if m and not k)
+        table = table.filter(pa.array(keep.to_list()))
+        table, added = mask_mentions_in_table(table, mentions, masker)
+        mentions_masked += sum(added)
+        kept_before = [m for m, k in zip(masked_before, keep, strict=True) if k]
+        pii_rows_delta += sum(1 for m, a in zip(kept_before, added, strict=True) if a and not m)
+        if any(added):
+            counts = [m + a for m, a in zip(kept_before, added, strict=True)]
+            index = table.column_names.index("pii_masked")
+            table = table.set_column(index, "pii_masked", pa.array(counts, pa.int32()))
+        kept_rows = rows.filter(keep).with_columns(
+            pl.int_range(pl.len()).cast(pl.Int32).alias("row")
+        )
+        if table.num_rows == 0:
+            path.unlink()
+            continue
+        if dropped.height or any(added):
+            path.unlink()  # may be a hard link into the state store: never write through it
+            write_parquet_atomic(table, path, codec, level)
+            shard = dataclasses.replace(
+                shard, rows=table.num_rows, bytes=path.stat().st_size, sha256=sha256_file(path)
+            )
+        new_shards.append(shard)
+        kept_lineage.append(kept_rows.drop("reason"))
+        if output.dedup == "exact":
+            texts = [table[name].to_pylist() for name in text_columns]
+            dedup_parts.append(
+                pa.table(
+                    {
+                        "shard": [shard.path] * table.num_rows,
+                        "row": list(range(table.num_rows)),
+                        "hash": [
+                            text_hash([column[i] for column in texts])
+                            for i in range(table.num_rows)
+                        ],
+                    },
+                    schema=DEDUP_SCHEMA,
+                )
+            )
+    lineage_path.unlink()
+    if kept_lineage:
+        write_lineage(lineage_path, pl.concat(kept_lineage).to_arrow().cast(LINEAGE_SCHEMA))
+    dedup_path = staging_dir / DEDUP_DIR / f"{unit_id}.parquet"
+    if dedup_path.exists():
+        dedup_path.unlink()
+    if dedup_parts:
+        dedup_path.parent.mkdir(parents=True, exist_ok=True)
+        write_parquet_atomic(pa.concat_tables(dedup_parts), dedup_path, None, None)
+    stats = dataclasses.replace(stats)
+    stats.dropped = stats.dropped + removed_by_reason
+    stats.records_out -= removed
+    stats.spans_masked += mentions_masked - pii_removed
+    stats.records_with_pii += pii_rows_delta
+    if mentions_masked:
+        stats.entities = stats.entities + Counter({NON_CONSENTED_ENTITY: mentions_masked})
+    return Refreshed(new_shards, stats, removed, mentions_masked)
