@@ -321,6 +321,15 @@ class ShardWriter:
         self._writer, self._temp_path, self.written = None, None, []
 
 
+def fsync_dir(directory: Path) -> None:
+    """Make a directory's entries (renames, new files) durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def write_parquet_atomic(table: pa.Table, path: Path, codec: str | None, level: int | None) -> None:
     """Write a whole table under a temp name, fsync, then rename over ``path``."""
     temp = path.with_name(f".{path.name}.tmp")

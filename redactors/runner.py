@@ -54,6 +54,7 @@ from redactors.io import (
     Plan,
     ShardInfo,
     WorkUnit,
+    fsync_dir,
     plan_units,
     read_unit,
     sha256_file,
@@ -614,21 +615,13 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_tree(root: Path) -> None:
     for path in sorted(root.rglob("*")):
         if path.is_file():
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())
     for directory in [root, *(p for p in root.rglob("*") if p.is_dir())]:
-        _fsync_dir(directory)
+        fsync_dir(directory)
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -671,7 +664,7 @@ def commit_output(staging_dir: Path, output_dir: Path, run_id: str) -> None:
             os.replace(previous, output_dir)
             raise
         shutil.rmtree(previous)
-    _fsync_dir(output_dir.parent)
+    fsync_dir(output_dir.parent)
 
 
 def discard_staging(staging_dir: Path) -> None:

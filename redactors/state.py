@@ -31,7 +31,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from redactors.io import ShardInfo, sha256_file
+from redactors.io import ShardInfo, fsync_dir, sha256_file
 from redactors.leakscan import LeakStats
 from redactors.report import SourceStats
 
@@ -146,12 +146,12 @@ class UnitStore:
                 handle.flush()
                 os.fsync(handle.fileno())
             for directory in [temp, *(p for p in temp.rglob("*") if p.is_dir())]:
-                _fsync_dir(directory)
+                fsync_dir(directory)
             target = self.entry_dir(key)
             if target.exists():  # a stale or broken copy of the same unit
                 shutil.rmtree(target)
             os.replace(temp, target)
-            _fsync_dir(self.units)
+            fsync_dir(self.units)
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)
             raise
@@ -174,14 +174,6 @@ class UnitStore:
 
     def clear(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def shard_infos(data: list[dict[str, Any]]) -> list[ShardInfo]:
