@@ -52,6 +52,7 @@ from redactors.io import (
     Plan,
     ShardInfo,
     WorkUnit,
+    check_output_apart_from_inputs,
     plan_units,
     read_unit,
     sha256_file,
@@ -165,6 +166,16 @@ def _check_output_dir(output_dir: Path) -> None:
         parent.mkdir(parents=True, exist_ok=True)
     if not os.access(parent, os.W_OK):
         raise OutputError(f"cannot write to {parent} (needed for {output_dir})")
+    if output_dir.is_dir():
+        # Replacing a previous output removes it: every directory in it must be writable,
+        # or the swap would succeed and the clean-up fail half way.
+        directories = [output_dir, *(p for p in sorted(output_dir.rglob("*")) if p.is_dir())]
+        locked = [d for d in directories if not os.access(d, os.W_OK | os.X_OK)]
+        if locked:
+            raise OutputError(
+                f"cannot replace {output_dir}: {locked[0]} is not writable "
+                f"({len(locked)} read-only director(ies) in it)"
+            )
 
 
 @contextmanager
@@ -173,8 +184,12 @@ def output_lock(output_dir: Path) -> Iterator[None]:
     ``.<name>.lock`` next to the output from its checks to its commit; a second one is
     refused at once (it would otherwise overwrite the first one's commit)."""
     path = output_dir.parent / f".{output_dir.name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a")
+    except PermissionError:
+        raise OutputError(f"cannot write to {path.parent} (needed for {output_dir})") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -195,6 +210,7 @@ def preflight(config: RunConfig, output_dir: Path, secret: str | None) -> Prefli
     check_detection_config(config.detection)
     gate = ConsentGate.load(config.consent, config.resolve(config.consent.registry))
     plan = plan_units(config)
+    check_output_apart_from_inputs(config, plan, output_dir.resolve())
     output_dir = output_dir.resolve()
     _check_output_dir(output_dir)
     run_id = new_run_id()
