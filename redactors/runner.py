@@ -76,6 +76,7 @@ from redactors.report import (
     render_html,
     write_json,
 )
+from redactors.textclean import clean_texts
 from redactors.unitwriter import UnitWriter
 
 MANIFEST = "manifest.json"
@@ -291,9 +292,11 @@ def source_config(config: RunConfig, name: str) -> SourceConfig:
 
 
 def _text_fields(batch: pl.DataFrame, source: SourceConfig) -> list[list[str | None]]:
-    """Per output text column, the text to redact for each row (None when absent)."""
+    """Per output text column, the text to redact for each row (None when absent), without
+    the invisible characters that would hide PII from detection (see textclean)."""
+    batch = pl.DataFrame([clean_texts(batch[column]) for column in source.text_columns])
     if source.text_mode == "separate":
-        return [batch[column].cast(pl.String).to_list() for column in source.text_columns]
+        return [batch[column].to_list() for column in source.text_columns]
     joined = batch.select(
         pl.concat_str(
             [pl.col(c).cast(pl.String).replace("", None) for c in source.text_columns],
