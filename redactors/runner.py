@@ -69,6 +69,7 @@ from redactors.lineage import (
     write_lineage,
 )
 from redactors.mentions import NonConsentedMentions
+from redactors.quarantine import QUARANTINE_FILE, ROW_INDEX, merge_quarantine, screen_batch
 from redactors.report import (
     SourceStats,
     build_report,
@@ -135,6 +136,7 @@ OUTPUT_ENTRIES = frozenset(
         JSONL_DIR,
         LINEAGE_DIR,
         "forget_report.json",
+        QUARANTINE_FILE,
     }
 )
 
@@ -318,16 +320,6 @@ def _created_at(series: pl.Series) -> pa.Array:
     return series.to_arrow().cast(pa.timestamp("us", tz="UTC"))
 
 
-def _check_ids(batch: pl.DataFrame, source: SourceConfig, unit: WorkUnit, first_row: int) -> None:
-    nulls = batch[source.id_column].is_null()
-    if nulls.any():
-        row = first_row + int(nulls.arg_true()[0])
-        raise InputError(
-            f"{unit.path}: column {source.id_column!r} is null at row {row} "
-            f"({int(nulls.sum())} null(s) in rows {first_row}..{first_row + batch.height - 1})"
-        )
-
-
 def _sampled(record_id: str, rate: float) -> bool:
     """Deterministic sample: the same records are scanned in every run."""
     if rate >= 1.0:
@@ -336,15 +328,56 @@ def _sampled(record_id: str, rate: float) -> bool:
     return int.from_bytes(digest[:8], "big") < rate * 2**64
 
 
+def _detector_max_chars(redactor: TextRedactor) -> int | None:
+    """spaCy's max_length for the detector's language (None if the redactor has none)."""
+    try:
+        detector = redactor.detector
+        nlp = detector.analyzer.nlp_engine.nlp[detector.config.language]  # type: ignore[attr-defined]
+        return int(nlp.max_length)
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
+def _raise_if_too_long(
+    rows: pl.DataFrame,
+    fields: list[list[str | None]],
+    source: SourceConfig,
+    redactor: TextRedactor,
+    path: str | None,
+) -> None:
+    """After the detector failed on a batch: if a text is longer than it accepts, say which
+    (file, column, row and length; never the text). The unit still fails: fail closed."""
+    limit = _detector_max_chars(redactor)
+    if limit is None:
+        return
+    positions = rows[ROW_INDEX].to_list() if ROW_INDEX in rows.columns else range(rows.height)
+    columns = (
+        [[column] for column in source.text_columns]
+        if source.text_mode == "separate"
+        else [source.text_columns]
+    )
+    for names, field in zip(columns, fields, strict=True):
+        for row, text in zip(positions, field, strict=True):
+            if text and len(text) > limit:
+                what = f"column {names[0]!r}" if len(names) == 1 else f"columns {names} (joined)"
+                raise InputError(
+                    f"{path or 'input'}: {what} at row {row} holds {len(text)} characters, more "
+                    f"than the detector takes ({limit}, spaCy max_length): the unit fails "
+                    "rather than pass it unredacted"
+                )
+
+
 def redact_batch(
     batch: pl.DataFrame,
     source: SourceConfig,
     redactor: TextRedactor,
     stats: SourceStats,
     leak_scan: LeakScanConfig | None = None,
+    path: str | None = None,
 ) -> tuple[pa.Table, list[str]]:
     """Consented rows in, shard rows out (empty-text rows are counted and left out), with
-    the user id of each row written (for the lineage index; never written to shards)."""
+    the user id of each row written (for the lineage index; never written to shards).
+    ``path``: the input file, for error messages."""
     fields = _text_fields(batch, source)
     has_text = [any(field[i] for field in fields) for i in range(batch.height)]
     stats.skipped_empty += has_text.count(False)
@@ -355,7 +388,11 @@ def redact_batch(
     ]
 
     flat = [text for field in fields for text in field if text]
-    redacted_iter = iter(redactor.redact(flat))
+    try:
+        redacted_iter = iter(redactor.redact(flat))
+    except Exception:
+        _raise_if_too_long(rows, fields, source, redactor, path)
+        raise
     out_columns: list[list[str | None]] = []
     masked_per_row = [0] * rows.height
     record_ids = rows[source.id_column].cast(pl.String).to_list()
@@ -418,13 +455,18 @@ def process_unit(
     try:
         for first_row, batch in read_unit(unit, source, config.runner.batch_rows):
             stats.records_in += batch.height
-            _check_ids(batch, source, unit, first_row)
+            # Rows that cannot be processed safely: quarantined (or the run fails), never passed on.
+            batch, quarantined, quarantine_rows = screen_batch(batch, source, unit.path, first_row)
+            stats.quarantined.update(quarantined)
+            writer.quarantine(quarantine_rows)
             consented, dropped, kept_unregistered = gate.split(
                 batch, source.user_column, source.deleted_column
             )
             stats.dropped.update(dropped)
             stats.kept_not_in_registry += kept_unregistered
-            table, user_ids = redact_batch(consented, source, redactor, stats, config.leak_scan)
+            table, user_ids = redact_batch(
+                consented, source, redactor, stats, config.leak_scan, unit.path
+            )
             writer.write(table, user_ids)
         shards = writer.close()
     except RedactError:
@@ -547,6 +589,7 @@ def finalize(
     lineage = (
         _merge_lineage(prepared.staging_dir, results, removed) if config.output.lineage else None
     )
+    quarantine = merge_quarantine(prepared.staging_dir, [result.unit_id for result in results])
     jsonl = (
         [
             write_jsonl_twin(
@@ -587,6 +630,7 @@ def finalize(
             "bytes": sum(s["bytes"] for s in shards),
         },
         "lineage": lineage,
+        "quarantine": quarantine,  # positions of rows that could not be processed, or None
         "jsonl": jsonl,
         # How shards were written and masked, so `forget` rewrites them the same way.
         "shard_writer": {

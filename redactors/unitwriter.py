@@ -1,4 +1,5 @@
-"""What one work unit writes: shard parts (per split), their lineage rows, their text hashes.
+"""What one work unit writes: shard parts (per split), their lineage rows, their text hashes,
+and the positions of the rows it quarantined.
 
 Splits are assigned by a keyed hash of the user, so all of one person's records land in one
 split (no person in both train and test), and the assignment is the same in every run with
@@ -17,6 +18,7 @@ import pyarrow.parquet as pq
 from redactors.config import OutputConfig, SourceConfig
 from redactors.io import ShardInfo, ShardWriter, shard_schema
 from redactors.lineage import LINEAGE_DIR, lineage_table, user_key, write_lineage
+from redactors.quarantine import unit_quarantine_path, write_unit_quarantine
 
 DEDUP_DIR = "dedup"
 DEDUP_SCHEMA = pa.schema([("shard", pa.string()), ("row", pa.int32()), ("hash", pa.uint64())])
@@ -59,6 +61,12 @@ class UnitWriter:
         self._record_ids: dict[str, list[str]] = {}
         self._user_keys: dict[str, list[str]] = {}
         self._hashes: dict[str, list[int]] = {}
+        self._quarantined: list[pa.Table] = []
+
+    def quarantine(self, rows: pa.Table) -> None:
+        """Positions of rows this unit quarantined (written at close, if configured)."""
+        if rows.num_rows and self.output.quarantine_file:
+            self._quarantined.append(rows)
 
     def _writer(self, split: str) -> ShardWriter:
         if split not in self._writers:
@@ -126,8 +134,10 @@ class UnitWriter:
             path = self.staging_dir / DEDUP_DIR / f"{self.unit_id}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(pa.concat_tables(dedup_parts), path)
+        write_unit_quarantine(self.staging_dir, self.unit_id, self._quarantined)
         return shards
 
     def abort(self) -> None:
         for writer in self._writers.values():
             writer.abort()
+        unit_quarantine_path(self.staging_dir, self.unit_id).unlink(missing_ok=True)
