@@ -79,7 +79,8 @@ Columns: `record_id`, `source`, `text` (or `text_<column>`), `created_at` (UTC),
 ## What is in it
 
 - Sources: {sources}; records created {time_range[0]} to {time_range[1]}.
-- Records: {totals["records_in"]} in, {totals["records_dropped"]} dropped for consent,
+- Records: {totals["records_in"]} in, {totals.get("records_quarantined", 0)} quarantined
+  (unusable rows: null id, user or time, ...), {totals["records_dropped"]} dropped for consent,
   {totals["records_skipped_empty"]} without text, {totals["records_deduplicated"]} exact
   duplicates of a redacted text removed (first copy kept), **{totals["records_out"]} out**.
 - Splits (by a keyed hash of the user: one person is never in two splits):

@@ -73,6 +73,10 @@ class SourceConfig(_Strict):
         default=None,
         description="boolean (true or null: deleted) or timestamp (set: deleted) column",
     )
+    # A row that cannot be processed safely (null id, user or time, a time no reader can
+    # represent, bytes that are not UTF-8): quarantine it (count it, list its position, go
+    # on) or fail the run. Either way it never reaches a shard (see redactors.quarantine).
+    on_bad_record: Literal["quarantine", "fail"] = "quarantine"
 
     @model_validator(mode="after")
     def _distinct_columns(self) -> SourceConfig:
@@ -232,6 +236,9 @@ class OutputConfig(_Strict):
     # Also write jsonl/<shard>.jsonl.gz next to the Parquet shards.
     jsonl: bool = False
     compression_level: int | None = Field(default=None, description="zstd/gzip only")
+    # Write quarantine.parquet (source, file, row, record_id, reason of every quarantined
+    # row; never text or user ids) when rows were quarantined.
+    quarantine_file: bool = True
 
     @field_validator("splits")
     @classmethod

@@ -123,9 +123,16 @@ def _validate(registry: pl.DataFrame, path: Path) -> None:
         .filter(pl.col("len") > 1)
     )
     if conflicting.height:
+        row = _first_bad_row(
+            registry,
+            pl.struct("user_id", "updated_at").is_in(
+                conflicting.select(pl.struct("user_id", "updated_at")).to_series().implode()
+            ),
+        )
         raise ConsentError(
             f"consent registry {path}: {conflicting.height} user(s) have different rows with "
-            "the same updated_at, so the current status is ambiguous; the run will not guess"
+            f"the same updated_at (first at row {row}), so the current status (or region) is "
+            "ambiguous; the run will not guess"
         )
 
 

@@ -6,6 +6,7 @@ path, row group), so shard names and contents do not depend on how many workers 
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import gzip
 import hashlib
@@ -20,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from redactors.config import OutputConfig, RunConfig, SourceConfig
-from redactors.errors import InputError
+from redactors.errors import InputError, OutputError, RedactError
 
 SHARD_SCHEMA_BASE = [
     ("record_id", pa.string()),
@@ -212,13 +213,85 @@ def read_unit(
     """Yield (index in file of the batch's first row, batch) with only the needed columns."""
     parquet = pq.ParquetFile(unit.path)
     row = unit.first_row
-    for batch in parquet.iter_batches(
+    batches = parquet.iter_batches(
         batch_size=batch_rows, row_groups=list(unit.row_groups), columns=source.needed_columns()
-    ):
+    )
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except RedactError:
+            raise
+        except Exception as exc:  # pyarrow: OSError, ArrowInvalid, ... (may quote bytes)
+            raise _unreadable(parquet, unit, source, exc) from None
         frame = pl.from_arrow(batch)
         assert isinstance(frame, pl.DataFrame)
         yield row, frame
         row += frame.height
+
+
+def _unreadable(
+    parquet: pq.ParquetFile, unit: WorkUnit, source: SourceConfig, exc: Exception
+) -> InputError:
+    """A file whose footer was fine but whose data is not: find the first row group and
+    column that cannot be decoded, so the error can name them (rows of the row group)."""
+    first = unit.first_row
+    for group in unit.row_groups:
+        rows = parquet.metadata.row_group(group).num_rows
+        for column in source.needed_columns():
+            try:
+                parquet.read_row_group(group, columns=[column])
+            except Exception:
+                return InputError(
+                    f"{unit.path}: column {column!r} cannot be decoded in row group {group} "
+                    f"(rows {first}..{first + rows - 1}): the file is corrupt or truncated "
+                    f"({type(exc).__name__})"
+                )
+        first += rows
+    return InputError(
+        f"{unit.path}: rows {unit.first_row}..{unit.first_row + unit.rows - 1} cannot be read: "
+        f"the file is corrupt or truncated ({type(exc).__name__})"
+    )
+
+
+def _glob_matches(pattern: tuple[str, ...], path: tuple[str, ...]) -> bool:
+    """Whether a glob (by path components, ``**``: any number of directories) matches."""
+    if not pattern:
+        return not path
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        return any(_glob_matches(rest, path[i:]) for i in range(len(path) + 1))
+    return bool(path) and fnmatch.fnmatchcase(path[0], head) and _glob_matches(rest, path[1:])
+
+
+def check_output_apart_from_inputs(config: RunConfig, plan: Plan, output_dir: Path) -> None:
+    """Refuse an output that a source would read back as input: an input file inside the
+    output, or a source path pattern that matches the output's own Parquet files (e.g.
+    ``exports/**/*.parquet`` with the output at ``exports/redacted``). An output merely next
+    to the inputs is fine."""
+    for item in plan.inputs:
+        if output_dir in Path(item.path).resolve().parents:
+            raise OutputError(
+                f"input file {item.path} (source {item.source!r}) is inside the output "
+                f"directory {output_dir}, which a run replaces: choose another output"
+            )
+    for source in config.sources:
+        pattern = Path(os.path.realpath(config.resolve(source.path))).parts
+        probes = [
+            f"shards/{source.name}-f0000-u0000-p000.parquet",
+            f"shards/train-{source.name}-f0000-u0000-p000.parquet",
+            "lineage/lineage.parquet",
+            "quarantine.parquet",
+        ]
+        for probe in probes:
+            if _glob_matches(pattern, (output_dir / probe).parts):
+                raise OutputError(
+                    f"output {output_dir} is inside the input directory of source "
+                    f"{source.name!r}: its path {source.path!r} would match the output's own "
+                    f"files ({probe}), so a later run would read them as input; choose an "
+                    "output directory outside it"
+                )
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from redactors.config import NON_CONSENTED_ENTITY, LeakScanConfig
 from redactors.consent import DROP_REASONS
 from redactors.leakscan import LeakStats
+from redactors.quarantine import REASONS as QUARANTINE_REASONS
 
 
 @dataclass
@@ -24,6 +25,8 @@ class SourceStats:
     """Counts for one source; units of the same source merge by addition."""
 
     records_in: int = 0
+    # rows that could not be processed safely (null id/user/time, ...), by reason
+    quarantined: Counter[str] = field(default_factory=Counter)
     dropped: Counter[str] = field(default_factory=Counter)
     kept_not_in_registry: int = 0
     skipped_empty: int = 0
@@ -51,6 +54,7 @@ class SourceStats:
     def merge(self, other: SourceStats) -> None:
         self.leaks.merge(other.leaks, max_examples=100)
         self.records_in += other.records_in
+        self.quarantined.update(other.quarantined)
         self.dropped.update(other.dropped)
         self.kept_not_in_registry += other.kept_not_in_registry
         self.skipped_empty += other.skipped_empty
@@ -76,6 +80,10 @@ class SourceStats:
     def to_dict(self, operators: dict[str, str]) -> dict[str, Any]:
         return {
             "records_in": self.records_in,
+            "records_quarantined": sum(self.quarantined.values()),
+            "quarantined_by_reason": {
+                reason: self.quarantined.get(reason, 0) for reason in QUARANTINE_REASONS
+            },
             "records_dropped": self.records_dropped,
             "dropped_by_reason": {reason: self.dropped.get(reason, 0) for reason in DROP_REASONS},
             "kept_not_in_registry": self.kept_not_in_registry,
@@ -180,6 +188,8 @@ def _rates(report: dict[str, Any]) -> dict[str, float]:
     }
     for reason, count in totals["dropped_by_reason"].items():
         rates[f"drop_rate.{reason}"] = count / records_in
+    for reason, count in totals.get("quarantined_by_reason", {}).items():
+        rates[f"quarantine_rate.{reason}"] = count / records_in
     for entity, item in totals["entities"].items():
         rates[f"per_1k_records.{entity}"] = 1000 * item["count"] / masked_records
     risk = report.get("residual_risk", {})
@@ -256,6 +266,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         "|---|---:|",
         *[f"| {reason} | {count} |" for reason, count in totals["dropped_by_reason"].items()],
         "",
+        *quarantine_markdown(totals),
+        "",
         "| entity | operator | masked |",
         "|---|---|---:|",
         *[
@@ -280,13 +292,33 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def quarantine_markdown(totals: dict[str, Any]) -> list[str]:
+    """Markdown lines on quarantined rows (rows that could not be processed safely)."""
+    quarantined = totals.get("records_quarantined", 0)
+    if not quarantined:
+        return ["No input row was quarantined."]
+    return [
+        f"**{quarantined} input row(s) quarantined** (never consent-checked, redacted or "
+        "written; positions in `quarantine.parquet`):",
+        "",
+        "| quarantine reason | rows |",
+        "|---|---:|",
+        *[
+            f"| {reason} | {count} |"
+            for reason, count in totals["quarantined_by_reason"].items()
+            if count
+        ],
+    ]
+
+
 def summary_table(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Rows (metric, value) for a Prefect table artifact: counts and rates only."""
     totals = report["totals"]
     rows: list[dict[str, Any]] = [
-        {"metric": name, "value": totals[name]}
+        {"metric": name, "value": totals.get(name, 0)}
         for name in (
             "records_in",
+            "records_quarantined",
             "records_dropped",
             "records_skipped_empty",
             "records_deduplicated",
@@ -296,6 +328,10 @@ def summary_table(report: dict[str, Any]) -> list[dict[str, Any]]:
         )
     ]
     rows += [{"metric": f"dropped.{k}", "value": v} for k, v in totals["dropped_by_reason"].items()]
+    rows += [
+        {"metric": f"quarantined.{k}", "value": v}
+        for k, v in totals.get("quarantined_by_reason", {}).items()
+    ]
     rows += [{"metric": f"masked.{k}", "value": v["count"]} for k, v in totals["entities"].items()]
     risk = report.get("residual_risk", {})
     if risk.get("status") == "measured":

@@ -54,6 +54,7 @@ from redactors.io import (
     Plan,
     ShardInfo,
     WorkUnit,
+    check_output_apart_from_inputs,
     fsync_dir,
     plan_units,
     read_unit,
@@ -72,6 +73,13 @@ from redactors.lineage import (
     write_lineage,
 )
 from redactors.mentions import NonConsentedMentions
+from redactors.quarantine import (
+    QUARANTINE_FILE,
+    ROW_INDEX,
+    merge_quarantine,
+    screen_batch,
+    unit_quarantine_path,
+)
 from redactors.refresh import refresh_unit
 from redactors.report import (
     SourceStats,
@@ -87,6 +95,7 @@ from redactors.state import (
     stats_to_json,
     unit_key,
 )
+from redactors.textclean import clean_texts
 from redactors.unitwriter import DEDUP_DIR, UnitWriter
 
 MANIFEST = "manifest.json"
@@ -152,6 +161,7 @@ OUTPUT_ENTRIES = frozenset(
         JSONL_DIR,
         LINEAGE_DIR,
         "forget_report.json",
+        QUARANTINE_FILE,
     }
 )
 
@@ -184,6 +194,16 @@ def _check_output_dir(output_dir: Path) -> None:
         parent.mkdir(parents=True, exist_ok=True)
     if not os.access(parent, os.W_OK):
         raise OutputError(f"cannot write to {parent} (needed for {output_dir})")
+    if output_dir.is_dir():
+        # Replacing a previous output removes it: every directory in it must be writable,
+        # or the swap would succeed and the clean-up fail half way.
+        directories = [output_dir, *(p for p in sorted(output_dir.rglob("*")) if p.is_dir())]
+        locked = [d for d in directories if not os.access(d, os.W_OK | os.X_OK)]
+        if locked:
+            raise OutputError(
+                f"cannot replace {output_dir}: {locked[0]} is not writable "
+                f"({len(locked)} read-only director(ies) in it)"
+            )
 
 
 @contextmanager
@@ -192,8 +212,12 @@ def output_lock(output_dir: Path) -> Iterator[None]:
     ``.<name>.lock`` next to the output from its checks to its commit; a second one is
     refused at once (it would otherwise overwrite the first one's commit)."""
     path = output_dir.parent / f".{output_dir.name}.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = path.open("a")
+    except PermissionError:
+        raise OutputError(f"cannot write to {path.parent} (needed for {output_dir})") from None
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -218,6 +242,7 @@ def preflight(
     check_detection_config(config.detection)
     gate = ConsentGate.load(config.consent, config.resolve(config.consent.registry))
     plan = plan_units(config)
+    check_output_apart_from_inputs(config, plan, output_dir.resolve())
     output_dir = output_dir.resolve()
     _check_output_dir(output_dir)
     _clear_leftovers(output_dir)
@@ -352,9 +377,11 @@ def source_config(config: RunConfig, name: str) -> SourceConfig:
 
 
 def _text_fields(batch: pl.DataFrame, source: SourceConfig) -> list[list[str | None]]:
-    """Per output text column, the text to redact for each row (None when absent)."""
+    """Per output text column, the text to redact for each row (None when absent), without
+    the invisible characters that would hide PII from detection (see textclean)."""
+    batch = pl.DataFrame([clean_texts(batch[column]) for column in source.text_columns])
     if source.text_mode == "separate":
-        return [batch[column].cast(pl.String).to_list() for column in source.text_columns]
+        return [batch[column].to_list() for column in source.text_columns]
     joined = batch.select(
         pl.concat_str(
             [pl.col(c).cast(pl.String).replace("", None) for c in source.text_columns],
@@ -376,16 +403,6 @@ def _created_at(series: pl.Series) -> pa.Array:
     return series.to_arrow().cast(pa.timestamp("us", tz="UTC"))
 
 
-def _check_ids(batch: pl.DataFrame, source: SourceConfig, unit: WorkUnit, first_row: int) -> None:
-    nulls = batch[source.id_column].is_null()
-    if nulls.any():
-        row = first_row + int(nulls.arg_true()[0])
-        raise InputError(
-            f"{unit.path}: column {source.id_column!r} is null at row {row} "
-            f"({int(nulls.sum())} null(s) in rows {first_row}..{first_row + batch.height - 1})"
-        )
-
-
 def _sampled(record_id: str, rate: float) -> bool:
     """Deterministic sample: the same records are scanned in every run."""
     if rate >= 1.0:
@@ -394,15 +411,56 @@ def _sampled(record_id: str, rate: float) -> bool:
     return int.from_bytes(digest[:8], "big") < rate * 2**64
 
 
+def _detector_max_chars(redactor: TextRedactor) -> int | None:
+    """spaCy's max_length for the detector's language (None if the redactor has none)."""
+    try:
+        detector = redactor.detector
+        nlp = detector.analyzer.nlp_engine.nlp[detector.config.language]  # type: ignore[attr-defined]
+        return int(nlp.max_length)
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
+def _raise_if_too_long(
+    rows: pl.DataFrame,
+    fields: list[list[str | None]],
+    source: SourceConfig,
+    redactor: TextRedactor,
+    path: str | None,
+) -> None:
+    """After the detector failed on a batch: if a text is longer than it accepts, say which
+    (file, column, row and length; never the text). The unit still fails: fail closed."""
+    limit = _detector_max_chars(redactor)
+    if limit is None:
+        return
+    positions = rows[ROW_INDEX].to_list() if ROW_INDEX in rows.columns else range(rows.height)
+    columns = (
+        [[column] for column in source.text_columns]
+        if source.text_mode == "separate"
+        else [source.text_columns]
+    )
+    for names, field in zip(columns, fields, strict=True):
+        for row, text in zip(positions, field, strict=True):
+            if text and len(text) > limit:
+                what = f"column {names[0]!r}" if len(names) == 1 else f"columns {names} (joined)"
+                raise InputError(
+                    f"{path or 'input'}: {what} at row {row} holds {len(text)} characters, more "
+                    f"than the detector takes ({limit}, spaCy max_length): the unit fails "
+                    "rather than pass it unredacted"
+                )
+
+
 def redact_batch(
     batch: pl.DataFrame,
     source: SourceConfig,
     redactor: TextRedactor,
     stats: SourceStats,
     leak_scan: LeakScanConfig | None = None,
+    path: str | None = None,
 ) -> tuple[pa.Table, list[str]]:
     """Consented rows in, shard rows out (empty-text rows are counted and left out), with
-    the user id of each row written (for the lineage index; never written to shards)."""
+    the user id of each row written (for the lineage index; never written to shards).
+    ``path``: the input file, for error messages."""
     fields = _text_fields(batch, source)
     has_text = [any(field[i] for field in fields) for i in range(batch.height)]
     stats.skipped_empty += has_text.count(False)
@@ -413,7 +471,11 @@ def redact_batch(
     ]
 
     flat = [text for field in fields for text in field if text]
-    redacted_iter = iter(redactor.redact(flat))
+    try:
+        redacted_iter = iter(redactor.redact(flat))
+    except Exception:
+        _raise_if_too_long(rows, fields, source, redactor, path)
+        raise
     out_columns: list[list[str | None]] = []
     masked_per_row = [0] * rows.height
     record_ids = rows[source.id_column].cast(pl.String).to_list()
@@ -465,6 +527,7 @@ def unit_files(staging_dir: Path, unit_id: str, shards: list[ShardInfo]) -> list
     per_unit = [
         f"{LINEAGE_DIR}/units/{unit_id}.parquet",
         f"{DEDUP_DIR}/{unit_id}.parquet",
+        str(unit_quarantine_path(staging_dir, unit_id).relative_to(staging_dir)),
     ]
     return [shard.path for shard in shards] + [
         name for name in per_unit if (staging_dir / name).is_file()
@@ -576,13 +639,18 @@ def _redact_unit(
     try:
         for first_row, batch in read_unit(unit, source, config.runner.batch_rows):
             stats.records_in += batch.height
-            _check_ids(batch, source, unit, first_row)
+            # Rows that cannot be processed safely: quarantined (or the run fails), never passed on.
+            batch, quarantined, quarantine_rows = screen_batch(batch, source, unit.path, first_row)
+            stats.quarantined.update(quarantined)
+            writer.quarantine(quarantine_rows)
             consented, dropped, kept_unregistered = gate.split(
                 batch, source.user_column, source.deleted_column
             )
             stats.dropped.update(dropped)
             stats.kept_not_in_registry += kept_unregistered
-            table, user_ids = redact_batch(consented, source, redactor, stats, config.leak_scan)
+            table, user_ids = redact_batch(
+                consented, source, redactor, stats, config.leak_scan, unit.path
+            )
             writer.write(table, user_ids)
         shards = writer.close()
     except RedactError:
@@ -699,6 +767,7 @@ def finalize(
     lineage = (
         _merge_lineage(prepared.staging_dir, results, removed) if config.output.lineage else None
     )
+    quarantine = merge_quarantine(prepared.staging_dir, [result.unit_id for result in results])
     jsonl = (
         [
             write_jsonl_twin(
@@ -739,6 +808,7 @@ def finalize(
             "bytes": sum(s["bytes"] for s in shards),
         },
         "lineage": lineage,
+        "quarantine": quarantine,  # positions of rows that could not be processed, or None
         "jsonl": jsonl,
         # How shards were written and masked, so `forget` rewrites them the same way.
         "shard_writer": {

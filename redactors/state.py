@@ -57,6 +57,7 @@ def stats_to_json(stats: SourceStats) -> dict[str, Any]:
     return {
         **data,
         "dropped": dict(stats.dropped),
+        "quarantined": dict(stats.quarantined),
         "entities": dict(stats.entities),
         "recognizers": dict(stats.recognizers),
         "entities_by_column": {c: dict(v) for c, v in stats.entities_by_column.items()},
@@ -71,6 +72,7 @@ def stats_from_json(data: dict[str, Any]) -> SourceStats:
         **{
             **data,
             "dropped": Counter(data["dropped"]),
+            "quarantined": Counter(data["quarantined"]),
             "entities": Counter(data["entities"]),
             "recognizers": Counter(data["recognizers"]),
             "entities_by_column": {c: Counter(v) for c, v in data["entities_by_column"].items()},

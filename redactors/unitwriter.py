@@ -1,4 +1,5 @@
-"""What one work unit writes: shard parts (per split), their lineage rows, their text hashes.
+"""What one work unit writes: shard parts (per split), their lineage rows, their text hashes,
+and the positions of the rows it quarantined.
 
 Splits are assigned by a keyed hash of the user, so all of one person's records land in one
 split (no person in both train and test), and the assignment is the same in every run with
@@ -7,16 +8,22 @@ the same secret. Text hashes feed the run-wide exact dedup in ``redactors.dedup`
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import hmac
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from redactors.config import OutputConfig, SourceConfig
+from redactors.errors import OutputError
 from redactors.io import ShardInfo, ShardWriter, shard_schema
 from redactors.lineage import LINEAGE_DIR, lineage_table, user_key, write_lineage
+from redactors.quarantine import unit_quarantine_path, write_unit_quarantine
 
 DEDUP_DIR = "dedup"
 DEDUP_SCHEMA = pa.schema([("shard", pa.string()), ("row", pa.int32()), ("hash", pa.uint64())])
@@ -59,6 +66,26 @@ class UnitWriter:
         self._record_ids: dict[str, list[str]] = {}
         self._user_keys: dict[str, list[str]] = {}
         self._hashes: dict[str, list[int]] = {}
+        self._quarantined: list[pa.Table] = []
+
+    @contextmanager
+    def _disk_full_is_an_output_error(self) -> Iterator[None]:
+        """No space (or quota) left: say so, with the directory, instead of a bare OSError
+        (the run then fails; the staging dir goes, the previous output stays)."""
+        try:
+            yield
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise OutputError(
+                f"work unit {self.unit_id}: {os.strerror(exc.errno)} while writing into "
+                f"{self.staging_dir} (disk full?); nothing was published"
+            ) from None
+
+    def quarantine(self, rows: pa.Table) -> None:
+        """Positions of rows this unit quarantined (written at close, if configured)."""
+        if rows.num_rows and self.output.quarantine_file:
+            self._quarantined.append(rows)
 
     def _writer(self, split: str) -> ShardWriter:
         if split not in self._writers:
@@ -76,6 +103,10 @@ class UnitWriter:
         return self._writers[split]
 
     def write(self, table: pa.Table, user_ids: list[str]) -> None:
+        with self._disk_full_is_an_output_error():
+            self._write(table, user_ids)
+
+    def _write(self, table: pa.Table, user_ids: list[str]) -> None:
         if not table.num_rows:
             return
         splits = self.output.splits
@@ -98,6 +129,10 @@ class UnitWriter:
                 self._hashes[split] += [text_hash([column[i] for column in texts]) for i in rows]
 
     def close(self) -> list[ShardInfo]:
+        with self._disk_full_is_an_output_error():
+            return self._close()
+
+    def _close(self) -> list[ShardInfo]:
         shards: list[ShardInfo] = []
         lineage_parts, dedup_parts = [], []
         for split in sorted(self._writers):
@@ -126,8 +161,10 @@ class UnitWriter:
             path = self.staging_dir / DEDUP_DIR / f"{self.unit_id}.parquet"
             path.parent.mkdir(parents=True, exist_ok=True)
             pq.write_table(pa.concat_tables(dedup_parts), path)
+        write_unit_quarantine(self.staging_dir, self.unit_id, self._quarantined)
         return shards
 
     def abort(self) -> None:
         for writer in self._writers.values():
             writer.abort()
+        unit_quarantine_path(self.staging_dir, self.unit_id).unlink(missing_ok=True)

@@ -302,9 +302,17 @@ def test_unknown_config_key_is_a_clear_error(sample_copy):
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_failure_mid_run_keeps_the_previous_output(sample_copy):
-    """A unit that fails (null id) leaves the committed output of the last run untouched."""
+    """A unit that fails (null id, with on_bad_record: fail) leaves the committed output of
+    the last run untouched."""
     root = sample_copy.parent.parent
     output = root / "out"
+    config = sample_copy.read_text()
+    assert config.count("    text_columns: [text]\n") == 1  # the messages source
+    sample_copy.write_text(
+        config.replace(
+            "    text_columns: [text]\n", "    text_columns: [text]\n    on_bad_record: fail\n"
+        )
+    )
     run_flow(sample_copy, output, SECRET_A)
     before = {p.name: p.read_bytes() for p in (output / "shards").iterdir()}
     messages = root / "data/sample/messages.parquet"
