@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,8 +17,11 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
-from redactors.config import load_config
+from redactors.config import RunConfig, load_config
 from redactors.errors import RedactError
+
+if TYPE_CHECKING:
+    from prefect import Flow
 
 app = typer.Typer(
     name="redact",
@@ -63,6 +66,23 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+def _flow_with_runner(
+    run_config: RunConfig, runner: str | None, workers: int | None, dask_address: str | None
+) -> tuple[str, Flow[..., dict[str, Any]]]:
+    """The `redact-run` flow with the task runner chosen by the options, else the config."""
+    from pipelines.redact import redact_flow, task_runner_for
+
+    kind = runner or run_config.runner.kind
+    if kind not in ("threads", "processes", "dask"):
+        _fail(f"--runner must be threads, processes or dask, not {kind!r}")
+    task_runner = task_runner_for(
+        kind,
+        workers or run_config.runner.workers,
+        dask_address or run_config.runner.dask_address,
+    )
+    return kind, redact_flow.with_options(task_runner=task_runner)
+
+
 @app.command()
 def run(
     config: Annotated[Path, typer.Option("--config", "-c", help="YAML run config")],
@@ -81,21 +101,11 @@ def run(
     ] = False,
 ) -> None:
     """Run the redaction flow once: exports -> consent gate -> Presidio -> shards + report.
-    Work units an earlier (or killed) run finished under the same config, secret and
-    registry are reused after their checksums verify."""
-    from pipelines.redact import redact_flow, task_runner_for
-
+    Work units an earlier (or killed) run finished under the same config and secret are
+    reused after their checksums verify."""
     try:
         run_config = load_config(config)
-        kind = runner or run_config.runner.kind
-        if kind not in ("threads", "processes", "dask"):
-            _fail(f"--runner must be threads, processes or dask, not {kind!r}")
-        task_runner = task_runner_for(
-            kind,
-            workers or run_config.runner.workers,
-            dask_address or run_config.runner.dask_address,
-        )
-        flow = redact_flow.with_options(task_runner=task_runner)
+        kind, flow = _flow_with_runner(run_config, runner, workers, dask_address)
         with _shared_api_server(needed=kind != "threads"):
             report = flow(
                 config_path=str(config),
@@ -123,6 +133,11 @@ def run(
             else ""
         )
     )
+    if totals.get("records_quarantined"):
+        typer.echo(
+            f"  quarantined: {totals['records_quarantined']} rows that could not be processed "
+            f"safely ({totals['quarantined_by_reason']}); see quarantine.parquet"
+        )
     typer.echo(f"  manifest: {out / 'manifest.json'}")
     typer.echo(f"  report:   {out / 'report.html'}  (and report.json)")
     typer.echo(
@@ -143,6 +158,82 @@ def run(
     flags = report.get("change", {}).get("flags") or []
     if flags:
         typer.echo(f"  changed:  {len(flags)} rate(s) moved a lot since the last run: {flags}")
+
+
+NO_SERVER = (
+    "`redact serve` needs a Prefect server: schedules are kept and fired by a server, not by "
+    "the temporary one `redact run` starts. Start one with `prefect server start --host "
+    "127.0.0.1` and point at it: `export PREFECT_API_URL=http://127.0.0.1:4200/api` (or "
+    "`prefect config set PREFECT_API_URL=...`)."
+)
+
+
+@app.command()
+def serve(
+    config: Annotated[Path, typer.Option("--config", "-c", help="YAML run config")],
+    cron: Annotated[str, typer.Option(help='when to run, a cron expression ("0 2 * * *")')],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="output directory (overrides config)")
+    ] = None,
+    timezone: Annotated[str, typer.Option(help="IANA time zone of the cron expression")] = "UTC",
+    name: Annotated[
+        str | None, typer.Option(help="deployment name (default: the config's run_name)")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="workers (overrides runner.workers)")] = None,
+    runner: Annotated[
+        str | None, typer.Option(help="threads | processes | dask (overrides runner.kind)")
+    ] = None,
+) -> None:
+    """Serve the flow as Prefect deployment `redact-run/NAME` on a cron schedule until stopped.
+    Its runs (scheduled or triggered) execute here, in subprocesses of this command. Needs a
+    Prefect server (PREFECT_API_URL) and REDACT_SECRET in this command's environment."""
+    import re
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.schedules import CronSchedule
+    from prefect.schedules import Cron
+    from prefect.settings import get_current_settings
+    from pydantic import ValidationError
+
+    from pipelines.redact import SECRET_ENV
+    from redactors.engine import secret_key
+
+    api_url = get_current_settings().api.url
+    if not api_url:
+        _fail(NO_SERVER)
+    try:
+        CronSchedule(cron=cron, timezone=timezone)
+    except ValidationError as exc:
+        _fail(f"--cron/--timezone: {exc.errors()[0]['msg'].removeprefix('Value error, ')}")
+    try:
+        run_config = load_config(config)
+        if output is None and run_config.output.directory is None:
+            _fail("no output directory: set output.directory or pass --output")
+        secret_key(os.environ.get(SECRET_ENV), required=run_config.needs_secret())
+        kind, flow = _flow_with_runner(run_config, runner, workers, None)
+    except RedactError as exc:
+        _fail(str(exc))
+        return
+    name = name or run_config.run_name
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        _fail(f"--name: use letters, digits, '.', '_' and '-' only, not {name!r}")
+    with get_client(sync_client=True) as client:
+        unreachable = client.api_healthcheck()
+    if unreachable is not None:
+        _fail(
+            f"no Prefect server answers at PREFECT_API_URL={api_url} "
+            f"({type(unreachable).__name__}): start one (`prefect server start --host "
+            "127.0.0.1`) or correct PREFECT_API_URL."
+        )
+    # Absolute paths: the deployment's parameters must not depend on where a run starts.
+    parameters: dict[str, Any] = {"config_path": str(config.resolve())}
+    if output is not None:
+        parameters["output"] = str(output.resolve())
+    typer.echo(
+        f"serving redact-run/{name}: cron {cron!r} ({timezone}), runner {kind}, "
+        f"config {parameters['config_path']}, API {api_url}"
+    )
+    flow.serve(name=name, schedule=Cron(cron, timezone=timezone), parameters=parameters)
 
 
 @app.command()
@@ -272,3 +363,7 @@ def evaluate(
 
 def main() -> None:
     sys.exit(app())
+
+
+if __name__ == "__main__":
+    main()
