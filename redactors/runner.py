@@ -864,6 +864,8 @@ def finalize(
     _check_thresholds(config, report)
     risk = report["residual_risk"]
     if risk["status"] == "measured" and not risk["passed"]:
+        # Units whose masked text failed the re-scan are not kept for reuse either.
+        UnitStore.for_output(prepared.output_dir).clear()
         raise ResidualRiskError(
             f"leak re-scan: {risk['records_with_hits']} of {risk['records_scanned']} scanned "
             f"records ({risk['rate']:.4%}) still hold PII-like values {risk['hits_by_entity']}, "

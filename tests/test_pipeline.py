@@ -328,7 +328,10 @@ def test_failure_mid_run_keeps_the_previous_output(sample_copy):
         run_flow(sample_copy, output, SECRET_A)
     assert "'message_id' is null at row 1700" in str(error.value)
     assert {p.name: p.read_bytes() for p in (output / "shards").iterdir()} == before
-    assert [p.name for p in root.iterdir() if p.name.startswith(".out.")] == [".out.lock"]
+    # No staging dir left; the units finished before the failure stay in the state store,
+    # so the rerun after fixing the input does only the rest.
+    leftovers = [p.name for p in root.iterdir() if p.name.startswith(".out.")]
+    assert sorted(leftovers) == [".out.lock", ".out.state"]
 
 
 def test_prefect_artifact_summarises_the_run_without_pii(sample_runs, sample):
