@@ -16,7 +16,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: install run test lint sample clean lock browser bench
+.PHONY: install run test lint sample clean lock browser bench test-heavy
 N ?= 20000
 
 install: $(STAMP)
@@ -40,6 +40,10 @@ lint: $(STAMP)
 test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest
+
+# Tests that take minutes each (a 5 MB text through detection); not part of `make test`.
+test-heavy: $(STAMP)
+	$(BIN)/pytest -m heavy
 
 # Debian chromium for the report's browser tests (headless, offline); skipped without it.
 browser:

@@ -143,6 +143,18 @@ class DetectionConfig(_Strict):
     # findings on the eval set.
     spacy_disable: list[str] = Field(default_factory=lambda: ["parser"])
     batch_size: int = Field(default=256, ge=1, le=100_000)
+    # Texts longer than window_chars are analyzed in windows of at most that many characters
+    # that share at least window_overlap_chars (redactors/longtext.py): spaCy refuses texts
+    # over 1,000,000 characters. A finding plus the context before it must fit in the overlap
+    # to be found across a cut. window_chars also bounds the characters per spaCy batch.
+    window_chars: int = Field(default=100_000, ge=1_000, le=1_000_000)
+    window_overlap_chars: int = Field(default=4_000, ge=100)
+
+    @model_validator(mode="after")
+    def _overlap_fits_window(self) -> DetectionConfig:
+        if 4 * self.window_overlap_chars > self.window_chars:
+            raise ValueError("window_overlap_chars must be at most a quarter of window_chars")
+        return self
 
     @model_validator(mode="after")
     def _lists_name_detected_entities(self) -> DetectionConfig:

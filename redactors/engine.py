@@ -16,6 +16,7 @@ from presidio_anonymizer import AnonymizerEngine
 from redactors.config import NON_CONSENTED_ENTITY, DetectionConfig, MaskingConfig
 from redactors.detect import Detector, build_detector
 from redactors.errors import SecretError
+from redactors.longtext import overlap_groups
 from redactors.mask import CUSTOM_OPERATORS, presidio_operator, resolve_overlaps
 from redactors.mentions import NonConsentedMentions
 
@@ -74,7 +75,9 @@ class Masker:
     def mask(self, text: str, findings: Sequence[RecognizerResult]) -> RedactedText:
         if not findings:
             return RedactedText(text, ())
-        regions = resolve_overlaps(text, findings)
+        regions = [
+            region for group in overlap_groups(findings) for region in resolve_overlaps(text, group)
+        ]
         result = self.anonymizer.anonymize(
             text=text, analyzer_results=regions, operators=self.operators
         )

@@ -41,7 +41,6 @@ from redactors.engine import RedactedText, TextRedactor, secret_key
 from redactors.errors import (
     CanaryError,
     ConsentError,
-    InputError,
     OutputError,
     RedactError,
     ResidualRiskError,
@@ -75,7 +74,6 @@ from redactors.lineage import (
 from redactors.mentions import NonConsentedMentions
 from redactors.quarantine import (
     QUARANTINE_FILE,
-    ROW_INDEX,
     merge_quarantine,
     screen_batch,
     unit_quarantine_path,
@@ -411,56 +409,15 @@ def _sampled(record_id: str, rate: float) -> bool:
     return int.from_bytes(digest[:8], "big") < rate * 2**64
 
 
-def _detector_max_chars(redactor: TextRedactor) -> int | None:
-    """spaCy's max_length for the detector's language (None if the redactor has none)."""
-    try:
-        detector = redactor.detector
-        nlp = detector.analyzer.nlp_engine.nlp[detector.config.language]  # type: ignore[attr-defined]
-        return int(nlp.max_length)
-    except (AttributeError, KeyError, TypeError):
-        return None
-
-
-def _raise_if_too_long(
-    rows: pl.DataFrame,
-    fields: list[list[str | None]],
-    source: SourceConfig,
-    redactor: TextRedactor,
-    path: str | None,
-) -> None:
-    """After the detector failed on a batch: if a text is longer than it accepts, say which
-    (file, column, row and length; never the text). The unit still fails: fail closed."""
-    limit = _detector_max_chars(redactor)
-    if limit is None:
-        return
-    positions = rows[ROW_INDEX].to_list() if ROW_INDEX in rows.columns else range(rows.height)
-    columns = (
-        [[column] for column in source.text_columns]
-        if source.text_mode == "separate"
-        else [source.text_columns]
-    )
-    for names, field in zip(columns, fields, strict=True):
-        for row, text in zip(positions, field, strict=True):
-            if text and len(text) > limit:
-                what = f"column {names[0]!r}" if len(names) == 1 else f"columns {names} (joined)"
-                raise InputError(
-                    f"{path or 'input'}: {what} at row {row} holds {len(text)} characters, more "
-                    f"than the detector takes ({limit}, spaCy max_length): the unit fails "
-                    "rather than pass it unredacted"
-                )
-
-
 def redact_batch(
     batch: pl.DataFrame,
     source: SourceConfig,
     redactor: TextRedactor,
     stats: SourceStats,
     leak_scan: LeakScanConfig | None = None,
-    path: str | None = None,
 ) -> tuple[pa.Table, list[str]]:
     """Consented rows in, shard rows out (empty-text rows are counted and left out), with
-    the user id of each row written (for the lineage index; never written to shards).
-    ``path``: the input file, for error messages."""
+    the user id of each row written (for the lineage index; never written to shards)."""
     fields = _text_fields(batch, source)
     has_text = [any(field[i] for field in fields) for i in range(batch.height)]
     stats.skipped_empty += has_text.count(False)
@@ -471,11 +428,7 @@ def redact_batch(
     ]
 
     flat = [text for field in fields for text in field if text]
-    try:
-        redacted_iter = iter(redactor.redact(flat))
-    except Exception:
-        _raise_if_too_long(rows, fields, source, redactor, path)
-        raise
+    redacted_iter = iter(redactor.redact(flat))
     out_columns: list[list[str | None]] = []
     masked_per_row = [0] * rows.height
     record_ids = rows[source.id_column].cast(pl.String).to_list()
@@ -648,9 +601,7 @@ def _redact_unit(
             )
             stats.dropped.update(dropped)
             stats.kept_not_in_registry += kept_unregistered
-            table, user_ids = redact_batch(
-                consented, source, redactor, stats, config.leak_scan, unit.path
-            )
+            table, user_ids = redact_batch(consented, source, redactor, stats, config.leak_scan)
             writer.write(table, user_ids)
         shards = writer.close()
     except RedactError:
