@@ -39,6 +39,7 @@ from redactors.report import render_markdown
 from redactors.runner import preflight, run_local
 from redactors.state import UnitStore
 from redactors.textclean import clean_text, clean_texts
+from tests.test_consent import registry as consent_registry
 
 from .conftest import SECRET_A
 
@@ -343,18 +344,8 @@ def test_a_secret_set_but_empty_is_refused_when_one_is_needed(root: Path, sample
 
 def test_registry_with_a_user_in_two_regions(tmp_path: Path):
     def gate(rows: list[tuple[str, str, datetime]]) -> ConsentGate:
-        pl.DataFrame(
-            [(user, "opted_in", region, at) for user, region, at in rows],
-            schema={
-                "user_id": pl.String,
-                "status": pl.String,
-                "region": pl.String,
-                "updated_at": pl.Datetime("us", "UTC"),
-            },
-            orient="row",
-        ).write_parquet(tmp_path / "consent.parquet")
-        config = ConsentConfig(registry="consent.parquet", excluded_regions=["DE"])
-        return ConsentGate.load(config, tmp_path / "consent.parquet")
+        path = consent_registry(tmp_path, [(u, "opted_in", r, at) for u, r, at in rows])
+        return ConsentGate.load(ConsentConfig(registry=path.name, excluded_regions=["DE"]), path)
 
     # at different times: the latest row wins (moved to DE: excluded; moved away: kept)
     later = T0 + timedelta(days=1)
