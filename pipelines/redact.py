@@ -184,7 +184,9 @@ def _run_locked(
         prepared.staging_dir,
     )
     registry_sha256 = prepared.registry_fingerprint["sha256"]
-    canaries = canary_task(config, registry_sha256)
+    canary_started = time.perf_counter()
+    canaries = canary_task(config, registry_sha256)  # builds this worker's engines too
+    canary_seconds = time.perf_counter() - canary_started
     try:
         process_started = time.perf_counter()
         (prepared.staging_dir / "shards").mkdir(parents=True)
@@ -198,20 +200,22 @@ def _run_locked(
         # writing into the staging dir when the failure removes it.
         results = _collect(futures, prepared.plan.units, process_started, logger)
         process_seconds = time.perf_counter() - process_started
-        finalize_started = time.perf_counter()
         report = finalize(
             config,
             config_path,
             prepared,
             results,
-            timings={"plan_s": plan_seconds, "process_s": process_seconds},
+            timings={
+                "plan_s": plan_seconds,
+                "canary_s": canary_seconds,
+                "process_s": process_seconds,
+            },
             extra_versions={"prefect": prefect.__version__},
             canaries=canaries,
         )
     except BaseException:
         discard_staging(prepared.staging_dir)
         raise
-    report["timings"]["finalize_s"] = round(time.perf_counter() - finalize_started, 3)
     totals = report["totals"]
     incremental = report["incremental"]
     logger.info(

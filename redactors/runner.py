@@ -700,6 +700,7 @@ def finalize(
     canaries: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write manifest and report into staging, then commit. Returns the report."""
+    finalize_started = time.perf_counter()
     order = {unit.unit_id: index for index, unit in enumerate(prepared.plan.units)}
     results = sorted(results, key=lambda result: order[result.unit_id])
     removed = (
@@ -822,6 +823,8 @@ def finalize(
             f"records ({risk['rate']:.4%}) still hold PII-like values {risk['hits_by_entity']}, "
             f"above leak_scan.fail_above_rate {risk['fail_above_rate']}: output not published"
         )
+    # Dedup, lineage, twins, manifest and report: all of finalize but rendering and commit.
+    report["timings"]["finalize_s"] = round(time.perf_counter() - finalize_started, 3)
     write_json(prepared.staging_dir / "report.json", report)
     (prepared.staging_dir / "report.html").write_text(render_html(report), encoding="utf-8")
     write_card(prepared.staging_dir, manifest, report)
@@ -972,6 +975,7 @@ def _run_local_locked(
 ) -> dict[str, Any]:
     started = time.perf_counter()
     prepared = preflight(config, output_dir, secret, rebuild)
+    canary_started = time.perf_counter()
     engines = build_engines(config, secret, prepared.registry_fingerprint["sha256"])
     canaries = check_canaries(config, engines)
     try:
@@ -983,7 +987,8 @@ def _run_local_locked(
             prepared,
             results,
             timings={
-                "plan_s": process_started - started,
+                "plan_s": canary_started - started,
+                "canary_s": process_started - canary_started,
                 "process_s": time.perf_counter() - process_started,
             },
             canaries=canaries,
