@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,6 @@ from redactors.runner import (
     output_lock,
     preflight,
     process_unit,
-    reuse_unit,
     secret_fingerprint,
 )
 
@@ -78,11 +78,15 @@ def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
 def redact_unit(
     unit: WorkUnit, config: RunConfig, staging_dir: str, registry_sha256: str
 ) -> UnitResult:
-    # A unit the state store holds (earlier run, killed run) needs no engines at all.
-    reused = reuse_unit(unit, Path(staging_dir), registry_sha256)
-    if reused is not None:
-        return reused
-    return process_unit(unit, config, _engines(config, registry_sha256), Path(staging_dir))
+    # Engines are built only if the unit is not in the state store as is (earlier or killed
+    # run under the same registry): the store is looked up, and its files verified, once.
+    return process_unit(
+        unit,
+        config,
+        partial(_engines, config, registry_sha256),
+        Path(staging_dir),
+        registry_sha256,
+    )
 
 
 @task(name="canary-check", cache_policy=NO_CACHE)

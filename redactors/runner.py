@@ -20,7 +20,7 @@ import secrets
 import shutil
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -487,17 +487,6 @@ def unit_files(staging_dir: Path, unit_id: str, shards: list[ShardInfo]) -> list
     ]
 
 
-def reuse_unit(unit: WorkUnit, staging_dir: Path, registry_sha256: str) -> UnitResult | None:
-    """The unit's stored result, its files linked into the staging dir, if the state store
-    next to the output holds it, built under this registry, with every checksum intact."""
-    if not unit.key:
-        return None
-    stored = _store_of(staging_dir).load(unit.key, staging_dir)
-    if stored is None or stored.get("registry_sha256") != registry_sha256:
-        return None
-    return _stored_result(unit, stored)
-
-
 def _stored_result(unit: WorkUnit, stored: dict[str, Any]) -> UnitResult:
     return UnitResult(
         unit.unit_id,
@@ -517,23 +506,34 @@ def _store_of(staging_dir: Path) -> UnitStore:
 def process_unit(
     unit: WorkUnit,
     config: RunConfig,
-    engines: Engines,
+    engines: Engines | Callable[[], Engines],
     staging_dir: Path,
+    registry_sha256: str | None = None,
 ) -> UnitResult:
     """Read one work unit, gate, redact and write its shard parts into the staging dir, with
     its lineage rows and text hashes (see UnitWriter); then keep a copy in the state store
     so a rerun does not redo it. A unit the store holds is not redone: as stored if built
-    under this run's registry, else with the newer registry's decisions applied (refresh)."""
+    under this run's registry, else with the newer registry's decisions applied (refresh).
+
+    ``engines`` may be a function that builds them: then a unit the store holds as is
+    needs none (the flow's workers build engines only for units they redo)."""
+
+    def build() -> Engines:
+        return engines if isinstance(engines, Engines) else engines()
+
     store = _store_of(staging_dir)
-    registry_sha256 = engines.gate.registry_fingerprint["sha256"]
     stored = store.load(unit.key, staging_dir) if unit.key else None
-    if stored is not None and stored.get("registry_sha256") == registry_sha256:
-        return _stored_result(unit, stored)
+    if stored is not None:
+        registry_sha256 = registry_sha256 or build().gate.registry_fingerprint["sha256"]
+        if stored.get("registry_sha256") == registry_sha256:
+            return _stored_result(unit, stored)
+    built = build()
+    registry_sha256 = built.gate.registry_fingerprint["sha256"]
     result = None
     if stored is not None:
-        result = _refresh(unit, config, engines, staging_dir, _stored_result(unit, stored))
+        result = _refresh(unit, config, built, staging_dir, _stored_result(unit, stored))
     if result is None:
-        result = _redact_unit(unit, config, engines, staging_dir)
+        result = _redact_unit(unit, config, built, staging_dir)
     if unit.key:
         store.save(
             unit.key,
