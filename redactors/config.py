@@ -142,6 +142,10 @@ class DetectionConfig(_Strict):
     # spaCy components Presidio never reads (the dependency parse): ~25% faster, same
     # findings on the eval set.
     spacy_disable: list[str] = Field(default_factory=lambda: ["parser"])
+    # Run the NER model only on texts that hold a word outside a list of common English
+    # non-name words (redactors/namewords.py); it applies when PERSON is the only entity NER
+    # is wanted for. false: NER on every text, as plain Presidio.
+    ner_prefilter: bool = True
     batch_size: int = Field(default=256, ge=1, le=100_000)
     # Texts longer than window_chars are analyzed in windows of at most that many characters
     # that share at least window_overlap_chars (redactors/longtext.py): spaCy refuses texts

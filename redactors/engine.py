@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -118,16 +119,21 @@ class TextRedactor:
         entities = [*detector.entities, *([NON_CONSENTED_ENTITY] if mentions else [])]
         return cls(detector, Masker(masking, entities, key), mentions)
 
-    def redact(self, texts: Sequence[str]) -> list[RedactedText]:
+    def redact(
+        self, texts: Sequence[str], stages: Counter[str] | None = None
+    ) -> list[RedactedText]:
         """Redact a batch. Identical texts (chat repeats "ok", "thanks!") are analyzed once:
-        detection and masking are deterministic, so every copy gets the same result."""
+        detection and masking are deterministic, so every copy gets the same result.
+        ``stages`` counts the unique texts per NLP stage (see detect.StagedAnalyzerEngine)."""
         unique = list(dict.fromkeys(texts))
-        by_text = dict(zip(unique, self._redact_unique(unique), strict=True))
+        by_text = dict(zip(unique, self._redact_unique(unique, stages), strict=True))
         return [by_text[text] for text in texts]
 
-    def _redact_unique(self, texts: Sequence[str]) -> list[RedactedText]:
+    def _redact_unique(
+        self, texts: Sequence[str], stages: Counter[str] | None
+    ) -> list[RedactedText]:
         redacted = []
-        for text, findings in zip(texts, self.detector.analyze(texts), strict=True):
+        for text, findings in zip(texts, self.detector.analyze(texts, stages), strict=True):
             if self.mentions is not None:
                 # Outside Presidio, so detection.allow_list never un-masks a person who
                 # said no; score 1.0 outranks every other finding on the same characters.

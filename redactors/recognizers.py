@@ -137,7 +137,7 @@ class Mastercard2SeriesRecognizer(CreditCardRecognizer):
         )
 
 
-class _GroupRegexRecognizer(EntityRecognizer):
+class GroupRegexRecognizer(EntityRecognizer):
     """Regexes whose *group 1* is the finding, so context words ("password:", "born on")
     select a value without being masked themselves (Python's re has no variable-length
     look-behind)."""
@@ -171,7 +171,7 @@ class _GroupRegexRecognizer(EntityRecognizer):
         return True
 
 
-class SecretRecognizer(_GroupRegexRecognizer):
+class SecretRecognizer(GroupRegexRecognizer):
     """Credentials: cloud/API keys and tokens by their published formats, private key blocks,
     and the value after "password:", "token=", "api_key:" and the like."""
 
@@ -209,7 +209,7 @@ _DATE = (
 )
 
 
-class DateOfBirthRecognizer(_GroupRegexRecognizer):
+class DateOfBirthRecognizer(GroupRegexRecognizer):
     """A date right after birth context ("born on", "DOB:", "date of birth", "birthday is").
     Other dates (deadlines, releases) are not personal data and stay."""
 
@@ -234,7 +234,7 @@ _NOT_NAMES = frozenset(
 )
 
 
-class ChatAddressRecognizer(_GroupRegexRecognizer):
+class ChatAddressRecognizer(GroupRegexRecognizer):
     """Names right after words that address or point at a person in chat ("thx Maria",
     "ask for Hector", "cc Ann Lee"), which a news-trained NER model often misses in short
     informal messages."""

@@ -19,6 +19,10 @@ from redactors.consent import DROP_REASONS
 from redactors.leakscan import LeakStats
 from redactors.quarantine import REASONS as QUARANTINE_REASONS
 
+# Texts per detection stage (detect.StagedAnalyzerEngine): the whole spaCy pipeline with NER,
+# the pipeline without NER (lemmas for context words), no NLP at all.
+NLP_STAGES = ("ner", "lemmas_only", "no_nlp")
+
 
 @dataclass
 class SourceStats:
@@ -43,6 +47,8 @@ class SourceStats:
     recognizers: Counter[str] = field(default_factory=Counter)
     entities_by_column: dict[str, Counter[str]] = field(default_factory=dict)
     allow_list_hits: int = 0
+    # unique texts (or windows) per NLP stage: whole pipeline / without NER / none
+    nlp_stages: Counter[str] = field(default_factory=Counter)
 
     def add_span(self, column: str, entity: str, score: float, recognizer: str) -> None:
         self.entities[entity] += 1
@@ -72,6 +78,7 @@ class SourceStats:
         for column, counts in other.entities_by_column.items():
             self.entities_by_column.setdefault(column, Counter()).update(counts)
         self.allow_list_hits += other.allow_list_hits
+        self.nlp_stages.update(other.nlp_stages)
 
     @property
     def records_dropped(self) -> int:
@@ -110,6 +117,7 @@ class SourceStats:
                 for column, counts in sorted(self.entities_by_column.items())
             },
             "allow_list_hits": self.allow_list_hits,
+            "nlp_stages": {stage: self.nlp_stages.get(stage, 0) for stage in NLP_STAGES},
         }
 
 

@@ -428,7 +428,7 @@ def redact_batch(
     ]
 
     flat = [text for field in fields for text in field if text]
-    redacted_iter = iter(redactor.redact(flat))
+    redacted_iter = iter(redactor.redact(flat, stats.nlp_stages))
     out_columns: list[list[str | None]] = []
     masked_per_row = [0] * rows.height
     record_ids = rows[source.id_column].cast(pl.String).to_list()
@@ -787,6 +787,7 @@ def finalize(
             "language": config.detection.language,
             "score_threshold": config.detection.score_threshold,
             "entities": list(config.detection.entities),
+            "ner_prefilter": config.detection.ner_prefilter,
         },
     }
     consent = {

@@ -60,6 +60,7 @@ def stats_to_json(stats: SourceStats) -> dict[str, Any]:
         "quarantined": dict(stats.quarantined),
         "entities": dict(stats.entities),
         "recognizers": dict(stats.recognizers),
+        "nlp_stages": dict(stats.nlp_stages),
         "entities_by_column": {c: dict(v) for c, v in stats.entities_by_column.items()},
         "leaks": {f.name: getattr(leaks, f.name) for f in fields(leaks)}
         | {"hits": dict(leaks.hits)},
@@ -75,6 +76,7 @@ def stats_from_json(data: dict[str, Any]) -> SourceStats:
             "quarantined": Counter(data["quarantined"]),
             "entities": Counter(data["entities"]),
             "recognizers": Counter(data["recognizers"]),
+            "nlp_stages": Counter(data.get("nlp_stages", {})),
             "entities_by_column": {c: Counter(v) for c, v in data["entities_by_column"].items()},
             "leaks": LeakStats(**{**leaks, "hits": Counter(leaks["hits"])}),
         }

@@ -127,7 +127,7 @@ def test_library_errors_inside_a_unit_do_not_carry_data(tmp_path, sample_config,
     from redactors.consent import ConsentGate
 
     class Exploding:
-        def redact(self, texts):
+        def redact(self, texts, stages=None):
             raise ValueError(f"could not parse {texts[0]!r}")
 
     plan = plan_units(sample_config)

@@ -1,0 +1,154 @@
+"""The staged analyzer and the NER prefilter (detection.ner_prefilter): findings equal to
+Presidio's own AnalyzerEngine.analyze with the prefilter off, and no name lost with it on."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections import Counter
+from pathlib import Path
+
+import faker.config
+import pytest
+
+from redactors.engine import TextRedactor
+from redactors.evaluate import as_spans, load_labels, pipeline_predictions, score
+from redactors.namewords import may_hold_name, word_list
+
+REPO = Path(__file__).resolve().parent.parent
+DEV = REPO / "data" / "eval" / "dev.jsonl"
+
+
+def _findings(results: list) -> list[tuple]:
+    return sorted(
+        (
+            r.entity_type,
+            r.start,
+            r.end,
+            round(r.score, 6),
+            r.recognition_metadata["recognizer_name"],
+        )
+        for r in results
+    )
+
+
+@pytest.fixture(scope="module")
+def dev_texts() -> list[str]:
+    texts = [json.loads(line)["text"] for line in DEV.read_text().splitlines()]
+    return list(dict.fromkeys(texts))[:400]
+
+
+def _staged(redactor: TextRedactor, texts: list[str], prefilter: bool, stages=None) -> list:
+    detector = redactor.detector
+    return detector.analyzer.analyze_staged(
+        texts,
+        language="en",
+        entities=detector.entities,
+        score_threshold=detector.config.lowest_threshold(),
+        allow_list=None,
+        batch_size=64,
+        ner_prefilter=prefilter,
+        stages=stages,
+    )
+
+
+def test_staged_analysis_equals_presidio_analyze(
+    redactor: TextRedactor, dev_texts: list[str]
+) -> None:
+    """Prefilter off: the same findings, scores and recognizers as AnalyzerEngine.analyze
+    (which runs the whole spaCy pipeline on every text first)."""
+    detector = redactor.detector
+    plain = [
+        _findings(
+            detector.analyzer.analyze(
+                text=text,
+                language="en",
+                entities=detector.entities,
+                score_threshold=detector.config.lowest_threshold(),
+            )
+        )
+        for text in dev_texts
+    ]
+    stages: Counter[str] = Counter()
+    staged = [_findings(r) for r in _staged(redactor, dev_texts, False, stages)]
+    assert staged == plain
+    assert sum(len(f) for f in plain) > 300  # the texts hold plenty to compare
+    # texts with no finding at all got no NLP, and still no finding
+    assert stages["no_nlp"] == 0 and stages["ner"] == len(dev_texts)
+
+
+def test_prefilter_drops_no_name(redactor: TextRedactor, dev_texts: list[str]) -> None:
+    """Prefilter on: every PERSON the full analysis finds in a word without digits (names,
+    not ticket numbers or URLs) is still found; everything else is unchanged."""
+    stages: Counter[str] = Counter()
+    full = [_findings(r) for r in _staged(redactor, dev_texts, False)]
+    filtered = [_findings(r) for r in _staged(redactor, dev_texts, True, stages)]
+    assert stages["lemmas_only"] + stages["no_nlp"] > 50  # the prefilter did skip NER
+    for text, before, after in zip(dev_texts, full, filtered, strict=True):
+        assert set(after) <= set(before), text
+        for lost in set(before) - set(after):
+            value = text[lost[1] : lost[2]]
+            assert lost[0] == "PERSON" and any(c.isdigit() or c in "/@" for c in value), value
+
+
+def test_prefilter_keeps_eval_recall(redactor: TextRedactor) -> None:
+    """The eval dev set: redaction recall with the prefilter is the same as without."""
+    docs = load_labels(DEV)[:600]
+    detector = redactor.detector
+
+    def recall(prefilter: bool) -> dict:
+        detector.config = detector.config.model_copy(update={"ner_prefilter": prefilter})
+        try:
+            predicted = as_spans(pipeline_predictions(redactor, docs))
+        finally:
+            detector.config = detector.config.model_copy(update={"ner_prefilter": True})
+        return score(docs, predicted)["redaction"]
+
+    without, with_prefilter = recall(False), recall(True)
+    assert with_prefilter["char_recall"] >= without["char_recall"]
+    assert with_prefilter["span_recall"] >= without["span_recall"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("thanks!", False),
+        ("ok", False),
+        ("call me at 555-0100 after 5", False),
+        ("the build is green again", True),  # "Green" is a surname: NER decides
+        ("the build passed again", False),
+        ("Thanks! See you tomorrow.", False),  # capitals opening sentences
+        ("server 10.0.0.1 keeps dropping", False),
+        ("it's done, don't worry", False),
+        ("see https://example.com/jsmith", False),  # URLs have their own recognizer
+        ("ask hunter about it", True),  # a name in Faker's lists
+        ("thanks Ana!", True),  # capitalised inside a sentence
+        ("can we push it to Friday?", True),
+        ("meeting with Obama", True),
+        ("Will said it was fine", True),  # an English name opening a sentence
+        ("ask Zyxqwv", True),  # unknown word
+        ("café at noon", True),  # not in the ASCII list: NER decides
+    ],
+)
+def test_may_hold_name(redactor: TextRedactor, text: str, expected: bool) -> None:
+    nlp = redactor.detector.analyzer.nlp_engine.nlp["en"]
+    assert may_hold_name(nlp.make_doc(text)) is expected
+
+
+def test_word_lists_hold_no_english_names() -> None:
+    """Faker's English first and last names never open a sentence unchecked, and outside
+    stop words ("will", "may") are never common words."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    names = set()
+    for locale in (name for name in faker.config.AVAILABLE_LOCALES if name.startswith("en")):
+        try:
+            provider = importlib.import_module(f"faker.providers.person.{locale}").Provider
+        except ImportError:
+            continue
+        for pool in (provider.first_names, provider.last_names):
+            names.update(n.casefold() for n in pool if n.isalpha())
+    starts, common = word_list("sentence_starts.txt"), word_list("common_words.txt")
+    assert len(common) > 20_000 and len(starts) > 1_500
+    assert not names & starts
+    assert not (names - STOP_WORDS) & common
