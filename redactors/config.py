@@ -333,6 +333,10 @@ class RunnerConfig(_Strict):
         default=100_000, ge=1, description="rows per work unit (row groups are packed up to this)"
     )
     batch_rows: int = Field(default=2_000, ge=1, description="rows read and redacted at a time")
+    # Each worker keeps the redaction of this many recent short texts (up to 256 characters)
+    # and does not analyze them again in later batches and units: chat repeats "ok",
+    # "thanks!" across a whole export. About 1 KB each; 0 turns it off.
+    repeat_cache: int = Field(default=50_000, ge=0, le=10_000_000)
 
 
 class RunConfig(_Strict):

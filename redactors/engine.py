@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -96,16 +97,52 @@ class Masker:
         return RedactedText(result.text, spans, replaced)
 
 
+class RepeatCache:
+    """The redaction of recent short texts, least recently used out first. Redaction is a
+    pure function of the text for a given set of engines, so a hit is exactly what analyzing
+    again would give. Shared by the threads of a worker, hence the lock."""
+
+    MAX_CHARS = 256  # longer texts rarely repeat, and would make the cache large
+
+    def __init__(self, entries: int) -> None:
+        self.entries = entries
+        self._recent: OrderedDict[str, RedactedText] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, texts: Sequence[str]) -> dict[str, RedactedText]:
+        found = {}
+        with self._lock:
+            for text in texts:
+                result = self._recent.get(text)
+                if result is not None:
+                    self._recent.move_to_end(text)
+                    found[text] = result
+        return found
+
+    def put(self, results: dict[str, RedactedText]) -> None:
+        with self._lock:
+            for text, result in results.items():
+                if len(text) <= self.MAX_CHARS:
+                    self._recent[text] = result
+            while len(self._recent) > self.entries:
+                self._recent.popitem(last=False)
+
+
 class TextRedactor:
     """Presidio analyzer + anonymizer with this project's recognizers, operators and rules,
     plus (optionally) the consent-derived matcher of mentions of non-consented people."""
 
     def __init__(
-        self, detector: Detector, masker: Masker, mentions: NonConsentedMentions | None = None
+        self,
+        detector: Detector,
+        masker: Masker,
+        mentions: NonConsentedMentions | None = None,
+        repeat_cache: int = 0,
     ) -> None:
         self.detector = detector
         self.masker = masker
         self.mentions = mentions
+        self.repeats = RepeatCache(repeat_cache) if repeat_cache else None
 
     @classmethod
     def build(
@@ -114,19 +151,26 @@ class TextRedactor:
         masking: MaskingConfig,
         key: bytes | None,
         mentions: NonConsentedMentions | None = None,
+        repeat_cache: int = 0,
     ) -> TextRedactor:
         detector = build_detector(detection)
         entities = [*detector.entities, *([NON_CONSENTED_ENTITY] if mentions else [])]
-        return cls(detector, Masker(masking, entities, key), mentions)
+        return cls(detector, Masker(masking, entities, key), mentions, repeat_cache)
 
     def redact(
         self, texts: Sequence[str], stages: Counter[str] | None = None
     ) -> list[RedactedText]:
-        """Redact a batch. Identical texts (chat repeats "ok", "thanks!") are analyzed once:
-        detection and masking are deterministic, so every copy gets the same result.
-        ``stages`` counts the unique texts per NLP stage (see detect.StagedAnalyzerEngine)."""
+        """Redact a batch. Identical texts (chat repeats "ok", "thanks!") are analyzed once
+        per batch, and not again while the repeat cache holds them: detection and masking
+        are deterministic, so every copy gets the same result. ``stages`` counts the texts
+        analyzed per NLP stage (see detect.StagedAnalyzerEngine)."""
         unique = list(dict.fromkeys(texts))
-        by_text = dict(zip(unique, self._redact_unique(unique, stages), strict=True))
+        by_text = self.repeats.get(unique) if self.repeats is not None else {}
+        new = [text for text in unique if text not in by_text]
+        redacted = dict(zip(new, self._redact_unique(new, stages), strict=True))
+        if self.repeats is not None:
+            self.repeats.put(redacted)
+        by_text.update(redacted)
         return [by_text[text] for text in texts]
 
     def _redact_unique(

@@ -333,7 +333,9 @@ def build_engines(
     mentions = (
         NonConsentedMentions.from_gate(gate) if config.consent.mask_non_consented_mentions else None
     )
-    redactor = TextRedactor.build(config.detection, config.masking, key, mentions)
+    redactor = TextRedactor.build(
+        config.detection, config.masking, key, mentions, config.runner.repeat_cache
+    )
     return Engines(gate=gate, redactor=redactor, key=key)
 
 

@@ -152,3 +152,20 @@ def test_word_lists_hold_no_english_names() -> None:
     assert len(common) > 20_000 and len(starts) > 1_500
     assert not names & starts
     assert not (names - STOP_WORDS) & common
+
+
+def test_repeat_cache_returns_what_analysis_gives(redactor: TextRedactor) -> None:
+    """Texts seen in an earlier batch are not analyzed again, and get the same redaction;
+    the cache stays within its size and never holds long texts."""
+    cached = TextRedactor(redactor.detector, redactor.masker, redactor.mentions, repeat_cache=3)
+    batch = ["thanks Ann Lee!", "call 415-555-0199", "ok", "x" * 300 + " bob@acme.com"]
+    first_stages: Counter[str] = Counter()
+    first = cached.redact(batch, first_stages)
+    again_stages: Counter[str] = Counter()
+    again = cached.redact(["ok", "call 415-555-0199", "thanks Ann Lee!", batch[3]], again_stages)
+    assert sum(first_stages.values()) == 4
+    assert sum(again_stages.values()) == 1  # only the 300-character text, never cached
+    assert [again[2], again[1], again[0]] == first[:3]
+    assert again[3] == first[3] == redactor.redact([batch[3]])[0]
+    assert "Ann Lee" not in again[2].text and "415-555-0199" not in again[1].text
+    assert len(cached.repeats._recent) == 3  # bounded
