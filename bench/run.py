@@ -7,8 +7,12 @@ Times, on the same generated export, the same spaCy model and the same entity se
 1. presidio_loop: AnalyzerEngine.analyze + AnonymizerEngine.anonymize per record;
 2. presidio_batch: BatchAnalyzerEngine + BatchAnonymizerEngine;
 3. spacy_floor: spaCy nlp.pipe with only the components detection needs;
-4. pipeline: `redact run` (threads runner), and at 10x N for peak memory;
-   dask_1 / dask_2: `redact run --runner dask` on a local cluster of 1 and 2 workers.
+4. pipeline: `redact run` (the default runner: one worker thread), and at 10x N for peak
+   memory; pipeline_processes_2: `--runner processes --workers 2` (one per core here);
+   dask_1 / dask_2: `redact run --runner dask` on a local cluster of 1 and 2 workers that
+   each run starts (worker start-up, imports and model load included);
+   dask_1_warm / dask_2_warm: `--dask-address` of a long-lived local cluster (as in
+   production), after one untimed run has started its workers and loaded their engines.
 Every figure is the median of --reps repetitions. Pipeline docs/s counts the records the run
 read over the flow's own plan + process + finalize time (Prefect start-up excluded, given
 separately as wall time). Peak RSS is that of the measured process (Dask workers excluded).
@@ -162,6 +166,29 @@ def run_pipeline(config_path: Path, output: Path, *args: str) -> dict[str, float
     }
 
 
+def bench_warm_dask(config_path: Path, work: Path, reps: int, workers: int) -> dict[str, float]:
+    """`redact run --dask-address` against a cluster that outlives the runs, with one Prefect
+    API server for the runs and the workers (as README's multi-node setup)."""
+    from distributed import LocalCluster
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    server.start(timeout=120)
+    os.environ["PREFECT_API_URL"] = server.api_url  # the workers inherit it
+    os.environ["REDACT_SECRET"] = SECRET
+    try:
+        with LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster:
+            args = ("--runner", "dask", "--dask-address", cluster.scheduler_address)
+            run_pipeline(config_path, work / "warm-up", *args)  # start-up, not timed
+            return bench_pipeline(config_path, work, reps, *args)
+    finally:
+        os.environ.pop("PREFECT_API_URL", None)
+        os.environ.pop("REDACT_SECRET", None)
+        server.stop()
+
+
 def medians(runs: list[dict[str, float]]) -> dict[str, float]:
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
@@ -188,6 +215,9 @@ def main() -> None:
         results["pipeline_rerun_unchanged"] = medians(
             [run_pipeline(config, work / "p" / "out-0") for _ in range(args.reps)]
         )
+        results["pipeline_processes_2"] = bench_pipeline(
+            config, work / "pp", args.reps, "--runner", "processes", "--workers", "2"
+        )
         results["pipeline_10x"] = bench_pipeline(config_10x, work / "p10", 1)
         results["dask_1"] = bench_pipeline(
             config, work / "d1", args.reps, "--runner", "dask", "--workers", "1"
@@ -195,6 +225,8 @@ def main() -> None:
         results["dask_2"] = bench_pipeline(
             config, work / "d2", args.reps, "--runner", "dask", "--workers", "2"
         )
+        results["dask_1_warm"] = bench_warm_dask(config, work / "w1", args.reps, 1)
+        results["dask_2_warm"] = bench_warm_dask(config, work / "w2", args.reps, 2)
     floor, batch = results["spacy_floor"], results["presidio_batch"]
     pipeline = results["pipeline"]
     ratios = {
@@ -202,6 +234,17 @@ def main() -> None:
         "pipeline_time_vs_floor": round(pipeline["seconds"] / floor["seconds"], 3),
         "rss_10x_vs_1x": round(results["pipeline_10x"]["peak_rss_mb"] / pipeline["peak_rss_mb"], 3),
         "dask_2_vs_1": round(results["dask_2"]["docs_per_s"] / results["dask_1"]["docs_per_s"], 3),
+        "dask_2_vs_1_warm": round(
+            results["dask_2_warm"]["docs_per_s"] / results["dask_1_warm"]["docs_per_s"], 3
+        ),
+        # both cores: throughput against Presidio's batch engines (one core), and the time
+        # of the two processes together against the floor (one process)
+        "processes_2_vs_presidio_batch": round(
+            results["pipeline_processes_2"]["docs_per_s"] / batch["docs_per_s"], 3
+        ),
+        "processes_2_time_x2_vs_floor": round(
+            2 * results["pipeline_processes_2"]["seconds"] / floor["seconds"], 3
+        ),
     }
     payload = {
         "n_records": args.n,

@@ -2,12 +2,16 @@
 
 Tasks receive a work unit (file + row-group range) and the config, and return small stats
 and shard paths; no DataFrame crosses a task boundary. Heavy engines (spaCy, Presidio, the
-consent lookup) are built once per worker thread and reused for every unit it runs.
+consent lookup) are built once per worker thread and reused for every unit it runs. The
+canary check runs as a task on a worker too, so the engines that pass it are the ones that
+process units, and the flow's own process never loads a model; the other workers build
+their engines meanwhile (warm-up tasks).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from functools import partial
@@ -17,6 +21,7 @@ from typing import Any
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.context import FlowRunContext
 from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
@@ -26,6 +31,7 @@ from redactors.io import WorkUnit
 from redactors.report import render_markdown, summary_table
 from redactors.runner import (
     Engines,
+    Preflight,
     UnitResult,
     build_engines,
     check_canaries,
@@ -36,6 +42,7 @@ from redactors.runner import (
     process_unit,
     secret_fingerprint,
 )
+from redactors.state import UnitStore
 
 SECRET_ENV = "REDACT_SECRET"
 
@@ -92,6 +99,41 @@ def redact_unit(
 @task(name="canary-check", cache_policy=NO_CACHE)
 def canary_task(config: RunConfig, registry_sha256: str) -> dict[str, Any]:
     return check_canaries(config, _engines(config, registry_sha256))
+
+
+@task(name="warm-engines", cache_policy=NO_CACHE)
+def warm_engines(config: RunConfig, registry_sha256: str) -> None:
+    _engines(config, registry_sha256)
+
+
+def _workers(task_runner: Any) -> int:
+    """How many workers the flow's task runner has; 1 when it cannot tell (an existing
+    Dask scheduler)."""
+    pool = getattr(task_runner, "_max_workers", None)  # Prefect's thread and process pools
+    if isinstance(pool, int) and 0 < pool < sys.maxsize:
+        return pool
+    local_dask = (getattr(task_runner, "cluster_kwargs", None) or {}).get("n_workers")
+    return local_dask if isinstance(local_dask, int) and local_dask > 0 else 1
+
+
+def _check_canaries(config: RunConfig, prepared: Preflight, registry_sha256: str) -> Any:
+    """The canary check on a worker; while it runs, warm-up tasks build the engines of
+    other workers (as many as there are units to redo beyond the first). Returns the canary
+    result and the warm-up futures (to be waited for before the flow ends)."""
+    context = FlowRunContext.get()
+    store = UnitStore.for_output(prepared.output_dir)
+    to_redo = sum(1 for unit in prepared.plan.units if not (unit.key and store.has(unit.key)))
+    workers = _workers(context.task_runner) if context is not None else 1
+    canary = canary_task.submit(config, registry_sha256)
+    warm_ups = [
+        warm_engines.submit(config, registry_sha256) for _ in range(min(workers, to_redo) - 1)
+    ]
+    try:
+        return canary.result(), warm_ups
+    except BaseException:
+        for warm_up in warm_ups:
+            warm_up.wait()
+        raise
 
 
 def _collect(futures: Any, units: list[WorkUnit], started: float, logger: Any) -> list[UnitResult]:
@@ -189,7 +231,7 @@ def _run_locked(
     )
     registry_sha256 = prepared.registry_fingerprint["sha256"]
     canary_started = time.perf_counter()
-    canaries = canary_task(config, registry_sha256)  # builds this worker's engines too
+    canaries, warm_ups = _check_canaries(config, prepared, registry_sha256)
     canary_seconds = time.perf_counter() - canary_started
     try:
         process_started = time.perf_counter()
@@ -203,6 +245,8 @@ def _run_locked(
         # Every unit finishes (or fails) before a failure is raised, so that no task is still
         # writing into the staging dir when the failure removes it.
         results = _collect(futures, prepared.plan.units, process_started, logger)
+        for warm_up in warm_ups:  # long done: they ran before any unit
+            warm_up.wait()
         process_seconds = time.perf_counter() - process_started
         report = finalize(
             config,

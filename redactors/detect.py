@@ -11,7 +11,6 @@ import hashlib
 import importlib.metadata
 import logging
 import re
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -119,6 +118,9 @@ TEXT_ONLY_RECOGNIZERS = (PatternRecognizer, PhoneRecognizer, GroupRegexRecognize
 _PRESIDIO_REGEX_FLAGS = re.DOTALL | re.MULTILINE | re.IGNORECASE
 
 
+_STAGE_ORDER = ("no_nlp", "lemmas_only", "ner")
+
+
 class StagedAnalyzerEngine(AnalyzerEngine):
     """Presidio's ``AnalyzerEngine.analyze`` for a batch, with the spaCy pipeline run only
     where its output can change the result.
@@ -145,7 +147,7 @@ class StagedAnalyzerEngine(AnalyzerEngine):
         allow_list: list[str] | None,
         batch_size: int,
         ner_prefilter: bool,
-        stages: Counter[str] | None = None,
+        stages: list[str] | None = None,
     ) -> list[list[RecognizerResult]]:
         recognizers = self.registry.get_recognizers(language=language, entities=entities)
         for recognizer in recognizers:
@@ -182,10 +184,13 @@ class StagedAnalyzerEngine(AnalyzerEngine):
             )
             for i, doc in zip(indices, piped, strict=True):
                 docs[i] = doc
-        if stages is not None:
-            stages["ner"] += len(full)
-            stages["lemmas_only"] += len(lemmas_only)
-            stages["no_nlp"] += len(texts) - len(full) - len(lemmas_only)
+        if stages is not None:  # one per text, in order
+            stage_of = ["no_nlp"] * len(texts)
+            for i in lemmas_only:
+                stage_of[i] = "lemmas_only"
+            for i in full:
+                stage_of[i] = "ner"
+            stages.extend(stage_of)
         return [
             self._finish(
                 text,
@@ -354,12 +359,13 @@ class Detector:
     entities: list[str]  # the configured ones plus those of extra recognizers
 
     def analyze(
-        self, texts: Sequence[str], stages: Counter[str] | None = None
+        self, texts: Sequence[str], stages: list[str] | None = None
     ) -> list[list[RecognizerResult]]:
         """Findings per text, in order. Empty texts are not sent to the model; texts longer
         than ``window_chars`` are analyzed as overlapping windows (redactors/longtext.py),
-        in the same batches as the rest. ``stages`` counts the texts (windows) per NLP
-        stage."""
+        in the same batches as the rest. ``stages`` gets each text's NLP stage (see
+        StagedAnalyzerEngine; a text in windows: its most thorough window's)."""
+        piece_stages: list[str] = []
         pieces: list[str] = []
         origins: list[tuple[int, int]] = []  # (text index, window start) per piece
         for i, text in enumerate(texts):
@@ -381,12 +387,16 @@ class Detector:
                 allow_list=list(self.config.allow_list) or None,
                 batch_size=self.config.batch_size,
                 ner_prefilter=self.config.ner_prefilter,
-                stages=stages,
+                stages=piece_stages,
             )
         ]
         by_text: list[list[tuple[int, list[RecognizerResult]]]] = [[] for _ in texts]
-        for (i, start), findings in zip(origins, found, strict=True):
+        text_stages = ["no_nlp"] * len(texts)
+        for (i, start), findings, stage in zip(origins, found, piece_stages, strict=True):
             by_text[i].append((start, findings))
+            text_stages[i] = max(text_stages[i], stage, key=_STAGE_ORDER.index)
+        if stages is not None:
+            stages.extend(text_stages)
         thresholds = self.config.entity_thresholds
         return [
             [

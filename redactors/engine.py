@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from presidio_analyzer import RecognizerResult
 from presidio_anonymizer import AnonymizerEngine
@@ -59,6 +59,7 @@ class RedactedText:
     text: str
     spans: tuple[MaskedSpan, ...]  # offsets into the original text
     replaced: tuple[tuple[int, int], ...] = ()  # where replacements sit in ``text``
+    nlp_stage: str = ""  # how detection used spaCy on it (see detect.StagedAnalyzerEngine)
 
 
 class Masker:
@@ -162,22 +163,26 @@ class TextRedactor:
     ) -> list[RedactedText]:
         """Redact a batch. Identical texts (chat repeats "ok", "thanks!") are analyzed once
         per batch, and not again while the repeat cache holds them: detection and masking
-        are deterministic, so every copy gets the same result. ``stages`` counts the texts
-        analyzed per NLP stage (see detect.StagedAnalyzerEngine)."""
+        are deterministic, so every copy gets the same result. ``stages`` counts the batch's
+        unique texts per NLP stage (see detect.StagedAnalyzerEngine), cache hits included,
+        so the counts do not depend on what a worker saw before."""
         unique = list(dict.fromkeys(texts))
         by_text = self.repeats.get(unique) if self.repeats is not None else {}
         new = [text for text in unique if text not in by_text]
-        redacted = dict(zip(new, self._redact_unique(new, stages), strict=True))
+        redacted = dict(zip(new, self._redact_unique(new), strict=True))
         if self.repeats is not None:
             self.repeats.put(redacted)
         by_text.update(redacted)
+        if stages is not None:
+            stages.update(by_text[text].nlp_stage for text in unique)
         return [by_text[text] for text in texts]
 
-    def _redact_unique(
-        self, texts: Sequence[str], stages: Counter[str] | None
-    ) -> list[RedactedText]:
+    def _redact_unique(self, texts: Sequence[str]) -> list[RedactedText]:
         redacted = []
-        for text, findings in zip(texts, self.detector.analyze(texts, stages), strict=True):
+        stages: list[str] = []
+        for text, findings, stage in zip(
+            texts, self.detector.analyze(texts, stages), stages, strict=True
+        ):
             if self.mentions is not None:
                 # Outside Presidio, so detection.allow_list never un-masks a person who
                 # said no; score 1.0 outranks every other finding on the same characters.
@@ -194,5 +199,5 @@ class TextRedactor:
                         for start, end in self.mentions.find(text)
                     ),
                 ]
-            redacted.append(self.masker.mask(text, findings))
+            redacted.append(replace(self.masker.mask(text, findings), nlp_stage=stage))
         return redacted

@@ -157,7 +157,9 @@ def run(monkeypatch: pytest.MonkeyPatch, redactor: TextRedactor, sample_config: 
     """run_local, with the session's engine whenever the run would build the same one."""
     build = TextRedactor.build.__func__  # type: ignore[attr-defined]
 
-    def same_engine(cls: type, detection: Any, masking: Any, key: Any, mentions: Any = None) -> Any:
+    def same_engine(
+        cls: type, detection: Any, masking: Any, key: Any, mentions: Any = None, *rest: Any
+    ) -> Any:
         if (detection, masking, key, mentions) == (
             sample_config.detection,
             sample_config.masking,
@@ -165,7 +167,7 @@ def run(monkeypatch: pytest.MonkeyPatch, redactor: TextRedactor, sample_config: 
             None,
         ):
             return redactor
-        return build(cls, detection, masking, key, mentions)
+        return build(cls, detection, masking, key, mentions, *rest)
 
     monkeypatch.setattr(TextRedactor, "build", classmethod(same_engine))
 

@@ -44,9 +44,23 @@ def test_flow_on_a_local_dask_cluster_of_two_workers(sample_runs, tmp_path):
 
 @pytest.mark.usefixtures("worker_env")
 def test_flow_on_a_process_pool(sample_runs, tmp_path):
+    from pipelines import redact
     from pipelines.redact import redact_flow, task_runner_for
 
-    redact_flow.with_options(task_runner=task_runner_for("processes", 2))(
+    redact._worker.__dict__.pop("engines", None)
+    report = redact_flow.with_options(task_runner=task_runner_for("processes", 2))(
         config_path=str(SAMPLE_CONFIG), output=str(tmp_path / "processes")
     )
     assert shard_bytes(tmp_path / "processes") == shard_bytes(sample_runs["a"])
+    # The canaries ran on a worker process: the flow's process loaded no model.
+    assert getattr(redact._worker, "engines", None) is None
+    assert report["canaries"]["passed"]
+
+
+def test_worker_count_of_each_runner():
+    from pipelines.redact import _workers, task_runner_for
+
+    assert _workers(task_runner_for("threads", 3)) == 3
+    assert _workers(task_runner_for("processes", 2)) == 2
+    assert _workers(task_runner_for("dask", 4)) == 4
+    assert _workers(task_runner_for("dask", 4, "tcp://127.0.0.1:8786")) == 1  # cannot tell
