@@ -50,18 +50,24 @@ SECRET_ENV = "REDACT_SECRET"
 _worker = threading.local()
 
 
-def _engines(config: RunConfig, registry_sha256: str) -> Engines:
-    """Build (once per worker thread, config, registry content and secret) the engines."""
+def _engines(config: RunConfig, registry_sha256: str, run: str) -> Engines:
+    """Build (once per worker thread, config, registry content and secret) the engines. A
+    long-lived worker (an existing Dask cluster) keeps them between runs; the repeat cache
+    is emptied when a new run (``run``: its staging dir) starts using them."""
     secret = os.environ.get(SECRET_ENV)
     key = (
         config.config_hash(),
         registry_sha256,
         secret_fingerprint(secret.encode()) if secret else None,
     )
-    cached: tuple[tuple[Any, ...], Engines] | None = getattr(_worker, "engines", None)
+    cached: tuple[tuple[Any, ...], Engines, str] | None = getattr(_worker, "engines", None)
     if cached is None or cached[0] != key:
-        cached = (key, build_engines(config, secret, registry_sha256))
-        _worker.engines = cached
+        cached = (key, build_engines(config, secret, registry_sha256), run)
+    elif cached[2] != run:
+        if cached[1].redactor.repeats is not None:
+            cached[1].redactor.repeats.clear()
+        cached = (key, cached[1], run)
+    _worker.engines = cached
     return cached[1]
 
 
@@ -90,20 +96,20 @@ def redact_unit(
     return process_unit(
         unit,
         config,
-        partial(_engines, config, registry_sha256),
+        partial(_engines, config, registry_sha256, staging_dir),
         Path(staging_dir),
         registry_sha256,
     )
 
 
 @task(name="canary-check", cache_policy=NO_CACHE)
-def canary_task(config: RunConfig, registry_sha256: str) -> dict[str, Any]:
-    return check_canaries(config, _engines(config, registry_sha256))
+def canary_task(config: RunConfig, registry_sha256: str, run: str) -> dict[str, Any]:
+    return check_canaries(config, _engines(config, registry_sha256, run))
 
 
 @task(name="warm-engines", cache_policy=NO_CACHE)
-def warm_engines(config: RunConfig, registry_sha256: str) -> None:
-    _engines(config, registry_sha256)
+def warm_engines(config: RunConfig, registry_sha256: str, run: str) -> None:
+    _engines(config, registry_sha256, run)
 
 
 def _workers(task_runner: Any) -> int:
@@ -124,9 +130,10 @@ def _check_canaries(config: RunConfig, prepared: Preflight, registry_sha256: str
     store = UnitStore.for_output(prepared.output_dir)
     to_redo = sum(1 for unit in prepared.plan.units if not (unit.key and store.has(unit.key)))
     workers = _workers(context.task_runner) if context is not None else 1
-    canary = canary_task.submit(config, registry_sha256)
+    run = str(prepared.staging_dir)
+    canary = canary_task.submit(config, registry_sha256, run)
     warm_ups = [
-        warm_engines.submit(config, registry_sha256) for _ in range(min(workers, to_redo) - 1)
+        warm_engines.submit(config, registry_sha256, run) for _ in range(min(workers, to_redo) - 1)
     ]
     try:
         return canary.result(), warm_ups

@@ -120,6 +120,10 @@ class RepeatCache:
                     found[text] = result
         return found
 
+    def clear(self) -> None:
+        with self._lock:
+            self._recent.clear()
+
     def put(self, results: dict[str, RedactedText]) -> None:
         with self._lock:
             for text, result in results.items():

@@ -176,3 +176,26 @@ def test_repeat_cache_returns_what_analysis_gives(redactor: TextRedactor) -> Non
     assert [again[2], again[1], again[0]] == first[:3]
     assert again[3] == first[3] == redactor.redact([batch[3]])[0]
     assert "Ann Lee" not in again[2].text and "415-555-0199" not in again[1].text
+
+
+def test_engines_outlive_a_run_and_the_repeat_cache_does_not(monkeypatch, sample_config) -> None:
+    """A long-lived worker (an existing Dask cluster) keeps its engines for the next run of
+    the same config, registry and secret, but starts that run with an empty repeat cache."""
+    from pipelines import redact
+    from redactors.consent import ConsentGate
+
+    from .conftest import SECRET_A
+
+    monkeypatch.setenv("REDACT_SECRET", SECRET_A)
+    registry = sample_config.resolve(sample_config.consent.registry)
+    sha256 = ConsentGate.load(sample_config.consent, registry).registry_fingerprint["sha256"]
+    monkeypatch.delitem(redact._worker.__dict__, "engines", raising=False)
+    try:
+        engines = redact._engines(sample_config, sha256, "run-1")
+        engines.redactor.redact(["thanks!", "see you at 5"])
+        assert redact._engines(sample_config, sha256, "run-1") is engines
+        assert "thanks!" in engines.redactor.repeats._recent  # same run: kept
+        assert redact._engines(sample_config, sha256, "run-2") is engines  # not rebuilt
+        assert not engines.redactor.repeats._recent  # a new run: emptied
+    finally:
+        redact._worker.__dict__.pop("engines", None)
