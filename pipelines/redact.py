@@ -254,6 +254,8 @@ def _run_locked(
         results = _collect(futures, prepared.plan.units, process_started, logger)
         for warm_up in warm_ups:  # long done: they ran before any unit
             warm_up.wait()
+            if warm_up.state.is_failed():  # its worker's units build again, and say why
+                logger.warning("a warm-up task failed: %s", warm_up.state.message)
         process_seconds = time.perf_counter() - process_started
         report = finalize(
             config,

@@ -385,13 +385,13 @@ class RunConfig(_Strict):
 
     def config_hash(self) -> str:
         """Hash of everything that changes the output (not where it is written, nor how
-        many workers wrote it)."""
+        many workers wrote it, nor what they cached)."""
         payload = self.model_dump(
             mode="json",
             exclude={
                 "base_dir": True,
                 "output": {"directory"},
-                "runner": {"kind", "workers", "dask_address"},
+                "runner": {"kind", "workers", "dask_address", "repeat_cache"},
             },
         )
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))

@@ -11,7 +11,7 @@ import hashlib
 import importlib.metadata
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
@@ -121,6 +121,24 @@ _PRESIDIO_REGEX_FLAGS = re.DOTALL | re.MULTILINE | re.IGNORECASE
 _STAGE_ORDER = ("no_nlp", "lemmas_only", "ner")
 
 
+def _masked_anyway(
+    text: str,
+    found: list[RecognizerResult],
+    final_thresholds: Callable[[str], float] | None,
+    allow_list: list[str] | None,
+) -> list[tuple[int, int]]:
+    """Spans of text-only findings that will be masked whatever NER says: already at their
+    entity's final threshold (context words only raise scores) and not allow-listed."""
+    if final_thresholds is None:
+        return []
+    allowed = set(allow_list or ())
+    return [
+        (f.start, f.end)
+        for f in found
+        if f.score >= final_thresholds(f.entity_type) and text[f.start : f.end] not in allowed
+    ]
+
+
 class StagedAnalyzerEngine(AnalyzerEngine):
     """Presidio's ``AnalyzerEngine.analyze`` for a batch, with the spaCy pipeline run only
     where its output can change the result.
@@ -148,6 +166,7 @@ class StagedAnalyzerEngine(AnalyzerEngine):
         batch_size: int,
         ner_prefilter: bool,
         stages: list[str] | None = None,
+        final_thresholds: Callable[[str], float] | None = None,
     ) -> list[list[RecognizerResult]]:
         recognizers = self.registry.get_recognizers(language=language, entities=entities)
         for recognizer in recognizers:
@@ -170,7 +189,10 @@ class StagedAnalyzerEngine(AnalyzerEngine):
         if not nlp_based:
             wants_ner = [False] * len(texts)
         elif prefilter:
-            wants_ner = [may_hold_name(doc) for doc in nlp.tokenizer.pipe(texts)]
+            wants_ner = [
+                may_hold_name(doc, _masked_anyway(text, found, final_thresholds, allow_list))
+                for text, found, doc in zip(texts, raw, nlp.tokenizer.pipe(texts), strict=True)
+            ]
         else:
             wants_ner = [True] * len(texts)
         docs: list[Doc | None] = [None] * len(texts)
@@ -358,6 +380,9 @@ class Detector:
     analyzer: StagedAnalyzerEngine
     entities: list[str]  # the configured ones plus those of extra recognizers
 
+    def _final_threshold(self, entity_type: str) -> float:
+        return self.config.entity_thresholds.get(entity_type, self.config.score_threshold)
+
     def analyze(
         self, texts: Sequence[str], stages: list[str] | None = None
     ) -> list[list[RecognizerResult]]:
@@ -388,6 +413,7 @@ class Detector:
                 batch_size=self.config.batch_size,
                 ner_prefilter=self.config.ner_prefilter,
                 stages=piece_stages,
+                final_thresholds=self._final_threshold,
             )
         ]
         by_text: list[list[tuple[int, list[RecognizerResult]]]] = [[] for _ in texts]

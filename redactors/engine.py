@@ -101,7 +101,8 @@ class Masker:
 class RepeatCache:
     """The redaction of recent short texts, least recently used out first. Redaction is a
     pure function of the text for a given set of engines, so a hit is exactly what analyzing
-    again would give. Shared by the threads of a worker, hence the lock."""
+    again would give. One per TextRedactor: the flow builds engines per worker thread, so
+    each thread has its own (the lock keeps it safe if one redactor is ever shared)."""
 
     MAX_CHARS = 256  # longer texts rarely repeat, and would make the cache large
 

@@ -2,28 +2,32 @@
 
 The NER model is the largest cost of detection and, for PERSON, the only recognizer that
 needs it. A text is sent to NER unless every word in it is one the model would not call a
-name. The rule errs towards NER; a token needs it when it has a letter and no digit, is not
-a URL or email address (recognized by their own recognizers), and
-- written in lower case, is not in ``data/common_words.txt`` (25k frequent English words
-  minus Faker's English first and last names and any the model tags PERSON in lower-case
-  probes); or
-- has a capital letter, unless it opens the text or a sentence and its lower case is in
-  ``data/sentence_starts.txt`` (1.9k of the most frequent of those, minus every English
-  name in Faker and any the model tags PERSON capitalised). A capitalised word inside a
-  sentence always goes to NER ("push it to Friday", "ask Hunter").
-So "thanks!", "call me at 555-0100 after 5" or "the build is green again" skip NER; "ask
-hunter", "Thanks Ana" and "meeting with Obama" do not. Both lists are built by
-``data/build_common_words.py`` and read from the package: nothing is fetched.
+name. The rule errs towards NER. Tokens that lie inside a finding of another recognizer
+that will be masked anyway (a URL, an email address, an IP address) do not count; in every
+other token, each run of letters must pass:
+- in lower case, it must be in ``data/common_words.txt``: frequent English words minus
+  Faker's English first and last names and any the model treats as a name (tags PERSON, or
+  as a proper noun) in lower-case probe sentences;
+- with a capital letter, it goes to NER unless it opens the text or a sentence and its lower
+  case is in ``data/sentence_starts.txt`` (frequent openers with no English name and nothing
+  the model treats as a name when capitalised). A capitalised word inside a sentence always
+  goes to NER ("push it to Friday", "ask Hunter").
+So "thanks!", "call me at 555-0100 after 5" or "the build passed again" skip NER; "ask
+hunter", "Thanks Ana", "ping john.smith" and "meeting with Obama" do not. Both lists are
+built by ``data/build_common_words.py`` and read from the package: nothing is fetched.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
 
 from spacy.tokens import Doc
 
 _SENTENCE_ENDS = frozenset(".!?")
+_LETTERS = re.compile(r"[^\W\d_]+")
 # spaCy splits these off words ("it's", "don't"); they are never names on their own
 _CLITICS = frozenset({"'s", "'re", "'ll", "'ve", "'m", "'d", "n't", "’s", "’re", "’ll", "’ve"})
 
@@ -36,8 +40,9 @@ def word_list(name: str) -> frozenset[str]:
     )
 
 
-def may_hold_name(doc: Doc) -> bool:
-    """True unless every word of the tokenized text is a common non-name word (see above)."""
+def may_hold_name(doc: Doc, covered: Sequence[tuple[int, int]] = ()) -> bool:
+    """True unless every word of the tokenized text is a common non-name word (see above).
+    ``covered``: character spans other recognizers found, masked whatever NER says."""
     common = word_list("common_words.txt")
     starts = word_list("sentence_starts.txt")
     at_start = True
@@ -47,16 +52,16 @@ def may_hold_name(doc: Doc) -> bool:
             at_start = at_start or "\n" in text
             continue
         opens_sentence, at_start = at_start, set(text) <= _SENTENCE_ENDS
-        if at_start or not any(c.isalpha() for c in text):
+        if at_start or text in _CLITICS or text == "I":
             continue
-        if any(c.isdigit() for c in text) or token.like_url or token.like_email:
+        end = token.idx + len(text)
+        if any(start <= token.idx and end <= stop for start, stop in covered):
             continue
-        lower = text.lower()
-        if lower in _CLITICS or text == "I":
-            continue
-        if text.islower():
-            if lower not in common:
+        for index, run in enumerate(_LETTERS.findall(text)):
+            lower = run.lower()
+            if run.islower():
+                if lower not in common:
+                    return True
+            elif not (opens_sentence and index == 0 and lower in starts):
                 return True
-        elif not (opens_sentence and lower in starts):
-            return True
     return False
