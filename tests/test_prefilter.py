@@ -75,6 +75,23 @@ def test_staged_analysis_equals_presidio_analyze(
     assert sum(len(f) for f in plain) > 300  # the texts hold plenty to compare
     assert stage_of == ["ner"] * len(dev_texts)  # without the prefilter NER runs on all
 
+    # With an allow list: values found above, of several entities, are let through alike.
+    pairs = zip(dev_texts, plain, strict=True)
+    allowed = sorted({text[f[1] : f[2]] for text, found in pairs for f in found})
+    allow_list = allowed[::40]
+    kwargs = {
+        "language": "en",
+        "entities": detector.entities,
+        "score_threshold": detector.config.lowest_threshold(),
+        "allow_list": allow_list,
+    }
+    plain_allowed = [_findings(detector.analyzer.analyze(text=t, **kwargs)) for t in dev_texts]
+    staged_allowed = detector.analyzer.analyze_staged(
+        dev_texts, batch_size=64, ner_prefilter=False, **kwargs
+    )
+    assert [_findings(r) for r in staged_allowed] == plain_allowed
+    assert sum(map(len, plain_allowed)) < sum(map(len, plain))  # the list did remove some
+
 
 def test_prefilter_drops_no_name(redactor: TextRedactor, dev_texts: list[str]) -> None:
     """Prefilter on: every PERSON the full analysis finds in a word without digits (names,
