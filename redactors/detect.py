@@ -35,6 +35,7 @@ from redactors.errors import ConfigError
 from redactors.longtext import merge, windows
 from redactors.namewords import may_hold_name
 from redactors.recognizers import GroupRegexRecognizer, OfflineEmailRecognizer, custom_recognizers
+from redactors.report import NLP_STAGES  # most thorough first
 
 # OntoNotes labels of the English spaCy models: the ones that can be personal data map to
 # Presidio entities, the rest are ignored (Presidio warns once per span otherwise).
@@ -118,9 +119,6 @@ TEXT_ONLY_RECOGNIZERS = (PatternRecognizer, PhoneRecognizer, GroupRegexRecognize
 _PRESIDIO_REGEX_FLAGS = re.DOTALL | re.MULTILINE | re.IGNORECASE
 
 
-_STAGE_ORDER = ("no_nlp", "lemmas_only", "ner")
-
-
 def _masked_anyway(
     text: str,
     found: list[RecognizerResult],
@@ -195,10 +193,13 @@ class StagedAnalyzerEngine(AnalyzerEngine):
             ]
         else:
             wants_ner = [True] * len(texts)
+        stage_of = [
+            "ner" if wanted else "lemmas_only" if found else "no_nlp"
+            for wanted, found in zip(wants_ner, raw, strict=True)
+        ]
         docs: list[Doc | None] = [None] * len(texts)
-        full = [i for i, wanted in enumerate(wants_ner) if wanted]
-        lemmas_only = [i for i, wanted in enumerate(wants_ner) if not wanted and raw[i]]
-        for indices, disable in ((full, []), (lemmas_only, ["ner"])):
+        for stage, disable in (("ner", []), ("lemmas_only", ["ner"])):
+            indices = [i for i, of in enumerate(stage_of) if of == stage]
             piped = nlp.pipe(
                 (texts[i] for i in indices),
                 batch_size=batch_size,
@@ -207,11 +208,6 @@ class StagedAnalyzerEngine(AnalyzerEngine):
             for i, doc in zip(indices, piped, strict=True):
                 docs[i] = doc
         if stages is not None:  # one per text, in order
-            stage_of = ["no_nlp"] * len(texts)
-            for i in lemmas_only:
-                stage_of[i] = "lemmas_only"
-            for i in full:
-                stage_of[i] = "ner"
             stages.extend(stage_of)
         return [
             self._finish(
@@ -420,16 +416,11 @@ class Detector:
         text_stages = ["no_nlp"] * len(texts)
         for (i, start), findings, stage in zip(origins, found, piece_stages, strict=True):
             by_text[i].append((start, findings))
-            text_stages[i] = max(text_stages[i], stage, key=_STAGE_ORDER.index)
+            text_stages[i] = min(text_stages[i], stage, key=NLP_STAGES.index)
         if stages is not None:
             stages.extend(text_stages)
-        thresholds = self.config.entity_thresholds
         return [
-            [
-                f
-                for f in merge(window_findings)
-                if f.score >= thresholds.get(f.entity_type, self.config.score_threshold)
-            ]
+            [f for f in merge(window_findings) if f.score >= self._final_threshold(f.entity_type)]
             if window_findings
             else []
             for window_findings in by_text
