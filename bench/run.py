@@ -3,16 +3,21 @@
     make bench            # N=20000 records
     make bench N=2000     # smaller
 
-Times, on the same generated export, the same spaCy model and the same entity set:
+The data: N chat messages of the chat mix (redactors/synth_chat.py: repeated short replies,
+short work messages, short messages with personal data, multi-sentence write-ups). Times, on
+the same generated export, the same spaCy model and the same entity set:
 1. presidio_loop: AnalyzerEngine.analyze + AnonymizerEngine.anonymize per record;
 2. presidio_batch: BatchAnalyzerEngine + BatchAnonymizerEngine;
-3. spacy_floor: spaCy nlp.pipe with only the components detection needs;
+3. spacy_floor: spaCy nlp.pipe with the components Presidio's analysis uses (all but the
+   parser: tokens, lemmas, entities); spacy_ner_only, for reference: the NER component alone;
 4. pipeline: `redact run` (the default runner: one worker thread), and at 10x N for peak
    memory; pipeline_processes_2: `--runner processes --workers 2` (one per core here);
    dask_1 / dask_2: `redact run --runner dask` on a local cluster of 1 and 2 workers that
    each run starts (worker start-up, imports and model load included);
    dask_1_warm / dask_2_warm: `--dask-address` of a long-lived local cluster (as in
    production), after one untimed run has started its workers and loaded their engines.
+Then, as a second data set, the sample's templates (personal data in 55% of messages, no long
+ones; the data of earlier results): presidio_batch, spacy_floor, pipeline, processes x2.
 Every figure is the median of --reps repetitions. Pipeline docs/s counts the records the run
 read over the flow's own plan + process + finalize time (Prefect start-up excluded, given
 separately as wall time). Peak RSS is that of the measured process (Dask workers excluded).
@@ -41,12 +46,12 @@ REDACT = str(Path(sys.executable).parent / "redact")
 SECRET = "bench-secret-not-for-real-data-0000"
 
 
-def make_export(directory: Path, n: int, seed: int = 11) -> Path:
-    """n chat messages (mixed PII-heavy, PII-free and repeated short ones), every user
-    opted in, and a config pointing at them. Returns the config path."""
+def make_export(directory: Path, n: int, mix: str = "chat", seed: int = 11) -> Path:
+    """n messages of a mix (redactors.synth_chat), every user opted in, and a config pointing
+    at them. Returns the config path."""
     from redactors.synth import generate_sample
 
-    sample = generate_sample(seed=seed, n_users=500, n_messages=n, n_posts=0)
+    sample = generate_sample(seed=seed, n_users=500, n_messages=n, n_posts=0, message_mix=mix)
     directory.mkdir(parents=True, exist_ok=True)
     sample.messages.write_parquet(directory / "messages.parquet", row_group_size=5000)
     registry = pl.DataFrame(
@@ -78,7 +83,9 @@ def median_of(reps: int, run: Callable[[], float]) -> float:
     return statistics.median(run() for _ in range(reps))
 
 
-def bench_presidio(config_path: Path, reps: int) -> dict[str, dict[str, float]]:
+def bench_presidio(
+    config_path: Path, reps: int, rows: tuple[str, ...] = ("loop", "batch", "floor", "ner_only")
+) -> dict[str, dict[str, float]]:
     from presidio_analyzer import BatchAnalyzerEngine
     from presidio_anonymizer import AnonymizerEngine, BatchAnonymizerEngine
 
@@ -121,9 +128,21 @@ def bench_presidio(config_path: Path, reps: int) -> dict[str, dict[str, float]]:
             pass
         return time.perf_counter() - started
 
+    def ner_only() -> float:  # a reference: the NER component alone on every text
+        started = time.perf_counter()
+        for _ in nlp.pipe(texts, batch_size=256, disable=[n for n in nlp.pipe_names if n != "ner"]):
+            pass
+        return time.perf_counter() - started
+
     size_mb = sum(len(t.encode()) for t in texts) / 1e6
     results = {}
-    for name, run in (("presidio_loop", loop), ("presidio_batch", batch), ("spacy_floor", floor)):
+    named = {
+        "loop": ("presidio_loop", loop),
+        "batch": ("presidio_batch", batch),
+        "floor": ("spacy_floor", floor),
+        "ner_only": ("spacy_ner_only", ner_only),
+    }
+    for name, run in (named[row] for row in rows):
         seconds = median_of(reps, run)
         results[name] = {
             "seconds": round(seconds, 3),
@@ -201,6 +220,19 @@ def bench_pipeline(config_path: Path, work: Path, reps: int, *args: str) -> dict
     return medians([run_pipeline(config_path, work / f"out-{i}", *args) for i in range(reps)])
 
 
+def print_table(title: str, results: dict[str, dict[str, float]]) -> None:
+    floor, batch = results["spacy_floor"], results["presidio_batch"]
+    print(f"\n{title}")
+    print(f"{'':<24}{'docs/s':>10}{'MB/s':>9}{'RSS MB':>9}{'vs batch':>10}{'time/floor':>12}")
+    for name, item in results.items():
+        rss = item.get("peak_rss_mb", "")
+        print(
+            f"{name:<24}{item['docs_per_s']:>10}{item['mb_per_s']:>9}{rss!s:>9}"
+            f"{item['docs_per_s'] / batch['docs_per_s']:>10.2f}"
+            f"{item['seconds'] / floor['seconds']:>12.2f}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
@@ -212,6 +244,14 @@ def main() -> None:
         work = Path(tmp)
         config = make_export(work / "n", args.n)
         config_10x = make_export(work / "n10", args.n * 10)
+        # The sample's templates: personal data in 55% of messages, no long ones. Kept as a
+        # second data set (the one earlier results.json files measured).
+        dense = make_export(work / "dense", args.n, mix="templates")
+        pii_dense = bench_presidio(dense, args.reps, rows=("batch", "floor"))
+        pii_dense["pipeline"] = bench_pipeline(dense, work / "dp", args.reps)
+        pii_dense["pipeline_processes_2"] = bench_pipeline(
+            dense, work / "dpp", args.reps, "--runner", "processes", "--workers", "2"
+        )
         results = bench_presidio(config, args.reps)
         results["pipeline"] = bench_pipeline(config, work / "p", args.reps)
         # The nightly case with nothing new: the same run again into an existing output
@@ -251,23 +291,27 @@ def main() -> None:
         "processes_2_time_x2_vs_floor": round(
             2 * results["pipeline_processes_2"]["seconds"] / floor["seconds"], 3
         ),
+        "pii_dense_pipeline_vs_presidio_batch": round(
+            pii_dense["pipeline"]["docs_per_s"] / pii_dense["presidio_batch"]["docs_per_s"], 3
+        ),
+        "pii_dense_processes_2_vs_presidio_batch": round(
+            pii_dense["pipeline_processes_2"]["docs_per_s"]
+            / pii_dense["presidio_batch"]["docs_per_s"],
+            3,
+        ),
     }
     payload = {
         "n_records": args.n,
         "reps": args.reps,
         "cpus": os.cpu_count(),
+        "data": "chat mix (redactors/synth_chat.py); pii_dense: the sample's templates",
         "results": results,
+        "pii_dense": pii_dense,
         "ratios": ratios,
     }
     args.out.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"{'':<16}{'docs/s':>10}{'MB/s':>9}{'RSS MB':>9}{'vs batch':>10}{'time/floor':>12}")
-    for name, item in results.items():
-        rss = item.get("peak_rss_mb", "")
-        print(
-            f"{name:<16}{item['docs_per_s']:>10}{item['mb_per_s']:>9}{rss!s:>9}"
-            f"{item['docs_per_s'] / batch['docs_per_s']:>10.2f}"
-            f"{item['seconds'] / floor['seconds']:>12.2f}"
-        )
+    for title, table in (("chat mix", results), ("pii_dense (templates)", pii_dense)):
+        print_table(title, table)
     print(json.dumps(ratios))
     print(f"wrote {args.out}  (N={args.n}, medians of {args.reps}; pipeline_10x: 1 run)")
 

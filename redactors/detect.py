@@ -28,6 +28,7 @@ from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine, NlpEngineProvider
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
 from presidio_analyzer.recognizer_registry import RecognizerRegistry
+from spacy.language import Language
 from spacy.tokens import Doc
 
 from redactors.config import DetectionConfig
@@ -35,7 +36,6 @@ from redactors.errors import ConfigError
 from redactors.longtext import merge, windows
 from redactors.namewords import may_hold_name
 from redactors.recognizers import GroupRegexRecognizer, OfflineEmailRecognizer, custom_recognizers
-from redactors.report import NLP_STAGES  # most thorough first
 
 # OntoNotes labels of the English spaCy models: the ones that can be personal data map to
 # Presidio entities, the rest are ignored (Presidio warns once per span otherwise).
@@ -137,6 +137,35 @@ def _masked_anyway(
     ]
 
 
+# Components that never set entities, and that NER reads nothing from unless it listens to
+# them (a shared tok2vec or transformer). A parser or senter is not here: NER does not let
+# an entity cross a sentence boundary, so it must run where they run.
+_NER_INDEPENDENT = {"tok2vec", "transformer", "tagger", "morphologizer", "attribute_ruler"}
+_NER_INDEPENDENT |= {"lemmatizer", "trainable_lemmatizer"}
+
+
+def _ner_only(nlp: Language) -> list[str]:
+    """The components NER needs, in pipeline order: "ner" and what it listens to. Empty when
+    other components may change its entities (a parser, an entity ruler, a custom one):
+    NER then gets the whole pipeline."""
+    names = nlp.pipe_names
+    if "ner" not in names or set(names) - _NER_INDEPENDENT - {"ner"}:
+        return []
+    listened = {
+        name
+        for name, component in nlp.pipeline
+        if "ner" in getattr(component, "listening_components", ())
+    }
+    return [name for name in names if name == "ner" or name in listened]
+
+
+def nlp_stage(ner: bool, lemmas: bool) -> str:
+    """A text's stage name in the report (report.NLP_STAGES)."""
+    if ner:
+        return "ner_and_lemmas" if lemmas else "ner_only"
+    return "lemmas_only" if lemmas else "no_nlp"
+
+
 class StagedAnalyzerEngine(AnalyzerEngine):
     """Presidio's ``AnalyzerEngine.analyze`` for a batch, with the spaCy pipeline run only
     where its output can change the result.
@@ -144,11 +173,14 @@ class StagedAnalyzerEngine(AnalyzerEngine):
     ``analyze`` runs the whole pipeline on every text before any recognizer. Here:
     1. the text-only recognizers run first, on the text;
     2. texts the NER prefilter lets through (namewords.py), or every text when it is off,
-       get the whole pipeline, NER included;
-    3. other texts with a finding get the pipeline without NER: the lemmas that context
-       words are matched against; texts with neither get no NLP at all (their result is
-       empty whatever the NLP would say, since no recognizer found anything to score);
-    4. then Presidio's own steps, as in ``analyze``: NLP-based recognizers, context
+       get NER: the "ner" component alone when nothing else in the pipeline can change
+       its entities (``_ner_only``);
+    3. texts with a finding of a recognizer that has context words (and, if an NLP-based
+       recognizer has them, every NER text) get the pipeline without NER: the lemmas that
+       context words are matched against;
+    4. the rest get no NLP (a text with no finding and no NER has an empty result whatever
+       the NLP says; one whose findings have no context words needs only its tokens);
+    5. then Presidio's own steps, as in ``analyze``: NLP-based recognizers, context
        enhancement, score thresholds, duplicates, allow list.
     With the prefilter off the findings equal ``analyze``'s (tested on every corpus in the
     repo); with it on, the only difference is NER findings in texts of common words.
@@ -184,31 +216,47 @@ class StagedAnalyzerEngine(AnalyzerEngine):
         nlp = self.nlp_engine.nlp[language]  # type: ignore[attr-defined]
 
         raw = [self._text_only_findings(text, text_only, entities) for text in texts]
+        # Lemmas only matter to context words, and only for findings of recognizers that
+        # have them (Presidio's context enhancer skips the rest): an email, a phone number.
+        with_context = {id(r) for r in text_only if r.context}
+        nlp_context = any(r.context for r in nlp_based)
+        docs = list(nlp.tokenizer.pipe(texts))
         if not nlp_based:
             wants_ner = [False] * len(texts)
         elif prefilter:
             wants_ner = [
                 may_hold_name(doc, _masked_anyway(text, found, final_thresholds, allow_list))
-                for text, found, doc in zip(texts, raw, nlp.tokenizer.pipe(texts), strict=True)
+                for text, (found, _), doc in zip(texts, raw, docs, strict=True)
             ]
         else:
             wants_ner = [True] * len(texts)
-        stage_of = [
-            "ner" if wanted else "lemmas_only" if found else "no_nlp"
-            for wanted, found in zip(wants_ner, raw, strict=True)
+        wants_lemmas = [
+            bool(by & with_context) or (ner and nlp_context)
+            for (_, by), ner in zip(raw, wants_ner, strict=True)
         ]
-        docs: list[Doc | None] = [None] * len(texts)
-        for stage, disable in (("ner", []), ("lemmas_only", ["ner"])):
-            indices = [i for i, of in enumerate(stage_of) if of == stage]
+        # Each pass runs only the components its output needs, on the tokenized docs, in
+        # the model's order (lemmas before NER). The NER of the sm/md/lg English models has
+        # its own tok2vec and reads no tag, lemma or sentence boundary, so its entities are
+        # the same either way (the equivalence tests check it).
+        without_ner = [name for name in nlp.pipe_names if name != "ner"]
+        ner_only = _ner_only(nlp)
+        if ner_only:
+            passes = [(wants_lemmas, without_ner), (wants_ner, ner_only)]
+        else:  # the whole pipeline where NER is wanted, without NER for lemmas alone
+            pairs = zip(wants_lemmas, wants_ner, strict=True)
+            lemmas_alone = [lemmas and not ner for lemmas, ner in pairs]
+            passes = [(lemmas_alone, without_ner), (wants_ner, list(nlp.pipe_names))]
+        for wanted, keep in passes:
+            indices = [i for i, want in enumerate(wanted) if want]
             piped = nlp.pipe(
-                (texts[i] for i in indices),
+                (docs[i] for i in indices),
                 batch_size=batch_size,
-                disable=[name for name in disable if name in nlp.pipe_names],
+                disable=[name for name in nlp.pipe_names if name not in keep],
             )
             for i, doc in zip(indices, piped, strict=True):
                 docs[i] = doc
         if stages is not None:  # one per text, in order
-            stages.extend(stage_of)
+            stages.extend(map(nlp_stage, wants_ner, wants_lemmas))
         return [
             self._finish(
                 text,
@@ -221,21 +269,25 @@ class StagedAnalyzerEngine(AnalyzerEngine):
                 score_threshold,
                 allow_list,
             )
-            if doc is not None
-            else []
-            for text, found, doc in zip(texts, raw, docs, strict=True)
+            if found or ner
+            else []  # nothing found, no NER: nothing to score
+            for text, (found, _), doc, ner in zip(texts, raw, docs, wants_ner, strict=True)
         ]
 
     def _text_only_findings(
         self, text: str, recognizers: list[EntityRecognizer], entities: list[str]
-    ) -> list[RecognizerResult]:
+    ) -> tuple[list[RecognizerResult], set[int]]:
+        """Findings of the text-only recognizers, and id() of each recognizer that found
+        something."""
         found: list[RecognizerResult] = []
+        by: set[int] = set()
         for recognizer in recognizers:
             current = recognizer.analyze(text=text, entities=entities, nlp_artifacts=None)
             if current:
                 self._AnalyzerEngine__add_recognizer_id_if_not_exists(current, recognizer)  # type: ignore[attr-defined]
                 found.extend(current)
-        return found
+                by.add(id(recognizer))
+        return found, by
 
     def _finish(
         self,
@@ -385,7 +437,7 @@ class Detector:
         """Findings per text, in order. Empty texts are not sent to the model; texts longer
         than ``window_chars`` are analyzed as overlapping windows (redactors/longtext.py),
         in the same batches as the rest. ``stages`` gets each text's NLP stage (see
-        StagedAnalyzerEngine; a text in windows: its most thorough window's)."""
+        StagedAnalyzerEngine; a text in windows: NER and lemmas if any window had them)."""
         piece_stages: list[str] = []
         pieces: list[str] = []
         origins: list[tuple[int, int]] = []  # (text index, window start) per piece
@@ -413,12 +465,13 @@ class Detector:
             )
         ]
         by_text: list[list[tuple[int, list[RecognizerResult]]]] = [[] for _ in texts]
-        text_stages = ["no_nlp"] * len(texts)
+        ner, lemmas = [False] * len(texts), [False] * len(texts)
         for (i, start), findings, stage in zip(origins, found, piece_stages, strict=True):
             by_text[i].append((start, findings))
-            text_stages[i] = min(text_stages[i], stage, key=NLP_STAGES.index)
+            ner[i] |= stage.startswith("ner")
+            lemmas[i] |= stage in ("ner_and_lemmas", "lemmas_only")
         if stages is not None:
-            stages.extend(text_stages)
+            stages.extend(map(nlp_stage, ner, lemmas))
         return [
             [f for f in merge(window_findings) if f.score >= self._final_threshold(f.entity_type)]
             if window_findings

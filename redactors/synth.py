@@ -12,9 +12,12 @@ import string
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 from faker import Faker
+
+from redactors.synth_chat import chat_message
 
 SAMPLE_SEED = 20261126
 REGION_WEIGHTS = {
@@ -252,8 +255,14 @@ def _when(rng: random.Random, start: datetime, days: int) -> datetime:
 
 
 def generate_sample(
-    seed: int = SAMPLE_SEED, n_users: int = 300, n_messages: int = 2400, n_posts: int = 600
+    seed: int = SAMPLE_SEED,
+    n_users: int = 300,
+    n_messages: int = 2400,
+    n_posts: int = 600,
+    message_mix: Literal["templates", "chat"] = "templates",
 ) -> SampleData:
+    """Users, their consent, messages and posts. ``message_mix="chat"`` draws messages from
+    the benchmark's chat-like mix (``synth_chat``) instead of the sample's templates."""
     rng = random.Random(seed)
     fake = Faker("en_US")
     fake.seed_instance(seed)
@@ -307,7 +316,10 @@ def generate_sample(
     channels = [f"C{rng.randint(10**7, 10**8 - 1)}" for _ in range(12)]
     for index in range(n_messages):
         message_id = f"m{index:06d}"
-        if rng.random() < 0.45:
+        if message_mix == "chat":
+            text, planted = chat_message(rng, planter.fill, MESSAGE_TEMPLATES)
+            truth += [("messages", message_id, kind, value) for kind, value in planted]
+        elif rng.random() < 0.45:
             text = rng.choice(PLAIN_MESSAGES)
         else:
             text, planted = planter.fill(rng.choice(MESSAGE_TEMPLATES))
