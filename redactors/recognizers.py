@@ -83,10 +83,19 @@ _STREET_SUFFIXES = (
     "Cres Dr Expy Fwy Hwy Ln Pkwy Pl Plz Rd Sq St Ste Ter Trl Xing"
 ).split()
 _SUFFIX_ALTERNATION = "|".join(sorted(set(_STREET_SUFFIXES), key=len, reverse=True))
+# Presidio compiles patterns case-insensitively (and chat writes "42 elm st"), so the street
+# name's "title case" is no filter: without this list "PR #2274 and should land Monday" was
+# an address. Words that are never part of a US street name (no first name, no "A"/"I"
+# streets, no "Will Rogers Blvd", no "Our Lady Ln").
+_NOT_STREET_WORDS = (
+    "and or but nor should would could shall must might is are was were been being has "
+    "have had does did not to of in on at by for with from than that this it its we you "
+    "they he she me my your their them us then"
+).split()
 _STREET_ADDRESS = (
-    r"\b\d{1,6}\s+"  # house number
+    r"(?<!#)\b\d{1,6}\s+"  # house number (not an issue, PR or order number: "#2274")
     r"(?:(?:[NSEW]|North|South|East|West)\.?\s+)?"  # directional
-    r"(?:[A-Z][a-z'.-]*\s+){1,4}"  # street name, title case
+    rf"(?:(?!(?:{'|'.join(_NOT_STREET_WORDS)})\b)[A-Z][a-z'.-]*\s+){{1,4}}"  # street name
     rf"(?:{_SUFFIX_ALTERNATION})\b\.?"  # USPS suffix
     r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*#?[A-Za-z0-9-]{1,8})?"  # unit
     r"(?:,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,3},\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?)?"  # city, ST zip

@@ -26,6 +26,7 @@ CASES = [
         "ship it to 4759 William Haven Apt. 194, Springfield, IL 62704 pls",
         "4759 William Haven Apt. 194, Springfield, IL 62704",
     ),
+    ("STREET_ADDRESS", "i moved to 42 elm st last week", "42 elm st"),
     ("USER_MENTION", "thanks <@U024BE7LH>!", "<@U024BE7LH>"),
     ("USER_MENTION", "thanks @donna90!", "@donna90"),
     ("URL", "new profile: https://github.com/donna90", "https://github.com/donna90"),
@@ -70,6 +71,8 @@ def test_no_false_positives_on_plain_chat(redactor):
         "lgtm",
         "bumped to v2.3.1",
         "order #48213 shipped yesterday",
+        "the fix is in review as #2274 and should land Monday",
+        "we ran 3 tests and all passed so the deploy can land",
         "ping @here when done",
         "email me later",
     ]
