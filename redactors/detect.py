@@ -137,26 +137,36 @@ def _masked_anyway(
     ]
 
 
-# Components that never set entities, and that NER reads nothing from unless it listens to
-# them (a shared tok2vec or transformer). A parser or senter is not here: NER does not let
-# an entity cross a sentence boundary, so it must run where they run.
+# Component factories that never set entities, nor anything NER reads (it reads NORM,
+# PREFIX, SUFFIX, SHAPE, and sentence starts if set), unless NER listens to them (a shared
+# tok2vec or transformer). A parser or senter is not here: NER keeps an entity inside a
+# sentence, so it must run where they run.
 _NER_INDEPENDENT = {"tok2vec", "transformer", "tagger", "morphologizer", "attribute_ruler"}
 _NER_INDEPENDENT |= {"lemmatizer", "trainable_lemmatizer"}
+# What an attribute ruler may set without touching NER's input.
+_RULER_ATTRS = {"TAG", "POS", "MORPH", "LEMMA", "DEP"}
 
 
 def _ner_only(nlp: Language) -> list[str]:
     """The components NER needs, in pipeline order: "ner" and what it listens to. Empty when
-    other components may change its entities (a parser, an entity ruler, a custom one):
-    NER then gets the whole pipeline."""
-    names = nlp.pipe_names
-    if "ner" not in names or set(names) - _NER_INDEPENDENT - {"ner"}:
+    other components may change its entities (a parser, an entity ruler, an attribute
+    ruler setting NORM, a custom one): NER then gets the whole pipeline. Judged by factory,
+    not by the name a component was given."""
+    factories = {name: nlp.get_pipe_meta(name).factory for name in nlp.pipe_names}
+    ner = [name for name, factory in factories.items() if factory == "ner"]
+    if ner != ["ner"] or set(factories.values()) - _NER_INDEPENDENT - {"ner"}:
         return []
+    for name, factory in factories.items():
+        if factory == "attribute_ruler":
+            patterns = nlp.get_pipe(name).patterns  # type: ignore[attr-defined]
+            if any(set(pattern["attrs"]) - _RULER_ATTRS for pattern in patterns):
+                return []
     listened = {
         name
         for name, component in nlp.pipeline
         if "ner" in getattr(component, "listening_components", ())
     }
-    return [name for name in names if name == "ner" or name in listened]
+    return [name for name in nlp.pipe_names if name == "ner" or name in listened]
 
 
 def nlp_stage(ner: bool, lemmas: bool) -> str:
@@ -234,20 +244,24 @@ class StagedAnalyzerEngine(AnalyzerEngine):
             bool(by & with_context) or (ner and nlp_context)
             for (_, by), ner in zip(raw, wants_ner, strict=True)
         ]
-        # Each pass runs only the components its output needs, on the tokenized docs, in
-        # the model's order (lemmas before NER). The NER of the sm/md/lg English models has
-        # its own tok2vec and reads no tag, lemma or sentence boundary, so its entities are
-        # the same either way (the equivalence tests check it).
-        without_ner = [name for name in nlp.pipe_names if name != "ner"]
+        # Each text gets one pass with the components its stage needs, on its tokenized
+        # doc. The NER of the sm/md/lg English models has its own tok2vec and reads no tag,
+        # lemma or sentence start, so alone it finds what it finds in the whole pipeline
+        # (the equivalence tests check it); where that cannot be known (``_ner_only`` is
+        # empty), NER texts get the whole pipeline and count as NER and lemmas.
         ner_only = _ner_only(nlp)
-        if ner_only:
-            passes = [(wants_lemmas, without_ner), (wants_ner, ner_only)]
-        else:  # the whole pipeline where NER is wanted, without NER for lemmas alone
-            pairs = zip(wants_lemmas, wants_ner, strict=True)
-            lemmas_alone = [lemmas and not ner for lemmas, ner in pairs]
-            passes = [(lemmas_alone, without_ner), (wants_ner, list(nlp.pipe_names))]
-        for wanted, keep in passes:
-            indices = [i for i, want in enumerate(wanted) if want]
+        if not ner_only:
+            wants_lemmas = [
+                lemmas or ner for lemmas, ner in zip(wants_lemmas, wants_ner, strict=True)
+            ]
+        components = {
+            "ner_and_lemmas": list(nlp.pipe_names),
+            "ner_only": ner_only,
+            "lemmas_only": [name for name in nlp.pipe_names if name != "ner"],
+        }
+        stage_of = list(map(nlp_stage, wants_ner, wants_lemmas))
+        for stage, keep in components.items():
+            indices = [i for i, of in enumerate(stage_of) if of == stage]
             piped = nlp.pipe(
                 (docs[i] for i in indices),
                 batch_size=batch_size,
@@ -256,7 +270,7 @@ class StagedAnalyzerEngine(AnalyzerEngine):
             for i, doc in zip(indices, piped, strict=True):
                 docs[i] = doc
         if stages is not None:  # one per text, in order
-            stages.extend(map(nlp_stage, wants_ner, wants_lemmas))
+            stages.extend(stage_of)
         return [
             self._finish(
                 text,

@@ -86,11 +86,11 @@ _SUFFIX_ALTERNATION = "|".join(sorted(set(_STREET_SUFFIXES), key=len, reverse=Tr
 # Presidio compiles patterns case-insensitively (and chat writes "42 elm st"), so the street
 # name's "title case" is no filter: without this list "PR #2274 and should land Monday" was
 # an address. Words that are never part of a US street name (no first name, no "A"/"I"
-# streets, no "Will Rogers Blvd", no "Our Lady Ln").
+# streets, no "Will Rogers Blvd", "Our Lady Ln", "US Highway 19", "Lake of the Isles Pkwy").
 _NOT_STREET_WORDS = (
     "and or but nor should would could shall must might is are was were been being has "
-    "have had does did not to of in on at by for with from than that this it its we you "
-    "they he she me my your their them us then"
+    "have had does did not to in on at by for with from than that this it its we you "
+    "they he she me my your their them then"
 ).split()
 _STREET_ADDRESS = (
     r"(?<!#)\b\d{1,6}\s+"  # house number (not an issue, PR or order number: "#2274")

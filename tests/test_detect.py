@@ -27,6 +27,8 @@ CASES = [
         "4759 William Haven Apt. 194, Springfield, IL 62704",
     ),
     ("STREET_ADDRESS", "i moved to 42 elm st last week", "42 elm st"),
+    ("STREET_ADDRESS", "meet me at 12345 US Highway 19 at noon", "12345 US Highway"),
+    ("STREET_ADDRESS", "ship it to 2710 Lake of the Isles Pkwy", "2710 Lake of the Isles Pkwy"),
     ("USER_MENTION", "thanks <@U024BE7LH>!", "<@U024BE7LH>"),
     ("USER_MENTION", "thanks @donna90!", "@donna90"),
     ("URL", "new profile: https://github.com/donna90", "https://github.com/donna90"),
@@ -72,7 +74,8 @@ def test_no_false_positives_on_plain_chat(redactor):
         "bumped to v2.3.1",
         "order #48213 shipped yesterday",
         "the fix is in review as #2274 and should land Monday",
-        "we ran 3 tests and all passed so the deploy can land",
+        "PR 2274 and should land monday",  # function words in the "street name"
+        "dup of #2274 Harbor View",  # an issue number, not a house number
         "ping @here when done",
         "email me later",
     ]
