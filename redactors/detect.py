@@ -176,6 +176,11 @@ def nlp_stage(ner: bool, lemmas: bool) -> str:
     return "lemmas_only" if lemmas else "no_nlp"
 
 
+# The stages nlp_stage names for each of its two parts, to combine a text's windows.
+_NER_STAGES = frozenset({"ner_and_lemmas", "ner_only"})
+_LEMMA_STAGES = frozenset({"ner_and_lemmas", "lemmas_only"})
+
+
 class StagedAnalyzerEngine(AnalyzerEngine):
     """Presidio's ``AnalyzerEngine.analyze`` for a batch, with the spaCy pipeline run only
     where its output can change the result.
@@ -482,8 +487,8 @@ class Detector:
         ner, lemmas = [False] * len(texts), [False] * len(texts)
         for (i, start), findings, stage in zip(origins, found, piece_stages, strict=True):
             by_text[i].append((start, findings))
-            ner[i] |= stage.startswith("ner")
-            lemmas[i] |= stage in ("ner_and_lemmas", "lemmas_only")
+            ner[i] |= stage in _NER_STAGES
+            lemmas[i] |= stage in _LEMMA_STAGES
         if stages is not None:
             stages.extend(map(nlp_stage, ner, lemmas))
         return [

@@ -68,6 +68,8 @@ ACKS = (
     "k",
     "ikr",
 )
+# Zipf: the k-th most common reply is 1/k as frequent as the first.
+_ACK_WEIGHTS = [1 / rank for rank in range(1, len(ACKS) + 1)]
 
 SUBJECTS = (
     "the build",
@@ -246,9 +248,7 @@ def chat_message(
     slots = _slots(rng)
     kind = rng.choices(tuple(CHAT_MIX), tuple(CHAT_MIX.values()))[0]
     if kind == "ack":
-        # Zipf: the k-th most common reply is 1/k as frequent as the first.
-        weights = [1 / rank for rank in range(1, len(ACKS) + 1)]
-        return rng.choices(ACKS, weights)[0], []
+        return rng.choices(ACKS, _ACK_WEIGHTS)[0], []
     if kind == "plain":
         return _fill_slots(rng.choice(PLAIN_TEMPLATES), slots), []
     if kind == "pii":
