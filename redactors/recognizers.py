@@ -62,7 +62,7 @@ class UserMentionRecognizer(PatternRecognizer):
         return pattern_text.lower() in _NON_PERSONAL_MENTIONS
 
 
-# USPS Publication 28 street suffixes (primary names) and their common abbreviations.
+# USPS Publication 28 street suffixes (primary names), capitalised in a title-case address.
 _STREET_SUFFIXES = (
     "Alley Avenue Bayou Beach Bend Bluff Bluffs Bottom Boulevard Branch Bridge Brook Brooks "
     "Burg Burgs Bypass Camp Canyon Cape Causeway Center Centers Circle Circles Cliff Cliffs "
@@ -79,51 +79,149 @@ _STREET_SUFFIXES = (
     "Shoal Shoals Shore Shores Skyway Spring Springs Spur Spurs Square Squares Station "
     "Stravenue Stream Street Streets Summit Terrace Throughway Trace Track Trafficway Trail "
     "Trailer Tunnel Turnpike Underpass Union Unions Valley Valleys Via Viaduct View Views "
-    "Village Villages Ville Vista Walk Walks Wall Way Ways Well Wells Aly Ave Blvd Cir Ct "
-    "Cres Dr Expy Fwy Hwy Ln Pkwy Pl Plz Rd Sq St Ste Ter Trl Xing"
+    "Village Villages Ville Vista Walk Walks Wall Way Ways Well Wells"
 ).split()
-_SUFFIX_ALTERNATION = "|".join(sorted(set(_STREET_SUFFIXES), key=len, reverse=True))
-# Presidio compiles patterns case-insensitively (and chat writes "42 elm st"), so the street
-# name's "title case" is no filter: without this list "PR #2274 and should land Monday" was
-# an address. Words that are never part of a US street name (no first name, no "A"/"I"
-# streets, no "Will Rogers Blvd", "Our Lady Ln", "US Highway 19", "Lake of the Isles Pkwy").
+# Abbreviations, and the common suffixes people write in lower case after a capitalised
+# name ("42 Elm st", "9 Oak street"): accepted in any case by the title-case pattern.
+_SUFFIX_ABBREVIATIONS = (
+    "Aly Ave Blvd Cir Ct Cres Dr Expy Fwy Hwy Ln Pkwy Pl Plz Rd Sq St Ste Ter Trl Xing"
+).split()
+_ANY_CASE_SUFFIXES = ["Street", "Avenue", "Road", "Boulevard"]
+# Roads with a number: "12345 US Highway 19", "900 State Route 9".
+_NUMBERED_ROAD_SUFFIXES = ["Highway", "Hwy", "Route", "Rte", "Freeway", "Fwy"]
+
+
+def _alternation(words: list[str]) -> str:
+    return "|".join(sorted(set(words), key=len, reverse=True))
+
+
+# Words that are never part of a US street name: function words ("PR #2274 and should land
+# Monday") and what a count in chat counts ("10 min drive", "3 more days", "2 hours ...").
+# Not first names ("Will Rogers Blvd"), not "A"/"I"/"us"/"of"/"the" ("US Highway 19",
+# "Lake of the Isles Pkwy"), not ordinals in words ("Second Ave") or "Day St", "Story Rd".
 _NOT_STREET_WORDS = (
     "and or but nor should would could shall must might is are was were been being has "
     "have had does did not to in on at by for with from than that this it its we you "
-    "they he she me my your their them then"
+    "they he she me my your their them then "
+    "min mins minute minutes hr hrs hour hours sec secs seconds days week weeks month months "
+    "year years more less few fewer many extra"
 ).split()
-_STREET_ADDRESS = (
-    r"(?<!#)\b\d{1,6}\s+"  # house number (not an issue, PR or order number: "#2274")
-    r"(?:(?:[NSEW]|North|South|East|West)\.?\s+)?"  # directional
-    rf"(?:(?!(?:{'|'.join(_NOT_STREET_WORDS)})\b)[A-Z][a-z'.-]*\s+){{1,4}}"  # street name
-    rf"(?:{_SUFFIX_ALTERNATION})\b\.?"  # USPS suffix
-    r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|#)\.?\s*#?[A-Za-z0-9-]{1,8})?"  # unit
-    r"(?:,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+){0,3},\s*[A-Z]{2}\s+\d{5}(?:-\d{4})?)?"  # city, ST zip
+_NOT_STREET_WORD = rf"(?!(?i:{_alternation(_NOT_STREET_WORDS)})\b)"
+# A house number, not an issue, PR or order number ("#2274"), a price, a version ("v1.2"),
+# a time ("10:30") or part of a path.
+_HOUSE_NUMBER = r"(?<![#$.:/])\b\d{1,6}"
+_ORDINAL = r"\d{1,3}(?:st|nd|rd|th)"  # "5th Ave", "W 42nd St"
+# Lower-case particles inside a street name: "Lake of the Isles Pkwy", "Paseo de la Playa".
+_PARTICLE = r"(?:of|the|de|la|del|du|da|di|le|los|las|van|von)"
+_UNIT = r"(?:,?\s+(?i:apt|apartment|suite|ste|unit|#)\.?\s*#?(?:\d[A-Za-z0-9-]{0,7}|[A-Za-z]\b))"
+
+# Title case, matched case-sensitively: the street name's words start with a capital (or
+# are ordinals), the suffix is capitalised or a standard abbreviation in any case.
+_TITLE_WORD = rf"{_NOT_STREET_WORD}(?:[A-Z][A-Za-z'.-]*|{_ORDINAL})"
+_TITLE_CASE_ADDRESS = (
+    rf"{_HOUSE_NUMBER}[A-Z]?\s+"  # house number, "221B"
+    r"(?:(?:[NSEW]|N[EW]|S[EW]|North|South|East|West)\.?\s+)?"  # directional
+    rf"{_TITLE_WORD}(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_TITLE_WORD}){{0,3}}\s+"  # street name
+    r"(?:"  # USPS suffix
+    rf"(?:{_alternation(_NUMBERED_ROAD_SUFFIXES)})(?:\s+\d{{1,5}}[A-Z]?)?\b"
+    rf"|(?:{_alternation(_STREET_SUFFIXES)})\b"
+    rf"|(?i:{_alternation(_SUFFIX_ABBREVIATIONS + _ANY_CASE_SUFFIXES)})\b"
+    r")\.?"
+    rf"{_UNIT}?"
+    r"(?:,\s*[A-Z][A-Za-z'.-]+(?:\s[A-Z][A-Za-z'.-]+){0,3},\s*[A-Z]{2}"  # City, ST
+    r"(?:\s+\d{5}(?:-\d{4})?)?\b)?"  # zip
+)
+# Any case ("42 elm st", "i live at 9 oak street"). The shape of chat counts ("10 min
+# drive", "5 unit tests pass", "3 key points", "1 home run"), so it scores below the
+# threshold and only counts next to a context word.
+_ANY_CASE_ADDRESS = (
+    r"(?i:"
+    rf"{_HOUSE_NUMBER}\s+"
+    r"(?:(?:[nsew]|n[ew]|s[ew]|north|south|east|west)\.?\s+)?"
+    rf"(?:{_NOT_STREET_WORD}(?:[a-z][a-z'.-]*|{_ORDINAL})\s+){{1,4}}"
+    r"(?:"
+    rf"(?:{_alternation(_NUMBERED_ROAD_SUFFIXES)})(?:\s+\d{{1,5}}[a-z]?)?\b"
+    rf"|(?:{_alternation(_STREET_SUFFIXES + _SUFFIX_ABBREVIATIONS)})\b"
+    r")\.?"
+    rf"{_UNIT}?"
+    r"(?:,\s*[a-z][a-z'.-]+(?:\s[a-z][a-z'.-]+){0,3},\s*[a-z]{2}(?:\s+\d{5}(?:-\d{4})?)?\b)?"
+    r")"
+)
+
+# "moved to", "moving into", "just moved in at", right before the address.
+_MOVED_TO = re.compile(
+    r"\bmov(?:e|ed|es|ing)\s+(?:in\s+|back\s+)?(?:to|into|at)\s+\Z", re.IGNORECASE
 )
 
 
 class StreetAddressRecognizer(PatternRecognizer):
+    """US street addresses: number, name, USPS suffix, optional unit and "City, ST 12345".
+
+    Presidio compiles patterns with re.IGNORECASE unless told otherwise, which made the
+    title-case street name no filter at all ("10 min drive", "5 unit tests pass" were
+    addresses). Here patterns are case-sensitive unless they say ``(?i:...)``: a title-case
+    address scores 0.6 on its own; an any-case one 0.25, under the run's threshold unless a
+    context word before it ("I live at", "ship it to", "my address") adds Presidio's context
+    boost (+0.35).
+    """
+
     ENTITY = "STREET_ADDRESS"
+    # Presidio matches these against the lemmas of the five words before a finding that are
+    # not spaCy stop words: "lives", "located", "shipping" are found as "live", "locate",
+    # "ship". "move" is a stop word, so "moved to" is looked for in the text instead.
     CONTEXT: ClassVar[list[str]] = [
         "address",
         "live",
-        "lives",
-        "living",
-        "located",
+        "locate",
         "ship",
         "deliver",
-        "moved",
+        "delivery",
         "home",
+        "house",
+        "apartment",
+        "mail",
+        "send",
+        "office",
+        "stay",
+        "relocate",
+    ]
+    # Presidio's context boost (LemmaContextAwareEnhancer's defaults).
+    CONTEXT_BOOST = 0.35
+    MIN_SCORE_WITH_CONTEXT = 0.4
+    PATTERNS: ClassVar[list[Pattern]] = [
+        Pattern("us_street_address_title_case", _TITLE_CASE_ADDRESS, 0.6),
+        Pattern("us_street_address_any_case", _ANY_CASE_ADDRESS, 0.25),
     ]
 
     def __init__(self, supported_language: str = "en") -> None:
         super().__init__(
             supported_entity=self.ENTITY,
-            patterns=[Pattern("us_street_address", _STREET_ADDRESS, 0.6)],
+            patterns=self.PATTERNS,
             context=self.CONTEXT,
             supported_language=supported_language,
             name="StreetAddressRecognizer",
+            global_regex_flags=re.DOTALL | re.MULTILINE,  # no IGNORECASE: see the docstring
         )
+
+    def enhance_using_context(
+        self,
+        text: str,
+        raw_recognizer_results: list[RecognizerResult],
+        other_raw_recognizer_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts,
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
+        """Presidio's context boost for "moved to 42 elm st": its context words cannot say
+        "moved" ("move" is a spaCy stop word, dropped before matching)."""
+        for result in raw_recognizer_results:
+            if _MOVED_TO.search(text, max(0, result.start - 40), result.start):
+                result.score = min(
+                    max(result.score + self.CONTEXT_BOOST, self.MIN_SCORE_WITH_CONTEXT), 1.0
+                )
+                result.recognition_metadata[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = (
+                    True
+                )
+        return raw_recognizer_results
 
 
 class Mastercard2SeriesRecognizer(CreditCardRecognizer):

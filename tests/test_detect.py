@@ -27,8 +27,19 @@ CASES = [
         "4759 William Haven Apt. 194, Springfield, IL 62704",
     ),
     ("STREET_ADDRESS", "i moved to 42 elm st last week", "42 elm st"),
-    ("STREET_ADDRESS", "meet me at 12345 US Highway 19 at noon", "12345 US Highway"),
+    ("STREET_ADDRESS", "meet me at 12345 US Highway 19 at noon", "12345 US Highway 19"),
     ("STREET_ADDRESS", "ship it to 2710 Lake of the Isles Pkwy", "2710 Lake of the Isles Pkwy"),
+    # title case needs no context word
+    ("STREET_ADDRESS", "1600 Pennsylvania Avenue is busy today", "1600 Pennsylvania Avenue"),
+    ("STREET_ADDRESS", "pick me up at 500 N Main St Apt 4", "500 N Main St Apt 4"),
+    ("STREET_ADDRESS", "meet me at 350 5th Ave at noon", "350 5th Ave"),
+    ("STREET_ADDRESS", "the museum at 221B Baker Street", "221B Baker Street"),
+    ("STREET_ADDRESS", "meet at 100 W 42nd St", "100 W 42nd St"),
+    (
+        "STREET_ADDRESS",
+        "the party is at 742 Evergreen Terrace, Springfield, IL tonight",
+        "742 Evergreen Terrace, Springfield, IL",
+    ),
     ("USER_MENTION", "thanks <@U024BE7LH>!", "<@U024BE7LH>"),
     ("USER_MENTION", "thanks @donna90!", "@donna90"),
     ("URL", "new profile: https://github.com/donna90", "https://github.com/donna90"),
@@ -81,6 +92,74 @@ def test_no_false_positives_on_plain_chat(redactor):
     ]
     for result in redactor.redact(plain):
         assert result.spans == (), result
+
+
+# Counts in chat have the shape "<number> <words> <USPS suffix>" (Drive, Walk, Pass, Points,
+# Run, Lights, View, Key, Landing, Loop, Fields, Way, Land, Branch): no street address.
+CHAT_COUNTS = [
+    "PR 4521 will land tomorrow",
+    "it's a 10 min drive",
+    "only a 5 minute walk from the office",
+    "2 hour drive each way",
+    "page 3 main view is broken",
+    "all 12 tests pass now",
+    "5 unit tests pass, 1 skipped",
+    "that's 5 story points",
+    "we have 3 key points to cover",
+    "hit 1 home run last night",
+    "1 more bug fix landing today",
+    "wait for 2 green lights",
+    "ate 2 slices of key lime pie",
+    "there's 1 more loop to unroll",
+    "add 2 required fields to the form",
+    "it's a 2 way street",
+    "v1.2 Release Branch is cut",  # a version, not a house number
+    "catch the 10:30 Main Street bus",  # a time
+]
+
+
+@pytest.mark.parametrize("text", CHAT_COUNTS)
+def test_counts_in_chat_are_not_addresses(redactor, text):
+    [result] = redactor.redact([text])
+    assert not [s for s in result.spans if s.entity_type == "STREET_ADDRESS"], result
+
+
+def test_a_context_word_does_not_make_a_duration_an_address(redactor):
+    # "live" raises low-scored findings; time units are never street names
+    [result] = redactor.redact(["i live like a 10 min drive from work"])
+    assert result.spans == (), result
+
+
+# A lower-case address is only an address next to a context word (lemmas: "lives" is
+# "live", "shipping" is "ship"; "moved to" is looked for in the text).
+LOWER_CASE_ADDRESSES = [
+    ("I live at 9 oak street", "meet at 9 oak street", "9 oak street"),
+    ("can you send it to 3 pine ct", "3 pine ct works", "3 pine ct"),
+    ("i moved to 42 elm st last week", "42 elm st last week", "42 elm st"),
+    ("we're moving into 18 birch ln", "18 birch ln is the one", "18 birch ln"),
+    ("my address is 500 n main st apt 4", "500 n main st apt 4 lol", "500 n main st apt 4"),
+    ("shipping to 77 massachusetts ave pls", "77 massachusetts ave pls", "77 massachusetts ave"),
+    (
+        "she lives at 12 lake of the isles pkwy",
+        "12 lake of the isles pkwy",
+        "12 lake of the isles pkwy",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("with_context", "without", "value"),
+    LOWER_CASE_ADDRESSES,
+    ids=[c[2] for c in LOWER_CASE_ADDRESSES],
+)
+def test_lower_case_address_needs_a_context_word(redactor, with_context, without, value):
+    found, alone = redactor.redact([with_context, without])
+    assert value not in found.text
+    start = with_context.index(value)
+    assert [(s.entity_type, s.start, s.end) for s in found.spans] == [
+        ("STREET_ADDRESS", start, start + len(value))
+    ]
+    assert alone.spans == (), alone
 
 
 def test_empty_texts_are_not_analyzed(redactor):
