@@ -15,7 +15,8 @@ the same generated export, the same spaCy model and the same entity set:
    dask_1 / dask_2: `redact run --runner dask` on a local cluster of 1 and 2 workers that
    each run starts (worker start-up, imports and model load included);
    dask_1_warm / dask_2_warm: `--dask-address` of a long-lived local cluster (as in
-   production), after one untimed run has started its workers and loaded their engines.
+   production, its workers configured as configs/dask/ says), after one untimed run has
+   started its workers and loaded their engines.
 Then, as a second data set, the sample's templates (personal data in 55% of messages, no long
 ones; the data of earlier results): presidio_batch, spacy_floor, pipeline, processes x2.
 Every figure is the median of --reps repetitions. Pipeline docs/s counts the records the run
@@ -188,8 +189,9 @@ def run_pipeline(config_path: Path, output: Path, *args: str) -> dict[str, float
 def bench_warm_dask(config_path: Path, work: Path, reps: int, workers: int) -> dict[str, float]:
     """`redact run --dask-address` against a cluster that outlives the runs, with one Prefect
     API server for the runs and the workers (as README's multi-node setup)."""
-    from distributed import LocalCluster
     from prefect.server.api.server import SubprocessASGIServer
+
+    from pipelines.redact import local_dask_cluster  # workers as configs/dask/ starts them
 
     server = SubprocessASGIServer()
     server.start(timeout=120)
@@ -197,7 +199,7 @@ def bench_warm_dask(config_path: Path, work: Path, reps: int, workers: int) -> d
     os.environ["PREFECT_API_URL"] = server.api_url  # the workers inherit it
     os.environ["REDACT_SECRET"] = SECRET
     try:
-        with LocalCluster(
+        with local_dask_cluster(
             n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
         ) as cluster:
             args = ("--runner", "dask", "--dask-address", cluster.scheduler_address)

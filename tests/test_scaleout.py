@@ -64,3 +64,45 @@ def test_worker_count_of_each_runner():
     assert _workers(task_runner_for("processes", 2)) == 2
     assert _workers(task_runner_for("dask", 4)) == 4
     assert _workers(task_runner_for("dask", 4, "tcp://127.0.0.1:8786")) == 1  # cannot tell
+
+
+def _malloc_trim_of_workers(cluster) -> set[str | None]:
+    import os
+
+    from distributed import Client
+
+    with Client(cluster) as client:
+        return set(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values())
+
+
+def test_dask_workers_keep_glibc_malloc_defaults():
+    """Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in its workers (spaCy ~12% slower); the
+    flow's local cluster does not, and neither does a cluster started with the shipped
+    worker config."""
+    import os
+
+    import dask
+    from distributed import LocalCluster
+    from distributed.nanny import _get_env_variables
+
+    from pipelines.redact import DASK_WORKER_CONFIG, local_dask_cluster
+
+    kwargs = {"n_workers": 1, "threads_per_worker": 1, "processes": True}
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
+    try:
+        with local_dask_cluster(dashboard_address=None, **kwargs) as cluster:
+            assert _malloc_trim_of_workers(cluster) == {None}
+        with LocalCluster(dashboard_address=None, **kwargs) as cluster:
+            assert _malloc_trim_of_workers(cluster) == {"65536"}  # Dask's default: the premise
+    finally:  # a nanny also sets it in the process that starts it (this one)
+        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+
+    shipped = dask.config.collect(paths=[str(Path(SAMPLE_CONFIG).parent / "dask")], env={})
+    with dask.config.set(shipped):
+        assert "MALLOC_TRIM_THRESHOLD_" not in _get_env_variables(
+            "distributed.nanny.pre-spawn-environ"
+        )
+    with dask.config.set(DASK_WORKER_CONFIG):
+        assert "MALLOC_TRIM_THRESHOLD_" not in _get_env_variables(
+            "distributed.nanny.pre-spawn-environ"
+        )
