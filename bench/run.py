@@ -54,7 +54,9 @@ def make_export(directory: Path, n: int, mix: str = "chat", seed: int = 11) -> P
 
     sample = generate_sample(seed=seed, n_users=500, n_messages=n, n_posts=0, message_mix=mix)
     directory.mkdir(parents=True, exist_ok=True)
-    sample.messages.write_parquet(directory / "messages.parquet", row_group_size=5000)
+    # As exports come: the writer's default row groups (one for N up to 262,144), which the
+    # plan splits into units of unit_rows.
+    sample.messages.write_parquet(directory / "messages.parquet")
     registry = pl.DataFrame(
         {
             "user_id": [u.user_id for u in sample.users],
@@ -68,8 +70,9 @@ def make_export(directory: Path, n: int, mix: str = "chat", seed: int = 11) -> P
     config["run_name"] = "bench"
     config["sources"] = [{**config["sources"][0], "path": str(directory / "messages.parquet")}]
     config["consent"]["registry"] = str(directory / "consent.parquet")
-    config["runner"]["unit_rows"] = 5000
-    config["output"]["shard_max_rows"] = 5000
+    # README's sizing: about N / (4 x workers) rows, so the last units end together.
+    config["runner"]["unit_rows"] = max(2000, n // 8)
+    config["output"]["shard_max_rows"] = max(2000, n // 8)
     path = directory / "bench.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

@@ -107,7 +107,8 @@ def check_source_file(path: Path, source: SourceConfig) -> pq.FileMetaData:
 
 @dataclass(frozen=True)
 class WorkUnit:
-    """A contiguous row-group range of one file. Small and picklable: passed to workers."""
+    """Contiguous rows of one file: whole row groups, or a slice of one large row group.
+    Small and picklable: passed to workers."""
 
     unit_id: str
     source: str
@@ -115,6 +116,7 @@ class WorkUnit:
     row_groups: tuple[int, ...]
     first_row: int  # index in the file of the unit's first row, for error messages
     rows: int
+    skip_rows: int = 0  # rows of the first row group before the unit's first row (a slice)
     # What the unit's output depends on, hashed (set by the run's preflight; see state.py).
     key: str = ""
 
@@ -134,20 +136,38 @@ class Plan:
     inputs: list[InputFile] = field(default_factory=list)
 
 
-def pack_row_groups(metadata: pq.FileMetaData, unit_rows: int) -> list[tuple[tuple[int, ...], int]]:
-    """Consecutive row groups packed into (groups, rows) of at least unit_rows (last: less)."""
-    packed: list[tuple[tuple[int, ...], int]] = []
+UnitRows = tuple[tuple[int, ...], int, int]  # (row groups, rows skipped in the first, rows)
+
+
+def plan_row_ranges(metadata: pq.FileMetaData, unit_rows: int) -> list[UnitRows]:
+    """The file's rows as units of about ``unit_rows``: consecutive small row groups packed
+    together (at least unit_rows; the last may have less), and a row group of more than
+    unit_rows split into equal slices of at most unit_rows. Exports often come with row
+    groups of a million rows: whole, they would be too few units to keep workers busy."""
+    planned: list[UnitRows] = []
     groups: list[int] = []
     rows = 0
     for group in range(metadata.num_row_groups):
+        group_rows = metadata.row_group(group).num_rows
+        if group_rows > unit_rows:
+            if groups:
+                planned.append((tuple(groups), 0, rows))
+                groups, rows = [], 0
+            slices = -(-group_rows // unit_rows)
+            start = 0
+            for index in range(slices):
+                size = group_rows // slices + (index < group_rows % slices)
+                planned.append(((group,), start, size))
+                start += size
+            continue
         groups.append(group)
-        rows += metadata.row_group(group).num_rows
+        rows += group_rows
         if rows >= unit_rows:
-            packed.append((tuple(groups), rows))
+            planned.append((tuple(groups), 0, rows))
             groups, rows = [], 0
     if groups:
-        packed.append((tuple(groups), rows))
-    return packed
+        planned.append((tuple(groups), 0, rows))
+    return planned
 
 
 def _glob_root(pattern: str) -> Path:
@@ -171,7 +191,7 @@ def file_tag(source: SourceConfig, path: Path, pattern: str) -> str:
 
 
 def plan_units(config: RunConfig) -> Plan:
-    """Check every input file, then pack row groups into units of about runner.unit_rows.
+    """Check every input file, then plan units of about runner.unit_rows (plan_row_ranges).
     Units are listed in a fixed order (source, sorted path, row group): the run-wide dedup
     keeps the first copy in this order."""
     plan = Plan()
@@ -190,8 +210,8 @@ def plan_units(config: RunConfig) -> Plan:
                 )
             )
             first_row = 0
-            for unit_index, (groups, rows) in enumerate(
-                pack_row_groups(metadata, config.runner.unit_rows)
+            for unit_index, (groups, skip_rows, rows) in enumerate(
+                plan_row_ranges(metadata, config.runner.unit_rows)
             ):
                 plan.units.append(
                     WorkUnit(
@@ -201,6 +221,7 @@ def plan_units(config: RunConfig) -> Plan:
                         row_groups=groups,
                         first_row=first_row,
                         rows=rows,
+                        skip_rows=skip_rows,
                     )
                 )
                 first_row += rows
@@ -210,13 +231,16 @@ def plan_units(config: RunConfig) -> Plan:
 def read_unit(
     unit: WorkUnit, source: SourceConfig, batch_rows: int
 ) -> Iterator[tuple[int, pl.DataFrame]]:
-    """Yield (index in file of the batch's first row, batch) with only the needed columns."""
+    """Yield (index in file of the batch's first row, batch) with only the needed columns.
+    A slice of a row group decodes the rows before it too (Parquet has no row offset):
+    cheap next to detection, ~1 ms per 10,000 short texts."""
     parquet = pq.ParquetFile(unit.path)
     row = unit.first_row
+    to_skip, to_read = unit.skip_rows, unit.rows
     batches = parquet.iter_batches(
         batch_size=batch_rows, row_groups=list(unit.row_groups), columns=source.needed_columns()
     )
-    while True:
+    while to_read > 0:
         try:
             batch = next(batches)
         except StopIteration:
@@ -225,6 +249,11 @@ def read_unit(
             raise
         except Exception as exc:  # pyarrow: OSError, ArrowInvalid, ... (may quote bytes)
             raise _unreadable(parquet, unit, source, exc) from None
+        if to_skip >= batch.num_rows:
+            to_skip -= batch.num_rows
+            continue
+        batch = batch.slice(to_skip, to_read)
+        to_skip, to_read = 0, to_read - batch.num_rows
         frame = pl.from_arrow(batch)
         assert isinstance(frame, pl.DataFrame)
         yield row, frame
@@ -236,7 +265,7 @@ def _unreadable(
 ) -> InputError:
     """A file whose footer was fine but whose data is not: find the first row group and
     column that cannot be decoded, so the error can name them (rows of the row group)."""
-    first = unit.first_row
+    first = unit.first_row - unit.skip_rows  # the first row group's first row
     for group in unit.row_groups:
         rows = parquet.metadata.row_group(group).num_rows
         for column in source.needed_columns():

@@ -269,6 +269,8 @@ def preflight(
                     "unit_id": unit.unit_id,
                     "input_sha256": inputs[unit.path].sha256,
                     "row_groups": list(unit.row_groups),
+                    "skip_rows": unit.skip_rows,
+                    "rows": unit.rows,
                 }
             ),
         )

@@ -37,8 +37,8 @@ from redactors.report import SourceStats
 
 # Part of every unit's key: bump it when a change in redactors/ changes what a unit writes
 # (findings, masking, stats), so stored units are redone, not reused. 2: NER stages, address
-# pattern precision.
-STATE_VERSION = 2
+# pattern precision. 3: address patterns case-sensitive; units may be slices of a row group.
+STATE_VERSION = 3
 ENTRY = "entry.json"
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from redactors.config import OutputConfig, SourceConfig
 from redactors.errors import OutputError, UnitError
-from redactors.io import ShardWriter, pack_row_groups, plan_units
+from redactors.io import ShardWriter, WorkUnit, plan_row_ranges, plan_units, read_unit
 from redactors.report import SourceStats
 from redactors.runner import Engines, commit_output, preflight, process_unit, redact_batch
 
@@ -92,8 +92,46 @@ def test_row_groups_are_packed_into_units(tmp_path):
     path = tmp_path / "f.parquet"
     pl.DataFrame({"x": list(range(2300))}).write_parquet(path, row_group_size=500)
     metadata = pq.ParquetFile(path).metadata
-    assert pack_row_groups(metadata, 1000) == [((0, 1), 1000), ((2, 3), 1000), ((4,), 300)]
-    assert pack_row_groups(metadata, 1) == [((i,), 500) for i in range(4)] + [((4,), 300)]
+    assert plan_row_ranges(metadata, 1000) == [
+        ((0, 1), 0, 1000),
+        ((2, 3), 0, 1000),
+        ((4,), 0, 300),
+    ]
+    assert plan_row_ranges(metadata, 500) == [((i,), 0, 500) for i in range(4)] + [((4,), 0, 300)]
+
+
+def test_large_row_groups_are_split_into_slices_read_exactly(tmp_path, sample_config):
+    """An export with row groups far larger than unit_rows still gives many units; together
+    they read every row once, in order, each under its index in the file."""
+    path = tmp_path / "f.parquet"
+    frame = pl.DataFrame(
+        {
+            "message_id": [f"m{i}" for i in range(2600)],
+            "user_id": ["u"] * 2600,
+            "ts": [datetime(2026, 1, 1, tzinfo=UTC)] * 2600,
+            "text": [f"text {i}" for i in range(2600)],
+        }
+    )
+    pq.write_table(frame.to_arrow(), path, row_group_size=1200)  # groups: 1200, 1200, 200
+    metadata = pq.ParquetFile(path).metadata
+    assert plan_row_ranges(metadata, 500) == [
+        ((0,), 0, 400),
+        ((0,), 400, 400),
+        ((0,), 800, 400),
+        ((1,), 0, 400),
+        ((1,), 400, 400),
+        ((1,), 800, 400),
+        ((2,), 0, 200),
+    ]
+    source = sample_config.sources[0]
+    first_row, seen = 0, []
+    for groups, skip_rows, rows in plan_row_ranges(metadata, 500):
+        unit = WorkUnit("u", source.name, str(path), groups, first_row, rows, skip_rows)
+        for batch_first_row, batch in read_unit(unit, source, batch_rows=150):
+            assert batch["text"][0] == f"text {batch_first_row}"
+            seen.extend(batch["message_id"].to_list())
+        first_row += rows
+    assert seen == frame["message_id"].to_list()
 
 
 def test_null_typed_text_column_is_treated_as_empty(redactor):
