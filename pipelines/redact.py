@@ -1,6 +1,6 @@
 """The `redact-run` Prefect flow: preflight -> one task per work unit -> finalize + commit.
 
-Tasks receive a work unit (file + row-group range) and the config, and return small stats
+Tasks receive a work unit (file + row range) and the config, and return small stats
 and shard paths; no DataFrame crosses a task boundary. Heavy engines (spaCy, Presidio, the
 consent lookup) are built once per worker thread and reused for every unit it runs. The
 canary check runs as a task on a worker too, so the engines that pass it are the ones that
@@ -174,35 +174,45 @@ def _collect(futures: Any, units: list[WorkUnit], started: float, logger: Any) -
 
 # Dask's nanny starts every worker with MALLOC_TRIM_THRESHOLD_=65536, to hand freed memory
 # back to the OS. Any such setting also turns off glibc's adaptive thresholds, so the arrays of
-# every spaCy batch are mapped and unmapped again: measured 12% slower per worker, and dask 2
-# vs 1 worker 1.74x instead of 1.92x (page faults of two workers contend). Workers here hold
-# steady memory (engines built once), so they keep glibc's defaults.
+# every spaCy batch are mapped and unmapped again: measured 12% slower in one process, 35% on
+# a 2-worker cluster on 2 cores (page faults of both contend; README, Scaling out). Workers
+# here hold steady memory (engines built once), so they keep glibc's defaults.
 DASK_WORKER_CONFIG: dict[str, Any] = {
     "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None
 }
 
 
 def _warn_if_malloc_trimmed() -> None:
-    if os.environ.get("MALLOC_TRIM_THRESHOLD_") is None:
+    """Said once per worker and engine build (first run of a config on a long-lived worker)."""
+    value = os.environ.get("MALLOC_TRIM_THRESHOLD_")
+    if value is None:
         return
     try:
         logger = get_run_logger()
     except MissingContextError:
         return
     logger.warning(
-        "this worker runs with MALLOC_TRIM_THRESHOLD_ set (Dask's nanny default): detection "
-        "is ~12%% slower; start workers with the Dask config in README (Scaling out)"
+        "this worker runs with MALLOC_TRIM_THRESHOLD_=%s (Dask's nanny sets it by default): "
+        "detection is ~12%% slower; start workers with configs/dask/ (README, Scaling out)",
+        value,
     )
 
 
 def local_dask_cluster(**cluster_kwargs: Any) -> Any:
     """A ``distributed.LocalCluster`` whose workers keep glibc's malloc defaults (see
-    DASK_WORKER_CONFIG). Nannies read the config when they are created, in the constructor."""
+    DASK_WORKER_CONFIG). Nannies read the config, and spawn their workers, in the
+    constructor; a worker inherits this process's environment, where an earlier nanny may
+    have left the variable, so it is out of the environment meanwhile."""
     import dask
     from distributed import LocalCluster
 
-    with dask.config.set(DASK_WORKER_CONFIG):
-        return LocalCluster(**cluster_kwargs)
+    inherited = os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    try:
+        with dask.config.set(DASK_WORKER_CONFIG):
+            return LocalCluster(**cluster_kwargs)
+    finally:
+        if inherited is not None:
+            os.environ["MALLOC_TRIM_THRESHOLD_"] = inherited
 
 
 def task_runner_for(kind: str, workers: int, dask_address: str | None = None) -> Any:

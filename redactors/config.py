@@ -330,7 +330,9 @@ class RunnerConfig(_Strict):
     dask_address: str | None = Field(default=None, description="e.g. tcp://scheduler:8786")
     # A shard never spans work units: unit_rows >= shard_max_rows gives full-size shards.
     unit_rows: int = Field(
-        default=100_000, ge=1, description="rows per work unit (row groups are packed up to this)"
+        default=100_000,
+        ge=1,
+        description="rows per work unit (small row groups packed, larger ones split)",
     )
     batch_rows: int = Field(default=2_000, ge=1, description="rows read and redacted at a time")
     # Each worker keeps the redaction of this many recent short texts (up to 256 characters)

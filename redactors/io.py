@@ -1,7 +1,7 @@
 """Parquet in and out: source checks, work-unit planning, streaming reads, sized atomic shards.
 
-Work units are (file, row-group range) pairs, numbered in a fixed order (source, sorted file
-path, row group), so shard names and contents do not depend on how many workers ran them.
+Work units are (file, row range) pairs, numbered in a fixed order (source, sorted file
+path, row), so shard names and contents do not depend on how many workers ran them.
 """
 
 from __future__ import annotations
@@ -210,12 +210,13 @@ def plan_units(config: RunConfig) -> Plan:
                 )
             )
             first_row = 0
-            for unit_index, (groups, skip_rows, rows) in enumerate(
-                plan_row_ranges(metadata, config.runner.unit_rows)
-            ):
+            ranges = plan_row_ranges(metadata, config.runner.unit_rows)
+            # Zero-padded so that unit ids (and shard names) sort in plan order.
+            width = max(4, len(str(len(ranges) - 1)))
+            for unit_index, (groups, skip_rows, rows) in enumerate(ranges):
                 plan.units.append(
                     WorkUnit(
-                        unit_id=f"{source.name}-{tag}-u{unit_index:04d}",
+                        unit_id=f"{source.name}-{tag}-u{unit_index:0{width}d}",
                         source=source.name,
                         path=str(path),
                         row_groups=groups,
@@ -232,8 +233,9 @@ def read_unit(
     unit: WorkUnit, source: SourceConfig, batch_rows: int
 ) -> Iterator[tuple[int, pl.DataFrame]]:
     """Yield (index in file of the batch's first row, batch) with only the needed columns.
-    A slice of a row group decodes the rows before it too (Parquet has no row offset):
-    cheap next to detection, ~1 ms per 10,000 short texts."""
+    A slice of a row group decodes the rows before it too (Parquet has no row offset), so
+    the k slices of a row group decode it about (k + 1) / 2 times in all: ~1 ms per 10,000
+    short texts skipped, against ~25 s to detect in 10,000 (README, Scaling out)."""
     parquet = pq.ParquetFile(unit.path)
     row = unit.first_row
     to_skip, to_read = unit.skip_rows, unit.rows

@@ -2,7 +2,7 @@
 
 ``.<output>.state/units/<key>/`` holds what one work unit wrote (shard parts, its lineage and
 dedup rows) and ``entry.json`` with its stats and the sha256 of every file. The key is a hash
-of everything the unit's output depends on: the input file's content and row groups, the
+of everything the unit's output depends on: the input file's content and row range, the
 config hash, the secret's fingerprint, the consent registry's content, the spaCy model and the
 package versions. So
 

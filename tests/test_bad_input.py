@@ -35,6 +35,7 @@ from redactors.errors import (
     SecretError,
     UnitError,
 )
+from redactors.io import WorkUnit, read_unit
 from redactors.report import render_markdown
 from redactors.runner import preflight, run_local
 from redactors.state import UnitStore
@@ -364,14 +365,11 @@ def test_registry_with_a_user_in_two_regions(tmp_path: Path):
 # -------------------------------------------------------------------- handled in the run
 
 
-@pytest.mark.parametrize("unit_rows", [1000, 30], ids=["whole-row-groups", "slices"])
-def test_corrupt_data_in_a_readable_file_names_file_column_and_rows(
-    root: Path, sample_config: RunConfig, run: Run, unit_rows: int
-):
-    table = export_table(400)
+def export_with_corrupt_row_group_2(root: Path) -> Path:
+    """400 rows in row groups of 100; the "text" data of row group 2 scrambled."""
     path = write_export(
         root / "exports" / "a.parquet",
-        table,
+        export_table(400),
         row_group_size=100,
         compression="zstd",
         use_dictionary=False,
@@ -383,6 +381,28 @@ def test_corrupt_data_in_a_readable_file_names_file_column_and_rows(
     for i in range(start + 20, start + text_chunk.total_compressed_size - 8):
         data[i] ^= 0x5A
     path.write_bytes(bytes(data))
+    return path
+
+
+def test_corrupt_data_read_by_a_slice_is_named_by_its_row_group(
+    root: Path, sample_config: RunConfig
+):
+    """A unit that is the second half of row group 2 names the row group's rows."""
+    path = export_with_corrupt_row_group_2(root)
+    source = make_config(root, sample_config).sources[0]
+    unit = WorkUnit("u", source.name, str(path), (2,), first_row=250, rows=50, skip_rows=50)
+    with pytest.raises(InputError) as error:
+        list(read_unit(unit, source, batch_rows=20))
+    message = clean_message(error.value)
+    assert str(path) in message and "column 'text'" in message
+    assert "row group 2 (rows 200..299)" in message and "corrupt" in message
+
+
+@pytest.mark.parametrize("unit_rows", [1000, 30], ids=["whole-row-groups", "slices"])
+def test_corrupt_data_in_a_readable_file_names_file_column_and_rows(
+    root: Path, sample_config: RunConfig, run: Run, unit_rows: int
+):
+    path = export_with_corrupt_row_group_2(root)
     output = root / "out"
     config = make_config(root, sample_config, runner={"unit_rows": unit_rows, "batch_rows": 20})
     with pytest.raises(InputError) as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,11 +18,14 @@ def shard_bytes(output: Path) -> dict[str, bytes]:
 
 @pytest.fixture
 def worker_env(monkeypatch, prefect_harness):
-    """Worker processes report to the harness's API server and get the run secret."""
+    """Worker processes report to the harness's API server and get the run secret. A Dask
+    nanny sets its pre-spawn variables in the process that starts it: undone at the end."""
     from prefect.settings import PREFECT_API_URL
 
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
     monkeypatch.setenv("REDACT_SECRET", SECRET_A)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "")
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
 
 
 @pytest.mark.usefixtures("worker_env")
@@ -75,34 +79,47 @@ def _malloc_trim_of_workers(cluster) -> set[str | None]:
         return set(client.run(lambda: os.environ.get("MALLOC_TRIM_THRESHOLD_")).values())
 
 
-def test_dask_workers_keep_glibc_malloc_defaults():
+def test_dask_workers_keep_glibc_malloc_defaults(monkeypatch):
     """Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in its workers (spaCy ~12% slower); the
-    flow's local cluster does not, and neither does a cluster started with the shipped
-    worker config."""
-    import os
-
-    import dask
+    flow's local cluster does not, even from a process that has it set (a nanny sets it in
+    the process that starts it too)."""
     from distributed import LocalCluster
-    from distributed.nanny import _get_env_variables
 
-    from pipelines.redact import DASK_WORKER_CONFIG, local_dask_cluster
+    from pipelines.redact import local_dask_cluster
 
     kwargs = {"n_workers": 1, "threads_per_worker": 1, "processes": True}
-    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ
-    try:
-        with local_dask_cluster(dashboard_address=None, **kwargs) as cluster:
-            assert _malloc_trim_of_workers(cluster) == {None}
-        with LocalCluster(dashboard_address=None, **kwargs) as cluster:
-            assert _malloc_trim_of_workers(cluster) == {"65536"}  # Dask's default: the premise
-    finally:  # a nanny also sets it in the process that starts it (this one)
-        os.environ.pop("MALLOC_TRIM_THRESHOLD_", None)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # restored (or removed) at the end
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+    with LocalCluster(dashboard_address=None, **kwargs) as cluster:
+        assert _malloc_trim_of_workers(cluster) == {"65536"}  # Dask's default: the premise
+    assert os.environ.get("MALLOC_TRIM_THRESHOLD_") == "65536"  # leaked into this process
+    with local_dask_cluster(dashboard_address=None, **kwargs) as cluster:
+        assert _malloc_trim_of_workers(cluster) == {None}
+    assert os.environ.get("MALLOC_TRIM_THRESHOLD_") == "65536"  # left as it was
 
+
+def test_shipped_dask_worker_config_drops_only_malloc_trim():
+    """configs/dask/ (for operators' workers) and the flow's own setting, each merged into
+    Dask's defaults as Dask merges them: no MALLOC_TRIM_THRESHOLD_, the rest unchanged."""
+    import copy
+
+    import dask
+    from distributed.nanny import _get_env_variables
+
+    from pipelines.redact import DASK_WORKER_CONFIG
+
+    default = _get_env_variables("distributed.nanny.pre-spawn-environ")
+    assert default["MALLOC_TRIM_THRESHOLD_"] == "65536"
     shipped = dask.config.collect(paths=[str(Path(SAMPLE_CONFIG).parent / "dask")], env={})
-    with dask.config.set(shipped):
-        assert "MALLOC_TRIM_THRESHOLD_" not in _get_env_variables(
-            "distributed.nanny.pre-spawn-environ"
-        )
-    with dask.config.set(DASK_WORKER_CONFIG):
-        assert "MALLOC_TRIM_THRESHOLD_" not in _get_env_variables(
-            "distributed.nanny.pre-spawn-environ"
-        )
+    merged = dask.config.update(copy.deepcopy(dask.config.config), shipped)
+    for config in (merged, DASK_WORKER_CONFIG):
+        with dask.config.set(config):
+            dropped = _get_env_variables("distributed.nanny.pre-spawn-environ")
+        assert dropped == {k: v for k, v in default.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+
+
+def test_local_dask_runner_starts_its_cluster_with_that_config():
+    from pipelines.redact import local_dask_cluster, task_runner_for
+
+    assert task_runner_for("dask", 2).cluster_class is local_dask_cluster
+    assert task_runner_for("dask", 2, "tcp://127.0.0.1:8786").cluster_class is None
