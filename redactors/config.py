@@ -329,11 +329,20 @@ class RunnerConfig(_Strict):
     workers: int = Field(default=1, ge=1, le=1024)
     dask_address: str | None = Field(default=None, description="e.g. tcp://scheduler:8786")
     # A shard never spans work units: unit_rows >= shard_max_rows gives full-size shards.
-    unit_rows: int = Field(
-        default=100_000,
-        ge=1,
-        description="rows per work unit (small row groups packed, larger ones split)",
+    # "auto": sized per file from its own row count (io.auto_unit_rows), so a file's units
+    # never depend on other files or on the worker count.
+    unit_rows: int | Literal["auto"] = Field(
+        default="auto",
+        description="rows per work unit (small row groups packed, larger ones split), or auto",
     )
+
+    @field_validator("unit_rows")
+    @classmethod
+    def _positive_unit_rows(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"must be a positive number of rows or 'auto', not {value}")
+        return value
+
     batch_rows: int = Field(default=2_000, ge=1, description="rows read and redacted at a time")
     # Each worker keeps the redaction of this many recent short texts (up to 256 characters)
     # and does not analyze them again in later batches and units: chat repeats "ok",

@@ -139,6 +139,20 @@ class Plan:
 UnitRows = tuple[tuple[int, ...], int, int]  # (row groups, rows skipped in the first, rows)
 
 
+AUTO_UNITS_PER_FILE = 16
+AUTO_MIN_UNIT_ROWS = 2_000
+AUTO_MAX_UNIT_ROWS = 100_000
+
+
+def auto_unit_rows(file_rows: int) -> int:
+    """``runner.unit_rows: auto``: a file in about 16 units (several per worker on a few
+    workers, so the last ones end together), none under 2,000 rows (a unit should take
+    seconds: Prefect/Dask cost ~0.1 s per task) or over 100,000 (bounded retries and
+    progress). From the file's own row count only: adding files or workers re-plans nothing."""
+    wanted = -(-file_rows // AUTO_UNITS_PER_FILE)
+    return min(AUTO_MAX_UNIT_ROWS, max(AUTO_MIN_UNIT_ROWS, wanted))
+
+
 def plan_row_ranges(metadata: pq.FileMetaData, unit_rows: int) -> list[UnitRows]:
     """The file's rows as units of about ``unit_rows``: consecutive small row groups packed
     together (at least unit_rows; the last may have less), and a row group of more than
@@ -210,7 +224,11 @@ def plan_units(config: RunConfig) -> Plan:
                 )
             )
             first_row = 0
-            ranges = plan_row_ranges(metadata, config.runner.unit_rows)
+            configured = config.runner.unit_rows
+            unit_rows = (
+                configured if isinstance(configured, int) else auto_unit_rows(metadata.num_rows)
+            )
+            ranges = plan_row_ranges(metadata, unit_rows)
             # Zero-padded so that unit ids (and shard names) sort in plan order.
             width = max(4, len(str(len(ranges) - 1)))
             for unit_index, (groups, skip_rows, rows) in enumerate(ranges):

@@ -50,6 +50,17 @@ def test_bad_values_are_named(tmp_path):
     assert "masking.operators.PERSON" in message
 
 
+@pytest.mark.parametrize("value", [0, "fast"])
+def test_unit_rows_is_a_positive_number_or_auto(tmp_path, value):
+    data = sample_dict()
+    data["runner"].pop("unit_rows")
+    assert load_config(write(tmp_path, data)).runner.unit_rows == "auto"  # the default
+    data["runner"]["unit_rows"] = value
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, data))
+    assert "runner.unit_rows" in str(error.value) and "auto" in str(error.value)
+
+
 def test_operator_for_an_entity_not_detected_is_refused(tmp_path):
     data = sample_dict()
     data["masking"]["operators"]["US_PASSPORT"] = {"type": "tag"}

@@ -2,6 +2,7 @@
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -9,7 +10,14 @@ import pytest
 
 from redactors.config import OutputConfig, SourceConfig
 from redactors.errors import OutputError, UnitError
-from redactors.io import ShardWriter, WorkUnit, plan_row_ranges, plan_units, read_unit
+from redactors.io import (
+    ShardWriter,
+    WorkUnit,
+    auto_unit_rows,
+    plan_row_ranges,
+    plan_units,
+    read_unit,
+)
 from redactors.report import SourceStats
 from redactors.runner import Engines, commit_output, preflight, process_unit, redact_batch
 
@@ -98,6 +106,37 @@ def test_row_groups_are_packed_into_units(tmp_path):
         ((4,), 0, 300),
     ]
     assert plan_row_ranges(metadata, 500) == [((i,), 0, 500) for i in range(4)] + [((4,), 0, 300)]
+
+
+def test_auto_unit_rows_gives_each_file_about_16_units_of_2000_to_100000_rows(
+    tmp_path, sample_config
+):
+    assert [auto_unit_rows(rows) for rows in (0, 500, 32_000, 40_000, 10**6, 10**8)] == [
+        2_000,
+        2_000,
+        2_000,
+        2_500,
+        62_500,
+        100_000,
+    ]
+    # From each file's own rows: a small file and a large one (one row group each).
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    messages = pl.read_parquet(sample_config.resolve(sample_config.sources[0].path))
+    copies = 40_000 // messages.height + 1
+    pl.concat([messages] * copies).head(40_000).write_parquet(exports / "big.parquet")
+    messages.head(900).write_parquet(exports / "small.parquet")
+    source = sample_config.sources[0].model_copy(update={"path": str(exports / "*.parquet")})
+    config = sample_config.model_copy(
+        update={
+            "sources": [source],
+            "runner": sample_config.runner.model_copy(update={"unit_rows": "auto"}),
+        }
+    )
+    rows_by_file: dict[str, list[int]] = {}
+    for unit in plan_units(config).units:
+        rows_by_file.setdefault(Path(unit.path).name, []).append(unit.rows)
+    assert rows_by_file == {"big.parquet": [2_500] * 16, "small.parquet": [900]}
 
 
 def test_large_row_groups_are_split_into_slices_read_exactly(tmp_path, sample_config):
