@@ -336,12 +336,14 @@ class RunnerConfig(_Strict):
         description="rows per work unit (small row groups packed, larger ones split), or auto",
     )
 
-    @field_validator("unit_rows")
+    @field_validator("unit_rows", mode="before")
     @classmethod
-    def _positive_unit_rows(cls, value: int | str) -> int | str:
-        if isinstance(value, int) and value < 1:
-            raise ValueError(f"must be a positive number of rows or 'auto', not {value}")
-        return value
+    def _positive_unit_rows(cls, value: object) -> object:
+        if value == "auto" or (
+            isinstance(value, int) and not isinstance(value, bool) and value > 0
+        ):
+            return value
+        raise ValueError(f"must be a positive whole number of rows or 'auto', not {value!r}")
 
     batch_rows: int = Field(default=2_000, ge=1, description="rows read and redacted at a time")
     # Each worker keeps the redaction of this many recent short texts (up to 256 characters)

@@ -145,10 +145,13 @@ AUTO_MAX_UNIT_ROWS = 100_000
 
 
 def auto_unit_rows(file_rows: int) -> int:
-    """``runner.unit_rows: auto``: a file in about 16 units (several per worker on a few
-    workers, so the last ones end together), none under 2,000 rows (a unit should take
-    seconds: Prefect/Dask cost ~0.1 s per task) or over 100,000 (bounded retries and
-    progress). From the file's own row count only: adding files or workers re-plans nothing."""
+    """``runner.unit_rows: auto``: the unit size that cuts a file into about 16 units
+    (several per worker on a few workers, so the last ones end together), but not under
+    2,000 rows (a unit should take seconds: Prefect/Dask cost ~0.1 s per task) or over
+    100,000 (bounded retries and progress). Units then come out at 8-32 per file: a split
+    row group gives equal slices of at most this size, packed small row groups at least it
+    (up to about twice). From the file's own row count only: adding files or workers
+    re-plans nothing."""
     wanted = -(-file_rows // AUTO_UNITS_PER_FILE)
     return min(AUTO_MAX_UNIT_ROWS, max(AUTO_MIN_UNIT_ROWS, wanted))
 

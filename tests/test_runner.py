@@ -133,10 +133,14 @@ def test_auto_unit_rows_gives_each_file_about_16_units_of_2000_to_100000_rows(
             "runner": sample_config.runner.model_copy(update={"unit_rows": "auto"}),
         }
     )
+    planned = plan_units(config).units
     rows_by_file: dict[str, list[int]] = {}
-    for unit in plan_units(config).units:
+    for unit in planned:
         rows_by_file.setdefault(Path(unit.path).name, []).append(unit.rows)
     assert rows_by_file == {"big.parquet": [2_500] * 16, "small.parquet": [900]}
+    # The big file alone is planned the same: other files never change a file's units.
+    (exports / "small.parquet").unlink()
+    assert plan_units(config).units == [u for u in planned if u.path.endswith("big.parquet")]
 
 
 def test_large_row_groups_are_split_into_slices_read_exactly(tmp_path, sample_config):
