@@ -330,9 +330,10 @@ def check_output_apart_from_inputs(config: RunConfig, plan: Plan, output_dir: Pa
             )
     for source in config.sources:
         pattern = Path(os.path.realpath(config.resolve(source.path))).parts
+        # Shard names as the run writes them: <split->source-<file tag>-u<unit>-p<part>.
         probes = [
-            f"shards/{source.name}-f0000-u0000-p000.parquet",
-            f"shards/train-{source.name}-f0000-u0000-p000.parquet",
+            f"shards/{source.name}-0123456789-u0000-p000.parquet",
+            f"shards/train-{source.name}-0123456789-u0000-p000.parquet",
             "lineage/lineage.parquet",
             "quarantine.parquet",
         ]

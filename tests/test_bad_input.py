@@ -243,6 +243,15 @@ def test_an_output_the_inputs_would_read_back_is_refused(root: Path, sample_conf
     with pytest.raises(OutputError, match="inside the input directory of source 'messages'"):
         preflight(recursive, root / "exports" / "redacted", SECRET_A)
     nothing_left(root / "exports" / "redacted")
+    # a pattern that matches only this pipeline's shard names (source-<10-char tag>-u...)
+    write_export(
+        root / "exports" / "2026-03" / "messages-0a1b2c3d4e-u0000-p000.parquet", export_table()
+    )
+    shard_like = make_config(
+        root, sample_config, path="exports/**/messages-??????????-u[0-9]*-p[0-9]*.parquet"
+    )
+    with pytest.raises(OutputError, match="inside the input directory of source 'messages'"):
+        preflight(shard_like, root / "exports" / "redacted", SECRET_A)
     # next to the inputs, where the pattern cannot reach, is fine
     flat = make_config(root, sample_config, path="exports/2026-03/*.parquet")
     assert preflight(flat, root / "exports" / "redacted", SECRET_A).plan.units
