@@ -198,18 +198,37 @@ def _glob_root(pattern: str) -> Path:
     return Path(*fixed) if fixed else Path(".")
 
 
+FILE_TAG_CHARS = 10
+
+
+def unit_name(source: str, tag: str, index: int, width: int = 4) -> str:
+    """A work unit's id: source, file tag and its index in the file, zero-padded to
+    ``width`` so that ids sort in plan order."""
+    return f"{source}-{tag}-u{index:0{width}d}"
+
+
+def shard_prefix(unit_id: str, split: str | None) -> str:
+    """What a unit's shard names start with: its split, if any, then its id."""
+    return f"{split}-{unit_id}" if split else unit_id
+
+
+def shard_name(prefix: str, part: int) -> str:
+    return f"{prefix}-p{part:03d}.parquet"
+
+
 def file_tag(source: SourceConfig, path: Path, pattern: str) -> str:
     """A short stable name for an input file: a hash of its path below the pattern's fixed
     directory. Unit ids and shard names derive from it, so adding or removing other files
     never renames the shards of this one (incremental runs), and moving the whole export
     directory renames nothing."""
     relative = path.relative_to(_glob_root(pattern)).as_posix()
-    return hashlib.sha256(f"{source.name}\x1f{relative}".encode()).hexdigest()[:10]
+    digest = hashlib.sha256(f"{source.name}\x1f{relative}".encode()).hexdigest()
+    return digest[:FILE_TAG_CHARS]
 
 
 def plan_units(config: RunConfig) -> Plan:
     """Check every input file, then plan units of about runner.unit_rows (plan_row_ranges).
-    Units are listed in a fixed order (source, sorted path, row group): the run-wide dedup
+    Units are listed in a fixed order (source, sorted path, row): the run-wide dedup
     keeps the first copy in this order."""
     plan = Plan()
     for source in config.sources:
@@ -232,12 +251,11 @@ def plan_units(config: RunConfig) -> Plan:
                 configured if isinstance(configured, int) else auto_unit_rows(metadata.num_rows)
             )
             ranges = plan_row_ranges(metadata, unit_rows)
-            # Zero-padded so that unit ids (and shard names) sort in plan order.
             width = max(4, len(str(len(ranges) - 1)))
             for unit_index, (groups, skip_rows, rows) in enumerate(ranges):
                 plan.units.append(
                     WorkUnit(
-                        unit_id=f"{source.name}-{tag}-u{unit_index:0{width}d}",
+                        unit_id=unit_name(source.name, tag, unit_index, width),
                         source=source.name,
                         path=str(path),
                         row_groups=groups,
@@ -330,10 +348,11 @@ def check_output_apart_from_inputs(config: RunConfig, plan: Plan, output_dir: Pa
             )
     for source in config.sources:
         pattern = Path(os.path.realpath(config.resolve(source.path))).parts
-        # Shard names as the run writes them: <split->source-<file tag>-u<unit>-p<part>.
+        # Shard names as the run writes them (a unit of this source, with and without a
+        # split), then the other files of an output.
+        unit_id = unit_name(source.name, "0" * FILE_TAG_CHARS, 0)
         probes = [
-            f"shards/{source.name}-0123456789-u0000-p000.parquet",
-            f"shards/train-{source.name}-0123456789-u0000-p000.parquet",
+            *(f"shards/{shard_name(shard_prefix(unit_id, split), 0)}" for split in (None, "train")),
             "lineage/lineage.parquet",
             "quarantine.parquet",
         ]
@@ -387,7 +406,7 @@ class ShardWriter:
         if self._writer is None:
             # Not parents=True: if the run's staging dir is gone, the run was abandoned.
             self.shards_dir.mkdir(exist_ok=True)
-            name = f"{self.prefix}-p{len(self.written):03d}.parquet"
+            name = shard_name(self.prefix, len(self.written))
             self._temp_path = self.shards_dir / f".{name}.tmp"
             codec, level = self.output.parquet_compression()
             self._writer = pq.ParquetWriter(

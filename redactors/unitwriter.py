@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from redactors.config import OutputConfig, SourceConfig
 from redactors.errors import OutputError
-from redactors.io import ShardInfo, ShardWriter, shard_schema
+from redactors.io import ShardInfo, ShardWriter, shard_prefix, shard_schema
 from redactors.lineage import LINEAGE_DIR, lineage_table, user_key, write_lineage
 from redactors.quarantine import unit_quarantine_path, write_unit_quarantine
 
@@ -89,11 +89,10 @@ class UnitWriter:
 
     def _writer(self, split: str) -> ShardWriter:
         if split not in self._writers:
-            prefix = f"{split}-{self.unit_id}" if split else self.unit_id
             self._writers[split] = ShardWriter(
                 self.staging_dir / "shards",
                 self.source.name,
-                prefix,
+                shard_prefix(self.unit_id, split or None),
                 self.schema,
                 self.output,
                 self.staging_dir,
