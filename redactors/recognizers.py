@@ -91,7 +91,8 @@ _STRONG_SUFFIXES = (
     "Street St Avenue Ave Road Rd Lane Ln Drive Dr Court Ct Boulevard Blvd Place Terrace "
     "Parkway Pkwy Highway Hwy Circle Cir"
 ).split()
-_WEAK_SUFFIXES = [w for w in _STREET_SUFFIXES + _SUFFIX_ABBREVIATIONS if w not in _STRONG_SUFFIXES]
+_SUFFIXES = _STREET_SUFFIXES + _SUFFIX_ABBREVIATIONS
+_WEAK_SUFFIXES = [w for w in _SUFFIXES if w not in _STRONG_SUFFIXES]
 # Abbreviations that are chat words in lower case ("review 2 PRs plz"): capitalised only.
 _CAPITALISED_ONLY = ["Plz", "Ste", "Ter", "Pl"]
 # Roads with a number: "12345 US Highway 19", "900 State Route 9".
@@ -100,6 +101,14 @@ _NUMBERED_ROAD_SUFFIXES = ["Highway", "Hwy", "Route", "Rte", "Freeway", "Fwy"]
 
 def _alternation(words: list[str]) -> str:
     return "|".join(sorted(set(words), key=len, reverse=True))
+
+
+def _suffix(numbered: list[str], others: list[str]) -> str:
+    """A street suffix: a numbered road's, with its number ("US Highway 19"), or another."""
+    return (
+        rf"(?:{_alternation(numbered)})(?:\s+\d{{1,5}}[A-Z]?)?\b"
+        rf"|(?:{_alternation(others)})\b"
+    )
 
 
 def _title_case_forms(words: list[str]) -> list[str]:
@@ -160,7 +169,7 @@ _COMMON_WORDS = (
 # Lower-case particles inside a street name: "Lake of the Isles Pkwy", "Paseo de la Playa".
 _PARTICLES = "of the de la del du da di le los las van von".split()
 _PARTICLE = rf"(?:{_alternation(_PARTICLES)})"
-_ALL_SUFFIXES = _STREET_SUFFIXES + _SUFFIX_ABBREVIATIONS + _NUMBERED_ROAD_SUFFIXES
+_ALL_SUFFIXES = _SUFFIXES + _NUMBERED_ROAD_SUFFIXES
 # A title-case name of common words before a weak suffix that ends the address is left to
 # the any-case pattern (0.25): "Top 3 Key Points", but "3 Main Park Drive" is an address.
 _NOT_COMMON_WORDS_AND_WEAK_SUFFIX = (
@@ -181,11 +190,8 @@ _TITLE_CASE_ADDRESS = (
     r"(?:(?:[NSEW]|N[EW]|S[EW]|North|South|East|West)\.?\s+)?"  # directional
     rf"{_NOT_COMMON_WORDS_AND_WEAK_SUFFIX}"
     rf"{_TITLE_WORD}(?:\s+(?:{_PARTICLE}\s+){{0,2}}{_TITLE_WORD}){{0,3}}\s+"  # street name
-    r"(?:"  # USPS suffix
-    rf"(?:{_alternation(_title_case_forms(_NUMBERED_ROAD_SUFFIXES))})"
-    r"(?:\s+\d{1,5}[A-Z]?)?\b"
-    rf"|(?:{_alternation(_title_case_forms(_STREET_SUFFIXES + _SUFFIX_ABBREVIATIONS))})\b"
-    r")\.?"
+    rf"(?:{_suffix(_title_case_forms(_NUMBERED_ROAD_SUFFIXES), _title_case_forms(_SUFFIXES))})"
+    r"\.?"  # USPS suffix
     rf"{_UNIT}?"
     r"(?:,\s*[A-Z][A-Za-z'.-]+(?:\s[A-Z][A-Za-z'.-]+){0,3},\s*[A-Z]{2}"  # City, ST
     r"(?:\s+\d{5}(?:-\d{4})?)?\b)?"  # zip
@@ -213,15 +219,12 @@ def _any_case_address(suffix: str) -> str:
 
 # A strong suffix in any case: an address on its own, just above the run's threshold.
 _STRONG_ANY_CASE_ADDRESS = _any_case_address(
-    rf"(?:highway|hwy)(?:\s+\d{{1,5}}[a-z]?)?\b|(?:{_alternation(_STRONG_SUFFIXES)})\b"
+    _suffix([w for w in _NUMBERED_ROAD_SUFFIXES if w in _STRONG_SUFFIXES], _STRONG_SUFFIXES)
 )
 # Any suffix in any case: the shape of chat counts ("5 unit tests pass", "1 home run",
 # "office: 3 key points"), so below the threshold unless an address-introducing phrase
 # is right before it.
-_ANY_CASE_ADDRESS = _any_case_address(
-    rf"(?:{_alternation(_NUMBERED_ROAD_SUFFIXES)})(?:\s+\d{{1,5}}[a-z]?)?\b"
-    rf"|(?:{_alternation(_STREET_SUFFIXES + _SUFFIX_ABBREVIATIONS)})\b"
-)
+_ANY_CASE_ADDRESS = _any_case_address(_suffix(_NUMBERED_ROAD_SUFFIXES, _SUFFIXES))
 
 # What introduces an address, right before it: "I live at", "she's staying in", "based
 # in", "moved to", "just moved in at", "ship it to", "send the box to", "drop it off at",
