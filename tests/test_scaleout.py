@@ -16,6 +16,13 @@ def shard_bytes(output: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted((output / "shards").iterdir())}
 
 
+def unset_until_teardown(monkeypatch, name: str) -> None:
+    """Unset ``name`` now and give it back its value (or absence) at teardown, whatever the
+    test sets meanwhile: ``delenv`` alone restores nothing for a variable that was unset."""
+    monkeypatch.setenv(name, "")
+    monkeypatch.delenv(name)
+
+
 @pytest.fixture
 def worker_env(monkeypatch, prefect_harness):
     """Worker processes report to the harness's API server and get the run secret. A Dask
@@ -24,8 +31,7 @@ def worker_env(monkeypatch, prefect_harness):
 
     monkeypatch.setenv("PREFECT_API_URL", PREFECT_API_URL.value())
     monkeypatch.setenv("REDACT_SECRET", SECRET_A)
-    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "")
-    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+    unset_until_teardown(monkeypatch, "MALLOC_TRIM_THRESHOLD_")
 
 
 @pytest.mark.usefixtures("worker_env")
@@ -71,8 +77,6 @@ def test_worker_count_of_each_runner():
 
 
 def _malloc_trim_of_workers(cluster) -> set[str | None]:
-    import os
-
     from distributed import Client
 
     with Client(cluster) as client:
@@ -88,8 +92,7 @@ def test_dask_workers_keep_glibc_malloc_defaults(monkeypatch):
     from pipelines.redact import local_dask_cluster
 
     kwargs = {"n_workers": 1, "threads_per_worker": 1, "processes": True}
-    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # restored (or removed) at the end
-    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+    unset_until_teardown(monkeypatch, "MALLOC_TRIM_THRESHOLD_")
     with LocalCluster(dashboard_address=None, **kwargs) as cluster:
         assert _malloc_trim_of_workers(cluster) == {"65536"}  # Dask's default: the premise
     assert os.environ.get("MALLOC_TRIM_THRESHOLD_") == "65536"  # leaked into this process
