@@ -291,8 +291,8 @@ def test_a_window_longer_than_the_models_max_length_is_refused(monkeypatch):
 
     make_engine = detect._nlp_engine
 
-    def shorter(config: DetectionConfig):
-        engine = make_engine(config)
+    def shorter(config: DetectionConfig, numpy_blas: bool = False):
+        engine = make_engine(config, numpy_blas)
         engine.nlp[config.language].max_length = 50_000
         return engine
 

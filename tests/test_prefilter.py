@@ -360,3 +360,46 @@ def test_ner_alone_finds_what_the_whole_pipeline_finds(
     assert entities(nlp.pipe(texts, batch_size=64, disable=others)) == whole
     assert sum(map(len, whole)) > 100
     assert any(len(text.split()) >= 40 for text in texts)
+
+
+def test_numpy_blas_finds_what_blis_finds(
+    redactor: TextRedactor, chat_texts: list[str], dev_texts: list[str]
+) -> None:
+    """The detector's model multiplies on numpy's BLAS with one thread (detect.use_numpy_blas);
+    its entities, tags and lemmas equal those of the model loaded as spaCy loads it (blis), on
+    the chat mix and the eval dev texts."""
+    import spacy
+    from threadpoolctl import threadpool_info
+
+    nlp = redactor.detector.analyzer.nlp_engine.nlp["en"]
+    layers = [
+        (name, node)
+        for name, pipe in nlp.pipeline
+        if getattr(pipe, "model", None) is not None
+        for node in pipe.model.walk()
+    ]
+    on_numpy = Counter(name for name, node in layers if not node.ops.use_blis)
+    assert on_numpy["tok2vec"] > 0 and on_numpy["ner"] > 0
+    # spaCy builds the NER's output layer with its own ops: the one layer left on blis
+    assert [(name, node.name) for name, node in layers if node.ops.use_blis] == [("ner", "linear")]
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas and {pool["num_threads"] for pool in blas} == {1}
+
+    on_blis = spacy.load(redactor.detector.config.spacy_model)
+    for name in set(on_blis.pipe_names) - set(nlp.pipe_names):  # as the config disables
+        on_blis.disable_pipe(name)
+    assert on_blis.pipe_names == nlp.pipe_names
+
+    def annotations(docs) -> list[tuple]:
+        return [
+            (
+                [(e.start_char, e.end_char, e.label_) for e in doc.ents],
+                [(t.tag_, t.lemma_) for t in doc],
+            )
+            for doc in docs
+        ]
+
+    texts = chat_texts + dev_texts
+    expected = annotations(on_blis.pipe(texts, batch_size=64))
+    assert annotations(nlp.pipe(texts, batch_size=64)) == expected
+    assert sum(len(ents) for ents, _ in expected) > 100
