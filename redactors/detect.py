@@ -26,7 +26,7 @@ from presidio_analyzer import (
 )
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine, NlpEngineProvider
-from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer, UrlRecognizer
 from presidio_analyzer.recognizer_registry import RecognizerRegistry
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -37,7 +37,12 @@ from redactors.config import DetectionConfig
 from redactors.errors import ConfigError
 from redactors.longtext import merge, windows
 from redactors.namewords import may_hold_name
-from redactors.recognizers import GroupRegexRecognizer, OfflineEmailRecognizer, custom_recognizers
+from redactors.recognizers import (
+    GatedUrlRecognizer,
+    GroupRegexRecognizer,
+    OfflineEmailRecognizer,
+    custom_recognizers,
+)
 
 # OntoNotes labels of the English spaCy models: the ones that can be personal data map to
 # Presidio entities, the rest are ignored (Presidio warns once per span otherwise).
@@ -386,6 +391,9 @@ def _registry(config: DetectionConfig, nlp_engine: object | None) -> RecognizerR
         registry.load_predefined_recognizers(languages=[config.language], nlp_engine=nlp_engine)
     registry.remove_recognizer("EmailRecognizer")
     registry.add_recognizer(OfflineEmailRecognizer(config.language))
+    registry.recognizers = [
+        GatedUrlRecognizer(r) if type(r) is UrlRecognizer else r for r in registry.recognizers
+    ]
     for recognizer in custom_recognizers(config.language):
         registry.add_recognizer(recognizer)
     if config.countries is not None:

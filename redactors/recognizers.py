@@ -2,6 +2,7 @@
 
 - OfflineEmailRecognizer: Presidio's email recognizer, with its top-level-domain check run
   against tldextract's bundled suffix snapshot, so it never reaches for the network.
+- GatedUrlRecognizer: Presidio's URL recognizer, not run on texts its patterns cannot match.
 - UserMentionRecognizer: @handles and Slack-style mention tokens (``<@U024BE7LH>``), which
   carry user ids and handles straight into the text.
 - Mastercard2SeriesRecognizer: card numbers in the 2221-2720 range Presidio's pattern misses.
@@ -14,10 +15,15 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
+import regex
 import tldextract
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
-from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, EmailRecognizer
+from presidio_analyzer.predefined_recognizers import (
+    CreditCardRecognizer,
+    EmailRecognizer,
+    UrlRecognizer,
+)
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
@@ -34,6 +40,64 @@ class OfflineEmailRecognizer(EmailRecognizer):
 
     def validate_result(self, pattern_text: str) -> bool:
         return self._extract(pattern_text).fqdn != ""
+
+
+# Every pattern of Presidio's URL recognizer holds this, then its list of top-level domains.
+_URL_HOST_END = r"[a-z0-9.\-]{1,253}[.]"
+
+
+# The top-level domains after it: ``(?:(?:com)|(?:edu)|...)``.
+_TLD_GROUP = regex.compile(r"\(\?:\(\?:[a-z0-9\-]+\)(?:\|\(\?:[a-z0-9\-]+\))*\)")
+
+
+def url_gate(patterns: list[Pattern]) -> regex.Pattern[str] | None:
+    r"""A regex that finds something in every text any of ``patterns`` matches, or None.
+
+    Each of Presidio's URL patterns needs ``[a-z0-9.\-]{1,253}[.]`` then one of its ~1,500
+    top-level domains: so wherever one matches, the last character before the dot, the dot
+    and the domain match ``[a-z0-9.\-][.](?:<the domains>)`` (a look-ahead for the domains'
+    first letters fails fast before trying the list). That takes 0.01 s over 4,980 chat
+    texts where the patterns take 0.70 s: each tries a 253-character run at every letter.
+    Built from the patterns themselves, same engine and case folding, so a new domain list
+    in Presidio is followed; patterns of any other shape give no gate."""
+    groups: set[str] = set()
+    for pattern in patterns:
+        at = pattern.regex.find(_URL_HOST_END + "(?:")
+        found = _TLD_GROUP.match(pattern.regex, at + len(_URL_HOST_END)) if at >= 0 else None
+        if found is None:
+            return None
+        groups.add(found.group())
+    if len(groups) != 1:
+        return None
+    tlds = groups.pop()
+    firsts = "".join(sorted({word[0] for word in regex.findall(r"\(\?:([a-z0-9\-]+)\)", tlds)}))
+    return regex.compile(rf"[a-z0-9.\-][.](?=[{firsts}]){tlds}", flags=regex.IGNORECASE)
+
+
+class GatedUrlRecognizer(UrlRecognizer):
+    """Presidio's UrlRecognizer, same patterns and results, not run on a text where
+    ``url_gate`` finds nothing (most chat: a URL needs a dot right before a domain)."""
+
+    def __init__(self, base: UrlRecognizer) -> None:
+        super().__init__(
+            patterns=base.patterns,
+            context=base.context,
+            supported_language=base.supported_language,
+            supported_entity=base.supported_entities[0],
+            name=base.name,
+        )
+        self.gate = url_gate(self.patterns)
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        if self.gate is not None and self.gate.search(text) is None:
+            return []
+        return super().analyze(text, entities, nlp_artifacts, regex_flags)
 
 
 # Broadcast mentions name nobody.

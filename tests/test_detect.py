@@ -1,12 +1,31 @@
 """Real Presidio + spaCy model: each PII kind of the sample is found and masked."""
 
+import json
 import socket
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from presidio_analyzer import Pattern
+from presidio_analyzer.predefined_recognizers import UrlRecognizer
 
 from redactors.config import DetectionConfig
 from redactors.detect import check_detection_config
 from redactors.errors import ConfigError
+from redactors.recognizers import GatedUrlRecognizer, url_gate
+from redactors.synth import generate_sample
+
+DEV = Path(__file__).resolve().parent.parent / "data" / "eval" / "dev.jsonl"
+
+
+@pytest.fixture(scope="module")
+def dev_texts_and_chat() -> list[str]:
+    """The eval dev texts and the benchmark's chat mix."""
+    dev = [json.loads(line)["text"] for line in DEV.read_text().splitlines()]
+    chat = generate_sample(seed=5, n_users=50, n_messages=600, n_posts=0, message_mix="chat")
+    return list(dict.fromkeys([*dev, *chat.messages["text"].to_list()]))
+
 
 CASES = [
     ("PERSON", "can you ping Maria Gonzalez about the invoice?", "Maria Gonzalez"),
@@ -289,3 +308,44 @@ def test_context_words_match_whole_words_only():
     inside = detector.analyze(["lessns 433653111"])[0]
     assert with_word and inside
     assert with_word[0].score > inside[0].score
+
+
+# Pieces of URL-like text, with characters the case folding of Presidio's regex engine maps
+# onto ASCII letters (KELVIN SIGN, LONG S, dotted I) and characters next to a TLD that
+# patterns do not take.
+URL_PIECES = [
+    *("www", "www2.", ".", "..", "-", "com", "co", "io", "uk", "de", "xn--p1ai", "zw", "COM"),
+    *("\u212a", "\u017f", "\u0130", "a", "Z", "1", "/x?y=1", "https://", "http://"),
+    *("'", '"', " ", "\n", "@", "ann.lee", "example", "e.g.", "v1.2", "_", "\u00e9"),
+]
+
+
+def _url_findings(recognizer, text: str) -> list[tuple]:
+    return sorted((r.start, r.end, r.score) for r in recognizer.analyze(text, ["URL"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(URL_PIECES), max_size=14).map("".join))
+def test_gated_url_recognizer_finds_what_presidios_finds(text):
+    presidio = UrlRecognizer()
+    gated = GatedUrlRecognizer(presidio)
+    assert _url_findings(gated, text) == _url_findings(presidio, text)
+
+
+def test_url_gate_is_built_from_presidios_patterns_and_used(redactor, dev_texts_and_chat):
+    presidio = UrlRecognizer()
+    gated = GatedUrlRecognizer(presidio)
+    assert gated.gate is not None and gated.name == "UrlRecognizer"
+    # In the detector, in place of Presidio's (one URL recognizer, the gated one).
+    urls = [
+        r for r in redactor.detector.analyzer.registry.recognizers if "URL" in r.supported_entities
+    ]
+    assert [type(r) for r in urls] == [GatedUrlRecognizer]
+    found = [_url_findings(presidio, text) for text in dev_texts_and_chat]
+    assert [_url_findings(gated, text) for text in dev_texts_and_chat] == found
+    assert sum(map(len, found)) >= 50
+    skipped = [text for text in dev_texts_and_chat if not gated.gate.search(text)]
+    assert len(skipped) > len(dev_texts_and_chat) / 2  # the gate skips most texts
+    # Patterns of another shape: no gate, so every text is analyzed.
+    assert url_gate([Pattern("any scheme", r"[a-z]+://\S+", 0.5)]) is None
+    assert url_gate([*presidio.patterns, Pattern("bare", r"\bwww\.\S+", 0.5)]) is None
