@@ -10,6 +10,8 @@ the same generated export, the same spaCy model and the same entity set:
 2. presidio_batch: BatchAnalyzerEngine + BatchAnonymizerEngine;
 3. spacy_floor: spaCy nlp.pipe with the components Presidio's analysis uses (all but the
    parser: tokens, lemmas, entities); spacy_ner_only, for reference: the NER component alone;
+   presidio_batch_numpy_blas / spacy_floor_numpy_blas, for the record: 2. and 3. with the
+   model on numpy's BLAS, as the pipeline runs it (detect.use_numpy_blas);
 4. pipeline: `redact run` (the default runner: one worker thread), and at 10x N for peak
    memory; pipeline_processes_2: `--runner processes --workers 2` (one per core here);
    dask_1 / dask_2: `redact run --runner dask` on a local cluster of 1 and 2 workers that
@@ -88,7 +90,10 @@ def median_of(reps: int, run: Callable[[], float]) -> float:
 
 
 def bench_presidio(
-    config_path: Path, reps: int, rows: tuple[str, ...] = ("loop", "batch", "floor", "ner_only")
+    config_path: Path,
+    reps: int,
+    rows: tuple[str, ...] = ("loop", "batch", "floor", "ner_only"),
+    numpy_blas: bool = False,
 ) -> dict[str, dict[str, float]]:
     from presidio_analyzer import BatchAnalyzerEngine
     from presidio_anonymizer import AnonymizerEngine, BatchAnonymizerEngine
@@ -98,7 +103,7 @@ def bench_presidio(
 
     config = load_config(config_path)
     texts = texts_of(config_path)
-    analyzer = build_presidio_baseline(config.detection)
+    analyzer = build_presidio_baseline(config.detection, numpy_blas)
     entities = [
         e
         for e in config.detection.entities
@@ -146,9 +151,10 @@ def bench_presidio(
         "floor": ("spacy_floor", floor),
         "ner_only": ("spacy_ner_only", ner_only),
     }
+    suffix = "_numpy_blas" if numpy_blas else ""
     for name, run in (named[row] for row in rows):
         seconds = median_of(reps, run)
-        results[name] = {
+        results[name + suffix] = {
             "seconds": round(seconds, 3),
             "docs_per_s": round(len(texts) / seconds, 1),
             "mb_per_s": round(size_mb / seconds, 3),
@@ -258,6 +264,9 @@ def main() -> None:
             dense, work / "dpp", args.reps, "--runner", "processes", "--workers", "2"
         )
         results = bench_presidio(config, args.reps)
+        # For the record: the same two with the model on numpy's BLAS, as the pipeline runs
+        # it (detect.use_numpy_blas; one BLAS thread from here on, in this process only).
+        results |= bench_presidio(config, args.reps, rows=("batch", "floor"), numpy_blas=True)
         results["pipeline"] = bench_pipeline(config, work / "p", args.reps)
         # The nightly case with nothing new: the same run again into an existing output
         # (every unit reused from its state store after checksum checks).
@@ -295,6 +304,19 @@ def main() -> None:
         ),
         "processes_2_time_x2_vs_floor": round(
             2 * results["pipeline_processes_2"]["seconds"] / floor["seconds"], 3
+        ),
+        # the headline: both cores, as production runs (a long-lived cluster)
+        "dask_2_warm_vs_presidio_batch": round(
+            results["dask_2_warm"]["docs_per_s"] / batch["docs_per_s"], 3
+        ),
+        # how much of it is the BLAS choice alone: against Presidio on numpy's BLAS too
+        "dask_2_warm_vs_presidio_batch_numpy_blas": round(
+            results["dask_2_warm"]["docs_per_s"]
+            / results["presidio_batch_numpy_blas"]["docs_per_s"],
+            3,
+        ),
+        "pipeline_time_vs_floor_numpy_blas": round(
+            pipeline["seconds"] / results["spacy_floor_numpy_blas"]["seconds"], 3
         ),
         "pii_dense_pipeline_vs_presidio_batch": round(
             pii_dense["pipeline"]["docs_per_s"] / pii_dense["presidio_batch"]["docs_per_s"], 3

@@ -542,11 +542,14 @@ def use_numpy_blas() -> None:
     threadpool_limits(limits=1, user_api="blas")
 
 
-def build_presidio_baseline(config: DetectionConfig) -> AnalyzerEngine:
+def build_presidio_baseline(config: DetectionConfig, numpy_blas: bool = False) -> AnalyzerEngine:
     """Plain Presidio for comparisons: default recognizers and thresholds, the same spaCy
-    model. One change: the email check uses tldextract's bundled list (never the network)."""
+    model. One change: the email check uses tldextract's bundled list (never the network).
+    ``numpy_blas``: the model on numpy's BLAS, as this pipeline runs it (``use_numpy_blas``)."""
     require_model(config.spacy_model)
-    nlp_engine = _nlp_engine(config)
+    if numpy_blas:
+        use_numpy_blas()
+    nlp_engine = _nlp_engine(config, numpy_blas)
     registry = RecognizerRegistry(supported_languages=[config.language])
     with _quiet_presidio():
         registry.load_predefined_recognizers(languages=[config.language], nlp_engine=nlp_engine)
