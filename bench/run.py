@@ -11,7 +11,7 @@ the same generated export, the same spaCy model and the same entity set:
 3. spacy_floor: spaCy nlp.pipe with the components Presidio's analysis uses (all but the
    parser: tokens, lemmas, entities); spacy_ner_only, for reference: the NER component alone;
    presidio_batch_numpy_blas / spacy_floor_numpy_blas, for the record: 2. and 3. with the
-   model on numpy's BLAS, as the pipeline runs it (detect.use_numpy_blas);
+   model on numpy's BLAS with one BLAS thread, as the pipeline's workers run it;
 4. pipeline: `redact run` (the default runner: one worker thread), and at 10x N for peak
    memory; pipeline_processes_2: `--runner processes --workers 2` (one per core here);
    dask_1 / dask_2: `redact run --runner dask` on a local cluster of 1 and 2 workers that
@@ -99,10 +99,12 @@ def bench_presidio(
     from presidio_anonymizer import AnonymizerEngine, BatchAnonymizerEngine
 
     from redactors.config import load_config
-    from redactors.detect import build_presidio_baseline
+    from redactors.detect import build_presidio_baseline, one_blas_thread
 
     config = load_config(config_path)
     texts = texts_of(config_path)
+    if numpy_blas:
+        one_blas_thread()
     analyzer = build_presidio_baseline(config.detection, numpy_blas)
     entities = [
         e
@@ -264,8 +266,8 @@ def main() -> None:
             dense, work / "dpp", args.reps, "--runner", "processes", "--workers", "2"
         )
         results = bench_presidio(config, args.reps)
-        # For the record: the same two with the model on numpy's BLAS, as the pipeline runs
-        # it (detect.use_numpy_blas; one BLAS thread from here on, in this process only).
+        # For the record: the same two with the model on numpy's BLAS, as the pipeline's
+        # workers run it (one BLAS thread from here on, in this process only).
         results |= bench_presidio(config, args.reps, rows=("batch", "floor"), numpy_blas=True)
         results["pipeline"] = bench_pipeline(config, work / "p", args.reps)
         # The nightly case with nothing new: the same run again into an existing output

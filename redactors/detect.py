@@ -511,7 +511,7 @@ class Detector:
 
 def _nlp_engine(config: DetectionConfig, numpy_blas: bool = False) -> NlpEngine:
     """Presidio's spaCy engine for the configured model. ``numpy_blas``: its matrix products
-    on numpy's BLAS (``use_numpy_blas``) instead of thinc's default, blis."""
+    on numpy's BLAS (``one_blas_thread``) instead of thinc's default, blis."""
     provider = NlpEngineProvider(
         nlp_configuration={
             "nlp_engine_name": "spacy",
@@ -529,15 +529,17 @@ def _nlp_engine(config: DetectionConfig, numpy_blas: bool = False) -> NlpEngine:
         return provider.create_engine()
 
 
-def use_numpy_blas() -> None:
-    """One BLAS thread in this process, for the models ``_nlp_engine(numpy_blas=True)`` loads.
+def one_blas_thread() -> None:
+    """One BLAS thread in this process, for a worker whose model runs on numpy's BLAS.
 
     thinc multiplies spaCy's matrices with blis, single-threaded. numpy's OpenBLAS did the
     same products about 3x faster here (the NER's shapes, float32: 100 against 34 GFLOP/s on
     this machine's AMD EPYC), so NER over 4,980 chat texts took 7.5 s instead of 10.2 s, and
-    the tagger and lemmatizer 8.3 s instead of 11.6 s, with the same entities in every text.
-    OpenBLAS would start a thread per core in every worker; the runner's workers are the
-    parallelism, so each gets one (process-wide: numpy's BLAS has one setting per process).
+    the tagger and lemmatizer 8.3 s instead of 11.6 s, with the same entities in every text;
+    ``_nlp_engine(numpy_blas=True)`` loads the model that way. OpenBLAS would start a thread
+    per core in every worker; the runner's workers are the parallelism, so the runner calls
+    this where it builds a worker's engines (process-wide: numpy's BLAS has one setting per
+    process). Elsewhere (eval, notebooks) OpenBLAS keeps its own default.
     """
     threadpool_limits(limits=1, user_api="blas")
 
@@ -545,10 +547,8 @@ def use_numpy_blas() -> None:
 def build_presidio_baseline(config: DetectionConfig, numpy_blas: bool = False) -> AnalyzerEngine:
     """Plain Presidio for comparisons: default recognizers and thresholds, the same spaCy
     model. One change: the email check uses tldextract's bundled list (never the network).
-    ``numpy_blas``: the model on numpy's BLAS, as this pipeline runs it (``use_numpy_blas``)."""
+    ``numpy_blas``: the model on numpy's BLAS, as this pipeline runs it (``one_blas_thread``)."""
     require_model(config.spacy_model)
-    if numpy_blas:
-        use_numpy_blas()
     nlp_engine = _nlp_engine(config, numpy_blas)
     registry = RecognizerRegistry(supported_languages=[config.language])
     with _quiet_presidio():
@@ -564,7 +564,6 @@ def build_detector(config: DetectionConfig) -> Detector:
     """The analyzer for ``config``: Presidio's recognizers, this project's, the config's
     deny lists, country scoping, whole-word context matching and thresholds."""
     check_detection_config(config)
-    use_numpy_blas()
     nlp_engine = _nlp_engine(config, numpy_blas=True)
     nlp = nlp_engine.nlp[config.language]  # type: ignore[attr-defined]
     for component in config.spacy_disable:

@@ -36,7 +36,7 @@ from redactors.card import write_card
 from redactors.config import LeakScanConfig, RunConfig, SourceConfig
 from redactors.consent import ConsentGate
 from redactors.dedup import dedup_run
-from redactors.detect import check_detection_config, model_fingerprint
+from redactors.detect import check_detection_config, model_fingerprint, one_blas_thread
 from redactors.engine import RedactedText, TextRedactor, secret_key
 from redactors.errors import (
     CanaryError,
@@ -324,7 +324,9 @@ def build_engines(
     config: RunConfig, secret: str | None, registry_sha256: str | None = None
 ) -> Engines:
     """Engines for one worker. With ``registry_sha256`` (from preflight), a registry file
-    that changed since the run started is refused: one run decides with one registry."""
+    that changed since the run started is refused: one run decides with one registry. The
+    worker's process gets one BLAS thread: workers are the parallelism (one_blas_thread)."""
+    one_blas_thread()
     key = secret_key(secret, required=config.needs_secret())
     gate = ConsentGate.load(config.consent, config.resolve(config.consent.registry))
     if registry_sha256 is not None and gate.registry_fingerprint["sha256"] != registry_sha256:

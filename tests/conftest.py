@@ -3,6 +3,7 @@ Prefect flow runs of the sample (ephemeral API server via prefect_test_harness).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -27,6 +28,22 @@ SECRET_B = "test-secret-B-fedcba9876543210"
 @pytest.fixture(scope="session")
 def sample_config() -> RunConfig:
     return load_config(SAMPLE_CONFIG)
+
+
+@pytest.fixture(scope="session")
+def dev_texts() -> list[str]:
+    """The first 400 unique texts of the eval dev set."""
+    lines = (REPO / "data" / "eval" / "dev.jsonl").read_text().splitlines()
+    return list(dict.fromkeys(json.loads(line)["text"] for line in lines))[:400]
+
+
+@pytest.fixture(scope="session")
+def chat_texts() -> list[str]:
+    """The benchmark's chat mix: short replies, work chat, PII, multi-sentence write-ups."""
+    from redactors.synth import generate_sample
+
+    sample = generate_sample(seed=5, n_users=50, n_messages=600, n_posts=0, message_mix="chat")
+    return list(dict.fromkeys(sample.messages["text"].to_list()))
 
 
 @pytest.fixture(scope="session")
