@@ -510,8 +510,14 @@ class Detector:
 
 
 def _nlp_engine(config: DetectionConfig, numpy_blas: bool = False) -> NlpEngine:
-    """Presidio's spaCy engine for the configured model. ``numpy_blas``: its matrix products
-    on numpy's BLAS (``one_blas_thread``) instead of thinc's default, blis."""
+    """Presidio's spaCy engine for the configured model.
+
+    ``numpy_blas``: its matrix products on numpy's BLAS instead of thinc's default, blis
+    (single-threaded). numpy's OpenBLAS did the same products about 3x faster here (the
+    NER's shapes, float32: 100 against 34 GFLOP/s on this machine's AMD EPYC), so NER over
+    4,980 chat texts took 7.5 s instead of 10.2 s, and the tagger and lemmatizer 8.3 s
+    instead of 11.6 s, with the same entities in every text. Workers pair it with
+    ``one_blas_thread``."""
     provider = NlpEngineProvider(
         nlp_configuration={
             "nlp_engine_name": "spacy",
@@ -530,24 +536,18 @@ def _nlp_engine(config: DetectionConfig, numpy_blas: bool = False) -> NlpEngine:
 
 
 def one_blas_thread() -> None:
-    """One BLAS thread in this process, for a worker whose model runs on numpy's BLAS.
-
-    thinc multiplies spaCy's matrices with blis, single-threaded. numpy's OpenBLAS did the
-    same products about 3x faster here (the NER's shapes, float32: 100 against 34 GFLOP/s on
-    this machine's AMD EPYC), so NER over 4,980 chat texts took 7.5 s instead of 10.2 s, and
-    the tagger and lemmatizer 8.3 s instead of 11.6 s, with the same entities in every text;
-    ``_nlp_engine(numpy_blas=True)`` loads the model that way. OpenBLAS would start a thread
-    per core in every worker; the runner's workers are the parallelism, so the runner calls
-    this where it builds a worker's engines (process-wide: numpy's BLAS has one setting per
-    process). Elsewhere (eval, notebooks) OpenBLAS keeps its own default.
-    """
+    """One BLAS thread in this process, for a worker whose model runs on numpy's BLAS
+    (``_nlp_engine(numpy_blas=True)``). OpenBLAS would start a thread per core in every
+    worker; the runner's workers are the parallelism, so the runner calls this where it
+    builds a worker's engines (process-wide: numpy's BLAS has one setting per process).
+    Elsewhere (eval, notebooks) OpenBLAS keeps its own default."""
     threadpool_limits(limits=1, user_api="blas")
 
 
 def build_presidio_baseline(config: DetectionConfig, numpy_blas: bool = False) -> AnalyzerEngine:
     """Plain Presidio for comparisons: default recognizers and thresholds, the same spaCy
     model. One change: the email check uses tldextract's bundled list (never the network).
-    ``numpy_blas``: the model on numpy's BLAS, as this pipeline runs it (``one_blas_thread``)."""
+    ``numpy_blas``: the model on numpy's BLAS, as this pipeline runs it (``_nlp_engine``)."""
     require_model(config.spacy_model)
     nlp_engine = _nlp_engine(config, numpy_blas)
     registry = RecognizerRegistry(supported_languages=[config.language])
