@@ -100,8 +100,7 @@ class GatedUrlRecognizer(UrlRecognizer):
         regex_flags: int | None = None,
     ) -> list[RecognizerResult]:
         flags = regex_flags or self.global_regex_flags
-        gated = self.gate is not None and not flags & _FULL_CASE
-        if gated and self.gate.search(text) is None:  # type: ignore[union-attr]
+        if self.gate is not None and not flags & _FULL_CASE and self.gate.search(text) is None:
             return []
         return super().analyze(text, entities, nlp_artifacts, regex_flags)
 
