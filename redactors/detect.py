@@ -37,6 +37,7 @@ from redactors.config import DetectionConfig
 from redactors.errors import ConfigError
 from redactors.longtext import merge, windows
 from redactors.namewords import may_hold_name
+from redactors.phones import GatedPhoneRecognizer
 from redactors.recognizers import (
     GatedUrlRecognizer,
     GroupRegexRecognizer,
@@ -391,8 +392,9 @@ def _registry(config: DetectionConfig, nlp_engine: object | None) -> RecognizerR
         registry.load_predefined_recognizers(languages=[config.language], nlp_engine=nlp_engine)
     registry.remove_recognizer("EmailRecognizer")
     registry.add_recognizer(OfflineEmailRecognizer(config.language))
+    gated = {UrlRecognizer: GatedUrlRecognizer, PhoneRecognizer: GatedPhoneRecognizer}
     registry.recognizers = [
-        GatedUrlRecognizer(r) if type(r) is UrlRecognizer else r for r in registry.recognizers
+        gated[type(r)](r) if type(r) in gated else r for r in registry.recognizers
     ]
     for recognizer in custom_recognizers(config.language):
         registry.add_recognizer(recognizer)
