@@ -2,7 +2,8 @@
 
 It looks only *outside* the regions the pipeline replaced (surrogates such as a pseudonym
 phone number are not leaks), with validators that keep false alarms rare: Luhn for cards,
-mod-97 for IBANs, issued-range rules for SSNs, numbering-plan validity for phones, published
+mod-97 for IBANs, issued-range rules for SSNs, numbering-plan validity for phones (the
+matcher of phones.py, which skips parsing only what cannot be valid), published
 formats for secrets. Findings leave this module as counts and *shapes* ("xxxx@xxxxx.xxx"),
 never as text.
 """
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 
+from redactors.phones import phone_matcher
 from redactors.recognizers import SecretRecognizer
 
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
@@ -72,7 +74,7 @@ def _ibans(text: str) -> Iterable[tuple[int, int]]:
 
 
 def _phones(text: str) -> Iterable[tuple[int, int]]:
-    for match in phonenumbers.PhoneNumberMatcher(text, "US", leniency=phonenumbers.Leniency.VALID):
+    for match in phone_matcher(text, "US", phonenumbers.Leniency.VALID):
         yield match.start, match.end
 
 

@@ -70,6 +70,13 @@ def gate_applies(regions: tuple[str, ...] | list[str], leniency: int | None) -> 
     )
 
 
+def phone_matcher(text: str, region: str, leniency: int) -> PhoneNumberMatcher:
+    """``phonenumbers.PhoneNumberMatcher``, gated where the proof covers the region and
+    leniency (same matches)."""
+    gated = gate_applies((region,), leniency)
+    return (_GatedMatcher if gated else PhoneNumberMatcher)(text, region, leniency=leniency)
+
+
 class GatedPhoneRecognizer(PhoneRecognizer):
     """Presidio's PhoneRecognizer (presidio-analyzer 2.2), same regions, leniency, context and
     results; the matcher skips parsing strings that cannot be a valid number (module doc)."""

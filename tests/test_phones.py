@@ -8,11 +8,11 @@ import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from phonenumbers import NumberParseException
+from phonenumbers import NumberParseException, PhoneNumberMatcher
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-from redactors import phones
-from redactors.phones import GatedPhoneRecognizer, cannot_be_valid
+from redactors import leakscan, phones
+from redactors.phones import GatedPhoneRecognizer, cannot_be_valid, phone_matcher
 
 
 def _valid_digit_strings(length: int) -> set[str]:
@@ -75,6 +75,9 @@ def test_gated_phone_recognizer_finds_what_presidios_finds(text):
     gated = GatedPhoneRecognizer(presidio)
     assert gated.gated
     assert _phone_findings(gated, text) == _phone_findings(presidio, text)
+    # The leak scan's US matcher, gated the same way
+    plain = phonenumbers.PhoneNumberMatcher(text, "US", leniency=phonenumbers.Leniency.VALID)
+    assert list(leakscan._phones(text)) == [(m.start, m.end) for m in plain]
 
 
 def test_gated_phone_recognizer_on_the_corpora_and_in_the_detector(redactor, dev_texts, chat_texts):
@@ -131,5 +134,7 @@ def test_no_gate_outside_the_proof(kwargs, text):
 
 
 def test_no_gate_with_another_phonenumbers_release(monkeypatch):
+    assert type(phone_matcher("1", "US", phonenumbers.Leniency.VALID)) is not PhoneNumberMatcher
     monkeypatch.setattr(phonenumbers, "__version__", "9.9.9")
     assert not GatedPhoneRecognizer(PhoneRecognizer()).gated
+    assert type(phone_matcher("1", "US", phonenumbers.Leniency.VALID)) is PhoneNumberMatcher
