@@ -30,6 +30,7 @@ Prints a table and writes bench/results.json.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import statistics
@@ -334,6 +335,11 @@ def main() -> None:
         "n_records": args.n,
         "reps": args.reps,
         "cpus": os.cpu_count(),
+        # What the speed depends on most (README, Benchmark: spaCy 3.8.8+ is 2x slower at NER)
+        "versions": {
+            name: importlib.metadata.version(name)
+            for name in ("spacy", "thinc", "presidio-analyzer", "phonenumbers", "numpy")
+        },
         "data": "chat mix (redactors/synth_chat.py); pii_dense: the sample's templates",
         "results": results,
         "pii_dense": pii_dense,
