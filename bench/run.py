@@ -335,7 +335,7 @@ def main() -> None:
         "n_records": args.n,
         "reps": args.reps,
         "cpus": os.cpu_count(),
-        # What the speed depends on most (README, Benchmark: spaCy 3.8.8+ is 2x slower at NER)
+        # What the speed depends on most (README, Detection: spaCy 3.8.8+ is about 2x slower at NER)
         "versions": {
             name: importlib.metadata.version(name)
             for name in ("spacy", "thinc", "presidio-analyzer", "phonenumbers", "numpy")

@@ -90,6 +90,8 @@ class GatedUrlRecognizer(UrlRecognizer):
             name=base.name,
         )
         self.global_regex_flags = base.global_regex_flags
+        self.version = base.version
+        self.score_thresholds = base.score_thresholds
         self.gate = url_gate(self.patterns)
 
     def analyze(
