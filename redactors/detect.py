@@ -518,7 +518,8 @@ def _nlp_engine(config: DetectionConfig, numpy_blas: bool = False) -> NlpEngine:
     (single-threaded). numpy's OpenBLAS did the same products about 3x faster here (the
     NER's shapes, float32: 100 against 34 GFLOP/s on this machine's AMD EPYC), so NER over
     4,980 chat texts took 7.5 s instead of 10.2 s, and the tagger and lemmatizer 8.3 s
-    instead of 11.6 s, with the same entities in every text. Workers pair it with
+    instead of 11.6 s, with the same entities in every text (spaCy 3.8.18; on the pinned
+    3.8.7 the bench's floor still runs 1.8x faster this way). Workers pair it with
     ``one_blas_thread``."""
     provider = NlpEngineProvider(
         nlp_configuration={
