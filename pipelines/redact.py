@@ -1,17 +1,17 @@
-"""The `redact-run` Prefect flow: preflight -> one task per work unit -> finalize + commit.
+"""The `redact-run` Prefect flow: preflight -> canary task and one task per unit -> commit.
 
 Tasks receive a work unit (file + row range) and the config, and return small stats
 and shard paths; no DataFrame crosses a task boundary. Heavy engines (spaCy, Presidio, the
-consent lookup) are built once per worker thread and reused for every unit it runs. The
-canary check runs as a task on a worker too, so the engines that pass it are the ones that
-process units, and the flow's own process never loads a model; the other workers build
-their engines meanwhile (warm-up tasks).
+consent lookup) are built once per worker thread and reused for every unit it runs. Before
+a worker's engines redact anything in a run, they pass the canaries on that worker (once
+per run); the canary task reports the result. So every worker's engines are checked, not
+one worker's as a stand-in for all, and no worker idles while another runs the canaries.
+The flow's own process never loads a model.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import time
 from functools import partial
@@ -21,7 +21,6 @@ from typing import Any
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.context import FlowRunContext
 from prefect.exceptions import MissingContextError
 from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
@@ -32,7 +31,6 @@ from redactors.io import WorkUnit
 from redactors.report import render_markdown, summary_table
 from redactors.runner import (
     Engines,
-    Preflight,
     UnitResult,
     build_engines,
     check_canaries,
@@ -43,7 +41,6 @@ from redactors.runner import (
     process_unit,
     secret_fingerprint,
 )
-from redactors.state import UnitStore
 
 SECRET_ENV = "REDACT_SECRET"
 
@@ -52,9 +49,17 @@ _worker = threading.local()
 
 
 def _engines(config: RunConfig, registry_sha256: str, run: str) -> Engines:
-    """Build (once per worker thread, config, registry content and secret) the engines. A
-    long-lived worker (an existing Dask cluster) keeps them between runs; the repeat cache
-    is emptied when a new run (``run``: its staging dir) starts using them."""
+    """This worker thread's engines for ``run`` (its staging dir), built once per config,
+    registry content and secret: a long-lived worker (an existing Dask cluster) keeps them
+    between runs, and empties their repeat cache when a new run starts using them. They
+    are returned only after passing the canaries in this run (CanaryError if not)."""
+    return _checked(config, registry_sha256, run)[0]
+
+
+def _checked(config: RunConfig, registry_sha256: str, run: str) -> tuple[Engines, dict[str, Any]]:
+    """The engines and their canary result in this run. Checked once per run and worker:
+    detection is deterministic, so the result holds for every unit the worker runs; a
+    failure is not kept, so each unit on these engines fails the same way, unprocessed."""
     secret = os.environ.get(SECRET_ENV)
     key = (
         config.config_hash(),
@@ -70,7 +75,12 @@ def _engines(config: RunConfig, registry_sha256: str, run: str) -> Engines:
             cached[1].redactor.repeats.clear()
         cached = (key, cached[1], run)
     _worker.engines = cached
-    return cached[1]
+    engines = cached[1]
+    checked: tuple[tuple[Any, ...], dict[str, Any]] | None = getattr(_worker, "canaries", None)
+    if checked is None or checked[0] != (*key, run):
+        checked = ((*key, run), check_canaries(config, engines))
+        _worker.canaries = checked
+    return engines, checked[1]
 
 
 def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -106,42 +116,19 @@ def redact_unit(
 
 @task(name="canary-check", cache_policy=NO_CACHE)
 def canary_task(config: RunConfig, registry_sha256: str, run: str) -> dict[str, Any]:
-    return check_canaries(config, _engines(config, registry_sha256, run))
+    """The canary result for the report, from the first worker free: the same check every
+    worker's engines pass before their first unit of the run."""
+    return _checked(config, registry_sha256, run)[1]
 
 
-@task(name="warm-engines", cache_policy=NO_CACHE)
-def warm_engines(config: RunConfig, registry_sha256: str, run: str) -> None:
-    _engines(config, registry_sha256, run)
-
-
-def _workers(task_runner: Any) -> int:
-    """How many workers the flow's task runner has; 1 when it cannot tell (an existing
-    Dask scheduler)."""
-    pool = getattr(task_runner, "_max_workers", None)  # Prefect's thread and process pools
-    if isinstance(pool, int) and 0 < pool < sys.maxsize:
-        return pool
-    local_dask = (getattr(task_runner, "cluster_kwargs", None) or {}).get("n_workers")
-    return local_dask if isinstance(local_dask, int) and local_dask > 0 else 1
-
-
-def _check_canaries(config: RunConfig, prepared: Preflight, registry_sha256: str) -> Any:
-    """The canary check on a worker; while it runs, warm-up tasks build the engines of
-    other workers (as many as there are units to redo beyond the first). Returns the canary
-    result and the warm-up futures (to be waited for before the flow ends)."""
-    context = FlowRunContext.get()
-    store = UnitStore.for_output(prepared.output_dir)
-    to_redo = sum(1 for unit in prepared.plan.units if not (unit.key and store.has(unit.key)))
-    workers = _workers(context.task_runner) if context is not None else 1
-    run = str(prepared.staging_dir)
-    canary = canary_task.submit(config, registry_sha256, run)
-    warm_ups = [
-        warm_engines.submit(config, registry_sha256, run) for _ in range(min(workers, to_redo) - 1)
-    ]
+def _canary_result(canary: Any, units: Any) -> dict[str, Any]:
+    """The canary task's result; if it failed, its error, once the units have finished or
+    failed too (no task may still be writing in the staging dir when it is removed)."""
     try:
-        return canary.result(), warm_ups
+        return canary.result()
     except BaseException:
-        for warm_up in warm_ups:
-            warm_up.wait()
+        for unit in units:
+            unit.wait()
         raise
 
 
@@ -283,25 +270,24 @@ def _run_locked(
         prepared.staging_dir,
     )
     registry_sha256 = prepared.registry_fingerprint["sha256"]
-    canary_started = time.perf_counter()
-    canaries, warm_ups = _check_canaries(config, prepared, registry_sha256)
-    canary_seconds = time.perf_counter() - canary_started
+    run = str(prepared.staging_dir)
     try:
         process_started = time.perf_counter()
         (prepared.staging_dir / "shards").mkdir(parents=True)
+        # Submitted first, so the first free worker takes it; units go to the others at once
+        # (each worker checks its own engines before its first unit, see _checked).
+        canary = canary_task.submit(config, registry_sha256, run)
         futures = redact_unit.map(
             prepared.plan.units,
             config=unmapped(config),
-            staging_dir=unmapped(str(prepared.staging_dir)),
+            staging_dir=unmapped(run),
             registry_sha256=unmapped(registry_sha256),
         )
+        canaries = _canary_result(canary, futures)
+        canary_seconds = time.perf_counter() - process_started
         # Every unit finishes (or fails) before a failure is raised, so that no task is still
         # writing into the staging dir when the failure removes it.
         results = _collect(futures, prepared.plan.units, process_started, logger)
-        for warm_up in warm_ups:  # long done: they ran before any unit
-            warm_up.wait()
-            if warm_up.state.is_failed():  # its worker's units build again, and say why
-                logger.warning("a warm-up task failed: %s", warm_up.state.message)
         process_seconds = time.perf_counter() - process_started
         report = finalize(
             config,
@@ -310,8 +296,8 @@ def _run_locked(
             results,
             timings={
                 "plan_s": plan_seconds,
-                "canary_s": canary_seconds,
-                "process_s": process_seconds,
+                "process_s": process_seconds,  # canaries, engines (cold workers), units
+                "canary_s": canary_seconds,  # until the canaries passed, within process_s
             },
             extra_versions={"prefect": prefect.__version__},
             canaries=canaries,

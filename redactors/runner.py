@@ -363,7 +363,7 @@ def check_canaries(config: RunConfig, engines: Engines) -> dict[str, Any]:
         raise CanaryError(
             f"canary recall below canaries.fail_below_recall "
             f"{config.canaries.fail_below_recall}: {low}; detection is not trusted, "
-            "nothing was processed"
+            "nothing was processed with these engines and nothing is published"
         )
     return result
 
@@ -995,8 +995,9 @@ def _run_local_locked(
             results,
             timings={
                 "plan_s": canary_started - started,
+                # As in the flow: engines, canaries and units; canary_s is within it.
+                "process_s": time.perf_counter() - canary_started,
                 "canary_s": process_started - canary_started,
-                "process_s": time.perf_counter() - process_started,
             },
             canaries=canaries,
         )

@@ -7,8 +7,10 @@ import yaml
 
 from redactors.config import load_config
 from redactors.errors import CanaryError, ResidualRiskError
+from redactors.io import plan_units
 from redactors.leakscan import scan, shape
-from redactors.runner import run_local
+from redactors.runner import preflight, run_local
+from redactors.state import UnitStore
 
 from .conftest import SECRET_A
 
@@ -98,3 +100,55 @@ def test_canary_gate(sample_copy):
     assert canaries["passed"] and canaries["count"] == 150
     assert set(canaries["recall_by_entity"]) <= set(load_config(sample_copy).detection.entities)
     assert canaries["recall_by_entity"]["EMAIL_ADDRESS"] == 1.0
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_flow_whose_canaries_fail_redacts_and_publishes_nothing(sample_copy, monkeypatch):
+    """The canary task runs alongside the first units; each worker (here two threads) checks
+    its own engines before its first unit, so none is redacted, stored or published."""
+    from pipelines.redact import redact_flow, task_runner_for
+
+    data = yaml.safe_load(sample_copy.read_text())
+    data["canaries"] = {"count": 150, "fail_below_recall": 1.0}  # names are never perfect
+    sample_copy.write_text(yaml.safe_dump(data))
+    assert len(plan_units(load_config(sample_copy)).units) > 2  # more units than workers
+    output = sample_copy.parent.parent / "out"
+    monkeypatch.setenv("REDACT_SECRET", SECRET_A)
+    flow = redact_flow.with_options(task_runner=task_runner_for("threads", 2))
+    with pytest.raises(CanaryError, match="PERSON"):
+        flow(config_path=str(sample_copy), output=str(output))
+    assert not output.exists()
+    assert UnitStore.for_output(output).count() == 0  # no unit was redacted, so none stored
+    assert [p.name for p in output.parent.iterdir() if p.name.startswith(".out.")] == [".out.lock"]
+
+
+def test_a_worker_checks_its_engines_once_per_run(sample_config, monkeypatch, tmp_path):
+    """Before a worker's engines redact anything in a run they pass the canaries there;
+    once per run and worker (detection is deterministic), again in the next run."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pipelines import redact
+
+    checked = []
+
+    def counted(config, engines):
+        checked.append(engines)
+        return real(config, engines)
+
+    real = redact.check_canaries
+    monkeypatch.setattr(redact, "check_canaries", counted)
+    monkeypatch.setenv("REDACT_SECRET", SECRET_A)
+    sha = preflight(sample_config, tmp_path / "out", SECRET_A).registry_fingerprint["sha256"]
+
+    def worker() -> list:  # a fresh thread: a worker with no engines yet
+        first = redact._engines(sample_config, sha, "run-1")
+        assert redact._engines(sample_config, sha, "run-1") is first
+        assert len(checked) == 1
+        result = redact.canary_task.fn(sample_config, sha, "run-1")  # the task: same result
+        assert len(checked) == 1 and result["passed"]
+        assert redact._engines(sample_config, sha, "run-2") is first  # kept between runs
+        return checked
+
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(worker).result() == [checked[0], checked[0]]

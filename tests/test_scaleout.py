@@ -67,15 +67,6 @@ def test_flow_on_a_process_pool(sample_runs, tmp_path):
     assert report["canaries"]["passed"]
 
 
-def test_worker_count_of_each_runner():
-    from pipelines.redact import _workers, task_runner_for
-
-    assert _workers(task_runner_for("threads", 3)) == 3
-    assert _workers(task_runner_for("processes", 2)) == 2
-    assert _workers(task_runner_for("dask", 4)) == 4
-    assert _workers(task_runner_for("dask", 4, "tcp://127.0.0.1:8786")) == 1  # cannot tell
-
-
 def _malloc_trim_of_workers(cluster) -> set[str | None]:
     from distributed import Client
 
