@@ -1,12 +1,12 @@
-"""The `redact-run` Prefect flow: preflight -> canary task and one task per unit -> commit.
+"""The `redact-run` Prefect flow: preflight -> one task per work unit -> finalize + commit.
 
 Tasks receive a work unit (file + row range) and the config, and return small stats
 and shard paths; no DataFrame crosses a task boundary. Heavy engines (spaCy, Presidio, the
 consent lookup) are built once per worker thread and reused for every unit it runs. Before
 a worker's engines redact anything in a run, they pass the canaries on that worker (once
-per run); the canary task reports the result. So every worker's engines are checked, not
-one worker's as a stand-in for all, and no worker idles while another runs the canaries.
-The flow's own process never loads a model.
+per run), and its units bring the result back for the report. So every worker's engines
+are checked, not one worker's as a stand-in for all, and no worker waits for another's
+check. The flow's own process never loads a model.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from functools import partial
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from redactors.config import RunConfig, load_config
-from redactors.errors import ConfigError, is_transient
+from redactors.errors import CanaryError, ConfigError, is_transient
 from redactors.io import WorkUnit
 from redactors.report import render_markdown, summary_table
 from redactors.runner import (
@@ -48,39 +48,47 @@ SECRET_ENV = "REDACT_SECRET"
 _worker = threading.local()
 
 
-def _engines(config: RunConfig, registry_sha256: str, run: str) -> Engines:
-    """This worker thread's engines for ``run`` (its staging dir), built once per config,
-    registry content and secret: a long-lived worker (an existing Dask cluster) keeps them
-    between runs, and empties their repeat cache when a new run starts using them. They
-    are returned only after passing the canaries in this run (CanaryError if not)."""
-    return _checked(config, registry_sha256, run)[0]
+@dataclass
+class _WorkerEngines:
+    """A worker thread's engines, the run using them and their canary outcome in that run
+    (None: not checked yet; a dict: passed; an error: failed)."""
+
+    key: tuple[Any, ...]
+    engines: Engines
+    run: str
+    canaries: dict[str, Any] | CanaryError | None = None
 
 
 def _checked(config: RunConfig, registry_sha256: str, run: str) -> tuple[Engines, dict[str, Any]]:
-    """The engines and their canary result in this run. Checked once per run and worker:
-    detection is deterministic, so the result holds for every unit the worker runs; a
-    failure is not kept, so each unit on these engines fails the same way, unprocessed."""
+    """This worker thread's engines for ``run`` (its staging dir) and their canary result
+    there. Built once per config, registry content and secret: a long-lived worker (an
+    existing Dask cluster) keeps them between runs, and empties their repeat cache when a new
+    run starts using them. Checked once per run and worker:
+    detection is deterministic, so the outcome holds for every unit the worker runs. A
+    failure is kept too: each later unit on these engines fails at once, unprocessed."""
     secret = os.environ.get(SECRET_ENV)
     key = (
         config.config_hash(),
         registry_sha256,
         secret_fingerprint(secret.encode()) if secret else None,
     )
-    cached: tuple[tuple[Any, ...], Engines, str] | None = getattr(_worker, "engines", None)
-    if cached is None or cached[0] != key:
+    cached: _WorkerEngines | None = getattr(_worker, "engines", None)
+    if cached is None or cached.key != key:
         _warn_if_malloc_trimmed()
-        cached = (key, build_engines(config, secret, registry_sha256), run)
-    elif cached[2] != run:
-        if cached[1].redactor.repeats is not None:
-            cached[1].redactor.repeats.clear()
-        cached = (key, cached[1], run)
-    _worker.engines = cached
-    engines = cached[1]
-    checked: tuple[tuple[Any, ...], dict[str, Any]] | None = getattr(_worker, "canaries", None)
-    if checked is None or checked[0] != (*key, run):
-        checked = ((*key, run), check_canaries(config, engines))
-        _worker.canaries = checked
-    return engines, checked[1]
+        cached = _WorkerEngines(key, build_engines(config, secret, registry_sha256), run)
+        _worker.engines = cached
+    elif cached.run != run:
+        if cached.engines.redactor.repeats is not None:
+            cached.engines.redactor.repeats.clear()
+        cached.run, cached.canaries = run, None
+    if cached.canaries is None:
+        try:
+            cached.canaries = check_canaries(config, cached.engines)
+        except CanaryError as error:
+            cached.canaries = error
+    if isinstance(cached.canaries, CanaryError):
+        raise CanaryError(str(cached.canaries))
+    return cached.engines, cached.canaries
 
 
 def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -102,37 +110,40 @@ def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
 )
 def redact_unit(
     unit: WorkUnit, config: RunConfig, staging_dir: str, registry_sha256: str
-) -> UnitResult:
-    # Engines are built only if the unit is not in the state store as is (earlier or killed
-    # run under the same registry): the store is looked up, and its files verified, once.
-    return process_unit(
-        unit,
-        config,
-        partial(_engines, config, registry_sha256, staging_dir),
-        Path(staging_dir),
-        registry_sha256,
-    )
+) -> tuple[UnitResult, dict[str, Any] | None]:
+    """The unit's result, and the canary result of the engines that redacted it (None when
+    it was reused from the state store and needed none)."""
+    canaries: list[dict[str, Any]] = []
+
+    def engines() -> Engines:
+        # Built only if the unit is not in the state store as is (earlier or killed run
+        # under the same registry): the store is looked up, and its files verified, once.
+        checked, result = _checked(config, registry_sha256, staging_dir)
+        canaries.append(result)
+        return checked
+
+    result = process_unit(unit, config, engines, Path(staging_dir), registry_sha256)
+    return result, canaries[0] if canaries else None
 
 
-@task(name="canary-check", cache_policy=NO_CACHE)
-def canary_task(config: RunConfig, registry_sha256: str, run: str) -> dict[str, Any]:
-    """The canary result for the report, from the first worker free: the same check every
-    worker's engines pass before their first unit of the run."""
-    return _checked(config, registry_sha256, run)[1]
+def _canaries(checked: list[dict[str, Any]], logger: Any) -> dict[str, Any]:
+    """The canary result for the report: the lowest recall the workers' engines had (all
+    the same when every worker runs the same install and model; said when not)."""
+    if not checked:
+        return {"status": "not_run", "reason": "no unit was redacted in this run (all reused)"}
+    lowest = min(checked, key=lambda result: result.get("lowest_recall", 1.0))
+    if any(result != lowest for result in checked):
+        logger.warning(
+            "canary results differ between workers (lowest recall %s): their engines are "
+            "not the same; check each worker's install against requirements.lock",
+            sorted({result.get("lowest_recall") for result in checked}),
+        )
+    return lowest
 
 
-def _canary_result(canary: Any, units: Any) -> dict[str, Any]:
-    """The canary task's result; if it failed, its error, once the units have finished or
-    failed too (no task may still be writing in the staging dir when it is removed)."""
-    try:
-        return canary.result()
-    except BaseException:
-        for unit in units:
-            unit.wait()
-        raise
-
-
-def _collect(futures: Any, units: list[WorkUnit], started: float, logger: Any) -> list[UnitResult]:
+def _collect(
+    futures: Any, units: list[WorkUnit], started: float, logger: Any
+) -> list[tuple[UnitResult, dict[str, Any] | None]]:
     """Results as units complete, with progress (records/s, ETA) in the run's logs."""
     total_rows = sum(unit.rows for unit in units) or 1
     done_rows, results, failure = 0, [], None
@@ -143,7 +154,7 @@ def _collect(futures: Any, units: list[WorkUnit], started: float, logger: Any) -
             failure = failure or exc
             continue
         results.append(result)
-        done_rows += result.stats.records_in
+        done_rows += result[0].stats.records_in
         rate = done_rows / max(time.perf_counter() - started, 1e-9)
         logger.info(
             "progress: %d/%d units, %d/%d records, %.0f records/s, ETA %.0f s",
@@ -274,30 +285,25 @@ def _run_locked(
     try:
         process_started = time.perf_counter()
         (prepared.staging_dir / "shards").mkdir(parents=True)
-        # Submitted first, so the first free worker takes it; units go to the others at once
-        # (each worker checks its own engines before its first unit, see _checked).
-        canary = canary_task.submit(config, registry_sha256, run)
         futures = redact_unit.map(
             prepared.plan.units,
             config=unmapped(config),
             staging_dir=unmapped(run),
             registry_sha256=unmapped(registry_sha256),
         )
-        canaries = _canary_result(canary, futures)
-        canary_seconds = time.perf_counter() - process_started
         # Every unit finishes (or fails) before a failure is raised, so that no task is still
         # writing into the staging dir when the failure removes it.
         results = _collect(futures, prepared.plan.units, process_started, logger)
         process_seconds = time.perf_counter() - process_started
+        canaries = _canaries([checked for _, checked in results if checked is not None], logger)
         report = finalize(
             config,
             config_path,
             prepared,
-            results,
+            [result for result, _ in results],
             timings={
                 "plan_s": plan_seconds,
                 "process_s": process_seconds,  # canaries, engines (cold workers), units
-                "canary_s": canary_seconds,  # until the canaries passed, within process_s
             },
             extra_versions={"prefect": prefect.__version__},
             canaries=canaries,

@@ -125,30 +125,55 @@ def test_flow_whose_canaries_fail_redacts_and_publishes_nothing(sample_copy, mon
 
 def test_a_worker_checks_its_engines_once_per_run(sample_config, monkeypatch, tmp_path):
     """Before a worker's engines redact anything in a run they pass the canaries there;
-    once per run and worker (detection is deterministic), again in the next run."""
+    once per run and worker (detection is deterministic), again in the next run. A failure
+    is kept for the run: every later unit on these engines fails at once."""
     from concurrent.futures import ThreadPoolExecutor
 
     from pipelines import redact
 
-    checked = []
+    checked, failing = [], [True]
 
-    def counted(config, engines):
+    def check(config, engines):  # the real check, made to fail in the first run
         checked.append(engines)
+        if failing[0]:
+            raise CanaryError("canary recall below canaries.fail_below_recall 1.0: {}")
         return real(config, engines)
 
     real = redact.check_canaries
-    monkeypatch.setattr(redact, "check_canaries", counted)
+    monkeypatch.setattr(redact, "check_canaries", check)
     monkeypatch.setenv("REDACT_SECRET", SECRET_A)
     sha = preflight(sample_config, tmp_path / "out", SECRET_A).registry_fingerprint["sha256"]
 
-    def worker() -> list:  # a fresh thread: a worker with no engines yet
-        first = redact._engines(sample_config, sha, "run-1")
-        assert redact._engines(sample_config, sha, "run-1") is first
-        assert len(checked) == 1
-        result = redact.canary_task.fn(sample_config, sha, "run-1")  # the task: same result
-        assert len(checked) == 1 and result["passed"]
-        assert redact._engines(sample_config, sha, "run-2") is first  # kept between runs
-        return checked
+    def worker() -> None:  # a fresh thread: a worker with no engines yet
+        for _ in range(2):
+            with pytest.raises(CanaryError, match="below"):
+                redact._checked(sample_config, sha, "run-0")
+        assert len(checked) == 1  # the failure was kept, not checked again
+        failing[0] = False
+        first, result = redact._checked(sample_config, sha, "run-1")  # a new run: again
+        assert result["passed"] and result["count"] == sample_config.canaries.count
+        assert redact._checked(sample_config, sha, "run-1") == (first, result)
+        assert len(checked) == 2
+        assert redact._checked(sample_config, sha, "run-2")[0] is first  # kept between runs
+        assert len(checked) == 3 and all(engines is first for engines in checked)
 
     with ThreadPoolExecutor(1) as pool:
-        assert pool.submit(worker).result() == [checked[0], checked[0]]
+        pool.submit(worker).result()
+
+
+def test_the_report_takes_the_lowest_canary_result_of_the_workers(caplog):
+    """Workers on the same install give the same result; when they do not, the report
+    shows the worst one and the log says the engines differ."""
+    import logging
+
+    from pipelines.redact import _canaries
+
+    good = {"status": "measured", "lowest_recall": 0.97, "recall_by_entity": {"PERSON": 0.97}}
+    bad = {"status": "measured", "lowest_recall": 0.4, "recall_by_entity": {"PERSON": 0.4}}
+    logger = logging.getLogger("test-canaries")
+    with caplog.at_level(logging.WARNING, logger="test-canaries"):
+        assert _canaries([good, dict(good)], logger) == good
+        assert not caplog.records
+        assert _canaries([good, bad, good], logger) == bad
+        assert "differ between workers" in caplog.text
+    assert _canaries([], logger)["status"] == "not_run"  # every unit reused: no engines ran

@@ -281,11 +281,11 @@ def test_engines_outlive_a_run_and_the_repeat_cache_does_not(monkeypatch, sample
     sha256 = ConsentGate.load(sample_config.consent, registry).registry_fingerprint["sha256"]
     monkeypatch.delitem(redact._worker.__dict__, "engines", raising=False)
     try:
-        engines = redact._engines(sample_config, sha256, "run-1")
+        engines = redact._checked(sample_config, sha256, "run-1")[0]
         engines.redactor.redact(["thanks!", "see you at 5"])
-        assert redact._engines(sample_config, sha256, "run-1") is engines
+        assert redact._checked(sample_config, sha256, "run-1")[0] is engines
         assert "thanks!" in engines.redactor.repeats._recent  # same run: kept
-        assert redact._engines(sample_config, sha256, "run-2") is engines  # not rebuilt
+        assert redact._checked(sample_config, sha256, "run-2")[0] is engines  # not rebuilt
         assert not engines.redactor.repeats._recent  # a new run: emptied
     finally:
         redact._worker.__dict__.pop("engines", None)
