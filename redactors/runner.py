@@ -995,7 +995,8 @@ def _run_local_locked(
             results,
             timings={
                 "plan_s": canary_started - started,
-                # As in the flow: engines, canaries and units; canary_s is within it.
+                # As in the flow: engines, canaries and units (canary_s, engines and
+                # canaries, is within it; the flow checks canaries inside units instead).
                 "process_s": time.perf_counter() - canary_started,
                 "canary_s": process_started - canary_started,
             },

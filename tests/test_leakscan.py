@@ -123,6 +123,24 @@ def test_flow_whose_canaries_fail_redacts_and_publishes_nothing(sample_copy, mon
     assert [p.name for p in output.parent.iterdir() if p.name.startswith(".out.")] == [".out.lock"]
 
 
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_rerun_that_reuses_every_unit_still_reports_canaries(sample_copy, monkeypatch):
+    """Units bring the canary result of the engines that redacted them; when every unit is
+    reused from the state store none did, and a worker runs the check for the report."""
+    from pipelines.redact import redact_flow, task_runner_for
+
+    output = sample_copy.parent.parent / "out"
+    monkeypatch.setenv("REDACT_SECRET", SECRET_A)
+    flow = redact_flow.with_options(task_runner=task_runner_for("threads", 1))
+    first = flow(config_path=str(sample_copy), output=str(output))
+    again = flow(config_path=str(sample_copy), output=str(output))
+    assert again["incremental"]["units_processed"] == 0
+    assert again["incremental"]["units_reused"] == again["incremental"]["units"] > 0
+    assert first["canaries"]["status"] == again["canaries"]["status"] == "measured"
+    assert again["canaries"]["recall_by_entity"] == first["canaries"]["recall_by_entity"]
+
+
 def test_a_worker_checks_its_engines_once_per_run(sample_config, monkeypatch, tmp_path):
     """Before a worker's engines redact anything in a run they pass the canaries there;
     once per run and worker (detection is deterministic), again in the next run. A failure
@@ -176,4 +194,3 @@ def test_the_report_takes_the_lowest_canary_result_of_the_workers(caplog):
         assert not caplog.records
         assert _canaries([good, bad, good], logger) == bad
         assert "differ between workers" in caplog.text
-    assert _canaries([], logger)["status"] == "not_run"  # every unit reused: no engines ran
