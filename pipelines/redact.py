@@ -63,9 +63,9 @@ def _checked(config: RunConfig, registry_sha256: str, run: str) -> tuple[Engines
     """This worker thread's engines for ``run`` (its staging dir) and their canary result
     there. Built once per config, registry content and secret: a long-lived worker (an
     existing Dask cluster) keeps them between runs, and empties their repeat cache when a new
-    run starts using them. Checked once per run and worker:
-    detection is deterministic, so the outcome holds for every unit the worker runs. A
-    failure is kept too: each later unit on these engines fails at once, unprocessed."""
+    run starts using them. Checked once per run and worker: detection is deterministic, so
+    the outcome holds for every unit the worker runs. A failure is kept too: each later
+    unit on these engines fails at once, unprocessed."""
     secret = os.environ.get(SECRET_ENV)
     key = (
         config.config_hash(),

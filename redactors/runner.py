@@ -995,8 +995,9 @@ def _run_local_locked(
             results,
             timings={
                 "plan_s": canary_started - started,
-                # As in the flow: engines, canaries and units (canary_s, engines and
-                # canaries, is within it; the flow checks canaries inside units instead).
+                # As in the flow, process_s covers engines, canaries and units. canary_s
+                # (engines + canaries) is part of it; the flow has none, as there the
+                # canaries are checked inside the units.
                 "process_s": time.perf_counter() - canary_started,
                 "canary_s": process_started - canary_started,
             },

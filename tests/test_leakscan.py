@@ -105,8 +105,8 @@ def test_canary_gate(sample_copy):
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
 def test_flow_whose_canaries_fail_redacts_and_publishes_nothing(sample_copy, monkeypatch):
-    """The canary task runs alongside the first units; each worker (here two threads) checks
-    its own engines before its first unit, so none is redacted, stored or published."""
+    """Each worker (here two threads) checks its own engines inside its first unit, before
+    redacting anything, so no unit is redacted, stored or published."""
     from pipelines.redact import redact_flow, task_runner_for
 
     data = yaml.safe_load(sample_copy.read_text())
