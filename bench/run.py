@@ -100,7 +100,8 @@ def bench_presidio(
     from presidio_anonymizer import AnonymizerEngine, BatchAnonymizerEngine
 
     from redactors.config import load_config
-    from redactors.detect import build_presidio_baseline, one_blas_thread
+    from redactors.detector import build_presidio_baseline
+    from redactors.nlp import one_blas_thread
 
     config = load_config(config_path)
     texts = texts_of(config_path)

@@ -16,7 +16,7 @@ from presidio_analyzer import RecognizerResult
 from presidio_anonymizer import AnonymizerEngine
 
 from redactors.config import NON_CONSENTED_ENTITY, DetectionConfig, MaskingConfig
-from redactors.detect import Detector, build_detector
+from redactors.detector import Detector, build_detector
 from redactors.errors import SecretError
 from redactors.longtext import overlap_groups
 from redactors.mask import CUSTOM_OPERATORS, presidio_operator, resolve_overlaps
@@ -59,7 +59,7 @@ class RedactedText:
     text: str
     spans: tuple[MaskedSpan, ...]  # offsets into the original text
     replaced: tuple[tuple[int, int], ...] = ()  # where replacements sit in ``text``
-    nlp_stage: str = ""  # how detection used spaCy on it (see detect.StagedAnalyzerEngine)
+    nlp_stage: str = ""  # how detection used spaCy on it (see staged.StagedAnalyzerEngine)
 
 
 class Masker:
@@ -169,7 +169,7 @@ class TextRedactor:
         """Redact a batch. Identical texts (chat repeats "ok", "thanks!") are analyzed once
         per batch, and not again while the repeat cache holds them: detection and masking
         are deterministic, so every copy gets the same result. ``stages`` counts the batch's
-        unique texts per NLP stage (see detect.StagedAnalyzerEngine), cache hits included,
+        unique texts per NLP stage (see staged.StagedAnalyzerEngine), cache hits included,
         so the counts do not depend on what a worker saw before."""
         unique = list(dict.fromkeys(texts))
         by_text = self.repeats.get(unique) if self.repeats is not None else {}

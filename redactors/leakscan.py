@@ -3,7 +3,7 @@
 It looks only *outside* the regions the pipeline replaced (surrogates such as a pseudonym
 phone number are not leaks), with validators that keep false alarms rare: Luhn for cards,
 mod-97 for IBANs, issued-range rules for SSNs, numbering-plan validity for phones (the
-matcher of phones.py, which skips parsing only what cannot be valid), published
+matcher of recognizers/phone.py, which skips parsing only what cannot be valid), published
 formats for secrets. Findings leave this module as counts and *shapes* ("xxxx@xxxxx.xxx"),
 never as text.
 """
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 import phonenumbers
 
-from redactors.phones import phone_matcher
 from redactors.recognizers import SecretRecognizer
+from redactors.recognizers.phone import phone_matcher
 
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")

@@ -19,7 +19,7 @@ from redactors.consent import DROP_REASONS
 from redactors.leakscan import LeakStats
 from redactors.quarantine import REASONS as QUARANTINE_REASONS
 
-# Texts per detection stage (detect.StagedAnalyzerEngine): NER and the lemma pipeline, NER
+# Texts per detection stage (staged.StagedAnalyzerEngine): NER and the lemma pipeline, NER
 # alone, the pipeline without NER (lemmas for context words), no NLP.
 NLP_STAGES = ("ner_and_lemmas", "ner_only", "lemmas_only", "no_nlp")
 

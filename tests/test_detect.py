@@ -10,7 +10,7 @@ from presidio_analyzer import Pattern
 from presidio_analyzer.predefined_recognizers import UrlRecognizer
 
 from redactors.config import DetectionConfig
-from redactors.detect import check_detection_config
+from redactors.detector import check_detection_config
 from redactors.errors import ConfigError
 from redactors.recognizers import GatedUrlRecognizer, url_gate
 
@@ -266,7 +266,7 @@ def test_unknown_entity_and_missing_model_are_clear_errors():
 
 
 def test_deny_list_thresholds_and_country_scoping():
-    from redactors.detect import build_detector
+    from redactors.detector import build_detector
 
     with pytest.raises(ConfigError, match="UK_NHS"):
         build_detector(DetectionConfig(entities=["PERSON", "UK_NHS"], countries=["us"]))
@@ -287,7 +287,7 @@ def test_deny_list_thresholds_and_country_scoping():
 
 
 def test_context_words_match_whole_words_only():
-    from redactors.detect import build_detector
+    from redactors.detector import build_detector
 
     detector = build_detector(DetectionConfig(entities=["US_SSN"], score_threshold=0.0))
     # "ssn" as a word raises the weak 9-digit pattern; inside "lessns" it must not

@@ -17,12 +17,13 @@ from presidio_analyzer import RecognizerResult
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
 from redactors.config import DetectionConfig
-from redactors.detect import IndexedContextEnhancer, build_detector
+from redactors.detector import build_detector
 from redactors.engine import RedactedText, TextRedactor
 from redactors.errors import ConfigError
 from redactors.evalset import generate
 from redactors.longtext import merge, overlap_groups, windows
 from redactors.mask import resolve_overlaps
+from redactors.presidio_compat import IndexedContextEnhancer
 
 # --- windows ------------------------------------------------------------------------------
 
@@ -287,16 +288,16 @@ def test_indexed_context_enhancer_gives_presidio_results(redactor, monkeypatch):
 
 
 def test_a_window_longer_than_the_models_max_length_is_refused(monkeypatch):
-    import redactors.detect as detect
+    import redactors.detector as detector
 
-    make_engine = detect._nlp_engine
+    make_engine = detector.nlp_engine
 
     def shorter(config: DetectionConfig, numpy_blas: bool = False):
         engine = make_engine(config, numpy_blas)
         engine.nlp[config.language].max_length = 50_000
         return engine
 
-    monkeypatch.setattr(detect, "_nlp_engine", shorter)
+    monkeypatch.setattr(detector, "nlp_engine", shorter)
     with pytest.raises(ConfigError, match="window_chars"):
         build_detector(DetectionConfig(entities=["PERSON"], window_chars=100_000))
 

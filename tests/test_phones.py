@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from phonenumbers import NumberParseException, PhoneNumberMatcher
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
-from redactors import leakscan, phones
-from redactors.phones import GatedPhoneRecognizer, cannot_be_valid, phone_matcher
+from redactors import leakscan
+from redactors.recognizers import phone as phones
+from redactors.recognizers.phone import GatedPhoneRecognizer, cannot_be_valid, phone_matcher
 
 
 def _valid_digit_strings(length: int) -> set[str]:
@@ -34,8 +35,8 @@ def _valid_digit_strings(length: int) -> set[str]:
 
 
 def test_the_gates_table_is_proved_for_the_installed_phonenumbers():
-    """The enumeration the gate rests on (module doc of redactors.phones). A new phonenumbers
-    release in the lock fails here: re-run, update the table and PROVED_RELEASE."""
+    """The enumeration the gate rests on (module doc of redactors.recognizers.phone). A new
+    phonenumbers release in the lock fails here: re-run, update the table and PROVED_RELEASE."""
     assert phonenumbers.__version__ == phones.PROVED_RELEASE
     # A Presidio release with other default regions fails here: prove them first.
     assert set(PhoneRecognizer.DEFAULT_SUPPORTED_REGIONS) == phones.PROVED_REGIONS

@@ -310,7 +310,7 @@ def test_ner_runs_alone_only_where_nothing_else_can_change_its_entities(
     keeps entities inside a sentence) or an entity ruler before it means the whole pipeline."""
     import spacy
 
-    from redactors.detect import _ner_only
+    from redactors.staged import _ner_only
 
     assert _ner_only(redactor.detector.analyzer.nlp_engine.nlp["en"]) == ["ner"]
     for extra, name in (("sentencizer", None), ("parser", None), ("entity_ruler", "tagger")):

@@ -1,0 +1,132 @@
+"""The one place that reaches into Presidio's private API.
+
+``staged.StagedAnalyzerEngine`` runs ``AnalyzerEngine.analyze``'s steps itself (to run
+spaCy only where it can change a result), so it needs steps Presidio keeps private: the
+name-mangled ``__add_recognizer_id_if_not_exists``, ``__remove_low_scores`` and
+``__remove_decision_process``, and the NLP engine's ``_doc_to_nlp_artifact``.
+``IndexedContextEnhancer`` overrides two private methods of Presidio's context enhancer.
+All of them are reached from here only, and only on a Presidio release this was checked
+against (``SUPPORTED_PRESIDIO``): another release fails at import with a clear message
+instead of silently computing something else. ``tests/test_presidio_compat.py`` checks
+every hook exists with the expected signature and that ``AnalyzerEngine.analyze``'s source
+is the one the staged engine copies; an upgrade re-runs it and updates both.
+"""
+
+from __future__ import annotations
+
+import bisect
+import importlib.metadata
+import re
+
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+from presidio_analyzer.nlp_engine import NlpArtifacts, NlpEngine
+from spacy.tokens import Doc
+
+# Releases whose private steps were read and tested against (requirements.lock pins one).
+SUPPORTED_PRESIDIO = frozenset({"2.2.366"})
+PRESIDIO_VERSION = importlib.metadata.version("presidio-analyzer")
+if PRESIDIO_VERSION not in SUPPORTED_PRESIDIO:
+    raise ImportError(
+        f"presidio-analyzer {PRESIDIO_VERSION} is installed; this pipeline reaches into its "
+        f"private API and was checked against {sorted(SUPPORTED_PRESIDIO)} only "
+        "(redactors/presidio_compat.py). Install the locked version (make install)."
+    )
+
+# The flags AnalyzerEngine.analyze passes to its allow-list regex.
+_PRESIDIO_REGEX_FLAGS = re.DOTALL | re.MULTILINE | re.IGNORECASE
+
+
+def add_recognizer_id(
+    engine: AnalyzerEngine, results: list[RecognizerResult], recognizer: EntityRecognizer
+) -> None:
+    """Tag each result with the recognizer that found it, as ``analyze`` does."""
+    engine._AnalyzerEngine__add_recognizer_id_if_not_exists(results, recognizer)  # type: ignore[attr-defined]
+
+
+def nlp_artifacts(nlp_engine: NlpEngine, doc: Doc, language: str) -> NlpArtifacts:
+    """Presidio's NLP artifacts of an already processed spaCy doc."""
+    return nlp_engine._doc_to_nlp_artifact(doc, language)  # type: ignore[attr-defined,no-any-return]
+
+
+def remove_low_scores(
+    engine: AnalyzerEngine,
+    results: list[RecognizerResult],
+    score_threshold: float | None,
+    recognizers: list[EntityRecognizer],
+) -> list[RecognizerResult]:
+    return engine._AnalyzerEngine__remove_low_scores(results, score_threshold, recognizers)  # type: ignore[attr-defined,no-any-return]
+
+
+def enhance_using_context(
+    engine: AnalyzerEngine,
+    text: str,
+    results: list[RecognizerResult],
+    artifacts: NlpArtifacts,
+    recognizers: list[EntityRecognizer],
+) -> list[RecognizerResult]:
+    return engine._enhance_using_context(text, results, artifacts, recognizers, None)
+
+
+def remove_allow_list(
+    engine: AnalyzerEngine, results: list[RecognizerResult], allow_list: list[str], text: str
+) -> list[RecognizerResult]:
+    """``analyze``'s exact-match allow list."""
+    return engine._remove_allow_list(results, allow_list, text, _PRESIDIO_REGEX_FLAGS, "exact")
+
+
+def remove_decision_process(
+    engine: AnalyzerEngine, results: list[RecognizerResult]
+) -> list[RecognizerResult]:
+    return engine._AnalyzerEngine__remove_decision_process(results)  # type: ignore[attr-defined,no-any-return]
+
+
+class IndexedContextEnhancer(LemmaContextAwareEnhancer):
+    """Presidio's LemmaContextAwareEnhancer with the same results at linear cost.
+
+    For each finding, Presidio scans the document's tokens from the start to find the
+    finding's token, and looks context lemmas up in a list of the document's keywords: cost
+    findings x tokens. On a 100,000-character text that was 90% of the analysis time
+    (cProfile), so per-character cost grew with text length. Here the token is found by
+    binary search over token end offsets and keywords are looked up in a set, both built
+    once per document (the last document's are cached; Presidio passes the same list
+    objects for every finding of a document).
+    """
+
+    def __init__(self, context_matching_mode: str) -> None:
+        super().__init__(context_matching_mode=context_matching_mode)
+        self._ends: tuple[list[int], list[int]] | None = None
+        self._keywords: tuple[list[str], frozenset[str]] | None = None
+
+    def _find_index_of_match_token(  # type: ignore[override]
+        self, word: str, start: int, tokens: Doc, tokens_indices: list[int]
+    ) -> int:
+        cached = self._ends
+        if cached is None or cached[0] is not tokens_indices:
+            # tokens are in order, non-empty and disjoint: their ends strictly increase
+            ends = [index + len(token) for index, token in zip(tokens_indices, tokens, strict=True)]
+            cached = self._ends = (tokens_indices, ends)
+        # Presidio's rule: the first token that starts at ``start`` or ends after it
+        index = bisect.bisect_right(cached[1], start)
+        if index == len(cached[1]):
+            raise ValueError(
+                f"Did not find word '{word}' in the list of tokens although it is expected "
+                "to be found"
+            )
+        return index
+
+    def _add_n_words(  # type: ignore[override]
+        self,
+        index: int,
+        n_words: int,
+        lemmas: list[str],
+        lemmatized_filtered_keywords: list[str],
+        is_backward: bool,
+    ) -> list[str]:
+        cached = self._keywords
+        if cached is None or cached[0] is not lemmatized_filtered_keywords:
+            keywords = frozenset(lemmatized_filtered_keywords)
+            cached = self._keywords = (lemmatized_filtered_keywords, keywords)
+        keywords: list[str] = cached[1]  # type: ignore[assignment]  # only `in` is used
+        return super()._add_n_words(index, n_words, lemmas, keywords, is_backward)
+

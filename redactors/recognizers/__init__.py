@@ -1,0 +1,64 @@
+"""This project's Presidio recognizers, one per module, registered from one list.
+
+| module | recognizer | entity |
+|---|---|---|
+| email.py | OfflineEmailRecognizer (Presidio's, domain check offline) | EMAIL_ADDRESS |
+| url.py | GatedUrlRecognizer (Presidio's, skipped where it cannot match) | URL |
+| phone.py | GatedPhoneRecognizer (Presidio's, hopeless parses skipped) | PHONE_NUMBER |
+| mention.py | UserMentionRecognizer | USER_MENTION |
+| street_address.py | StreetAddressRecognizer (patterns in address_words.py) | STREET_ADDRESS |
+| card.py | Mastercard2SeriesRecognizer | CREDIT_CARD |
+| secret.py | SecretRecognizer | SECRET |
+| date_of_birth.py | DateOfBirthRecognizer | DATE_OF_BIRTH |
+| chat_name.py | ChatAddressRecognizer | PERSON |
+
+``CUSTOM_RECOGNIZERS`` is the list ``custom_recognizers`` builds from; Presidio's own are
+replaced by their offline/gated versions in ``redactors.detector.base_registry``.
+"""
+
+from __future__ import annotations
+
+from presidio_analyzer import EntityRecognizer
+
+from redactors.recognizers.card import Mastercard2SeriesRecognizer
+from redactors.recognizers.chat_name import ChatAddressRecognizer
+from redactors.recognizers.date_of_birth import DateOfBirthRecognizer
+from redactors.recognizers.email import OfflineEmailRecognizer
+from redactors.recognizers.group_regex import GroupRegexRecognizer
+from redactors.recognizers.mention import UserMentionRecognizer
+from redactors.recognizers.phone import GatedPhoneRecognizer
+from redactors.recognizers.secret import SecretRecognizer
+from redactors.recognizers.street_address import StreetAddressRecognizer
+from redactors.recognizers.url import GatedUrlRecognizer, url_gate
+
+# The recognizers this project adds to Presidio's predefined ones, in registration order.
+CUSTOM_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
+    UserMentionRecognizer,
+    StreetAddressRecognizer,
+    Mastercard2SeriesRecognizer,
+    SecretRecognizer,
+    DateOfBirthRecognizer,
+    ChatAddressRecognizer,
+)
+
+
+def custom_recognizers(language: str) -> list[EntityRecognizer]:
+    """One instance of each of ``CUSTOM_RECOGNIZERS`` for ``language``."""
+    return [recognizer(supported_language=language) for recognizer in CUSTOM_RECOGNIZERS]
+
+
+__all__ = [
+    "CUSTOM_RECOGNIZERS",
+    "ChatAddressRecognizer",
+    "DateOfBirthRecognizer",
+    "GatedPhoneRecognizer",
+    "GatedUrlRecognizer",
+    "GroupRegexRecognizer",
+    "Mastercard2SeriesRecognizer",
+    "OfflineEmailRecognizer",
+    "SecretRecognizer",
+    "StreetAddressRecognizer",
+    "UserMentionRecognizer",
+    "custom_recognizers",
+    "url_gate",
+]

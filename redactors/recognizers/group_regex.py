@@ -1,0 +1,44 @@
+"""A base for recognizers whose regex group 1 is the finding (context stays unmasked)."""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+
+class GroupRegexRecognizer(EntityRecognizer):
+    """Regexes whose *group 1* is the finding, so context words ("password:", "born on")
+    select a value without being masked themselves (Python's re has no variable-length
+    look-behind)."""
+
+    ENTITY = ""
+    RULES: ClassVar[list[tuple[str, str, float]]] = []  # (name, regex with group 1, score)
+    FLAGS = 0
+
+    def __init__(self, supported_language: str = "en") -> None:
+        self._rules = [(name, re.compile(rx, self.FLAGS), score) for name, rx, score in self.RULES]
+        super().__init__(
+            supported_entities=[self.ENTITY],
+            name=type(self).__name__,
+            supported_language=supported_language,
+        )
+
+    def load(self) -> None:
+        """Nothing to load."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        return [
+            RecognizerResult(self.ENTITY, match.start(1), match.end(1), score)
+            for _, pattern, score in self._rules
+            for match in pattern.finditer(text)
+            if self.keep(match.group(1))
+        ]
+
+    def keep(self, value: str) -> bool:
+        return True
+

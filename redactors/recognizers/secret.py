@@ -1,0 +1,35 @@
+"""Credentials by their published formats and after "password:"-style context."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from redactors.recognizers.group_regex import GroupRegexRecognizer
+
+
+class SecretRecognizer(GroupRegexRecognizer):
+    """Credentials: cloud/API keys and tokens by their published formats, private key blocks,
+    and the value after "password:", "token=", "api_key:" and the like."""
+
+    ENTITY = "SECRET"
+    RULES: ClassVar[list[tuple[str, str, float]]] = [
+        ("aws_access_key", r"\b((?:AKIA|ASIA|AGPA|AIDA|AROA)[A-Z0-9]{16})\b", 0.95),
+        ("github_token", r"\b(gh[pousr]_[A-Za-z0-9]{36,255})\b", 0.95),
+        ("github_pat", r"\b(github_pat_[A-Za-z0-9_]{22,255})\b", 0.95),
+        ("slack_token", r"\b(xox[abposr]-[A-Za-z0-9-]{10,})\b", 0.95),
+        ("stripe_key", r"\b((?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,})\b", 0.95),
+        ("google_api_key", r"\b(AIza[0-9A-Za-z_-]{35})(?![0-9A-Za-z_-])", 0.9),
+        ("jwt", r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})", 0.9),
+        (
+            "private_key",
+            r"(-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----)",
+            1.0,
+        ),
+        (
+            "assignment",
+            r"(?i)\b(?:password|passwd|pwd|passcode|secret|api[_ -]?key|access[_ -]?token|"
+            r"auth[_ -]?token|token)\s*(?:is\s*)?[:=]\s*[\"']?([^\s\"',;]{6,})",
+            0.7,
+        ),
+    ]
+

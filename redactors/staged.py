@@ -1,0 +1,242 @@
+"""Presidio's analysis of a batch, with the spaCy pipeline run only where it can matter."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from presidio_analyzer import (
+    AnalyzerEngine,
+    EntityRecognizer,
+    PatternRecognizer,
+    RecognizerResult,
+)
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from redactors import presidio_compat
+from redactors.namewords import may_hold_name
+from redactors.recognizers import GroupRegexRecognizer
+
+# Recognizers whose findings depend on the text alone (their analyze() never reads the NLP
+# artifacts): regexes with checksums, deny lists, phone numbers, this project's rules.
+TEXT_ONLY_RECOGNIZERS = (PatternRecognizer, PhoneRecognizer, GroupRegexRecognizer)
+
+
+
+def _masked_anyway(
+    text: str,
+    found: list[RecognizerResult],
+    final_thresholds: Callable[[str], float] | None,
+    allow_list: list[str] | None,
+) -> list[tuple[int, int]]:
+    """Spans of text-only findings that will be masked whatever NER says: already at their
+    entity's final threshold (context words only raise scores) and not allow-listed."""
+    if final_thresholds is None:
+        return []
+    allowed = set(allow_list or ())
+    return [
+        (f.start, f.end)
+        for f in found
+        if f.score >= final_thresholds(f.entity_type) and text[f.start : f.end] not in allowed
+    ]
+
+
+# Component factories that never set entities, nor anything NER reads (it reads NORM,
+# PREFIX, SUFFIX, SHAPE, and sentence starts if set), unless NER listens to them (a shared
+# tok2vec or transformer). A parser or senter is not here: NER keeps an entity inside a
+# sentence, so it must run where they run.
+_NER_INDEPENDENT = {"tok2vec", "transformer", "tagger", "morphologizer", "attribute_ruler"}
+_NER_INDEPENDENT |= {"lemmatizer", "trainable_lemmatizer"}
+# What an attribute ruler may set without touching NER's input.
+_RULER_ATTRS = {"TAG", "POS", "MORPH", "LEMMA", "DEP"}
+
+
+def _ner_only(nlp: Language) -> list[str]:
+    """The components NER needs, in pipeline order: "ner" and what it listens to. Empty when
+    other components may change its entities (a parser, an entity ruler, an attribute
+    ruler setting NORM, a custom one): NER then gets the whole pipeline. Judged by factory,
+    not by the name a component was given."""
+    factories = {name: nlp.get_pipe_meta(name).factory for name in nlp.pipe_names}
+    ner = [name for name, factory in factories.items() if factory == "ner"]
+    if ner != ["ner"] or set(factories.values()) - _NER_INDEPENDENT - {"ner"}:
+        return []
+    for name, factory in factories.items():
+        if factory == "attribute_ruler":
+            patterns = nlp.get_pipe(name).patterns  # type: ignore[attr-defined]
+            if any(set(pattern["attrs"]) - _RULER_ATTRS for pattern in patterns):
+                return []
+    listened = {
+        name
+        for name, component in nlp.pipeline
+        if "ner" in getattr(component, "listening_components", ())
+    }
+    return [name for name in nlp.pipe_names if name == "ner" or name in listened]
+
+
+def nlp_stage(ner: bool, lemmas: bool) -> str:
+    """A text's stage name in the report (report.NLP_STAGES)."""
+    if ner:
+        return "ner_and_lemmas" if lemmas else "ner_only"
+    return "lemmas_only" if lemmas else "no_nlp"
+
+
+# The stages nlp_stage names for each of its two parts, to combine a text's windows.
+NER_STAGES = frozenset({"ner_and_lemmas", "ner_only"})
+LEMMA_STAGES = frozenset({"ner_and_lemmas", "lemmas_only"})
+
+
+class StagedAnalyzerEngine(AnalyzerEngine):
+    """Presidio's ``AnalyzerEngine.analyze`` for a batch, with the spaCy pipeline run only
+    where its output can change the result.
+
+    ``analyze`` runs the whole pipeline on every text before any recognizer. Here:
+    1. the text-only recognizers run first, on the text;
+    2. texts the NER prefilter lets through (namewords.py), or every text when it is off,
+       get NER: the "ner" component alone when nothing else in the pipeline can change
+       its entities (``_ner_only``);
+    3. texts with a finding of a recognizer that has context words (and, if an NLP-based
+       recognizer has them, every NER text) get the pipeline without NER: the lemmas that
+       context words are matched against;
+    4. the rest get no NLP (a text with no finding and no NER has an empty result whatever
+       the NLP says; one whose findings have no context words needs only its tokens);
+    5. then Presidio's own steps, as in ``analyze``: NLP-based recognizers, context
+       enhancement, score thresholds, duplicates, allow list.
+    With the prefilter off the findings equal ``analyze``'s (tested on every corpus in the
+    repo); with it on, the only difference is NER findings in texts of common words.
+    """
+
+    def analyze_staged(
+        self,
+        texts: Sequence[str],
+        language: str,
+        entities: list[str],
+        score_threshold: float | None,
+        allow_list: list[str] | None,
+        batch_size: int,
+        ner_prefilter: bool,
+        stages: list[str] | None = None,
+        final_thresholds: Callable[[str], float] | None = None,
+    ) -> list[list[RecognizerResult]]:
+        recognizers = self.registry.get_recognizers(language=language, entities=entities)
+        for recognizer in recognizers:
+            if not recognizer.is_loaded:
+                recognizer.load()
+                recognizer.is_loaded = True
+        text_only = [r for r in recognizers if isinstance(r, TEXT_ONLY_RECOGNIZERS)]
+        nlp_based = [r for r in recognizers if not isinstance(r, TEXT_ONLY_RECOGNIZERS)]
+        # The prefilter only knows about names: with other NER entities (LOCATION, ...) or
+        # other NLP-based recognizers wanted, every text goes through the whole pipeline.
+        ner_entities = {e for r in nlp_based for e in r.supported_entities} & set(entities)
+        prefilter = (
+            ner_prefilter
+            and ner_entities <= {"PERSON"}
+            and all(isinstance(r, SpacyRecognizer) for r in nlp_based)
+        )
+        nlp = self.nlp_engine.nlp[language]  # type: ignore[attr-defined]
+
+        raw = [self._text_only_findings(text, text_only, entities) for text in texts]
+        # Lemmas only matter to context words, and only for findings of recognizers that
+        # have them (Presidio's context enhancer skips the rest): an email, a phone number.
+        with_context = {id(r) for r in text_only if r.context}
+        nlp_context = any(r.context for r in nlp_based)
+        docs = list(nlp.tokenizer.pipe(texts))
+        if not nlp_based:
+            wants_ner = [False] * len(texts)
+        elif prefilter:
+            wants_ner = [
+                may_hold_name(doc, _masked_anyway(text, found, final_thresholds, allow_list))
+                for text, (found, _), doc in zip(texts, raw, docs, strict=True)
+            ]
+        else:
+            wants_ner = [True] * len(texts)
+        wants_lemmas = [
+            bool(by & with_context) or (ner and nlp_context)
+            for (_, by), ner in zip(raw, wants_ner, strict=True)
+        ]
+        # Each text gets one pass with the components its stage needs, on its tokenized
+        # doc. The NER of the sm/md/lg English models has its own tok2vec and reads no tag,
+        # lemma or sentence start, so alone it finds what it finds in the whole pipeline
+        # (the equivalence tests check it); where that cannot be known (``_ner_only`` is
+        # empty), NER texts get the whole pipeline and count as NER and lemmas.
+        ner_only = _ner_only(nlp)
+        if not ner_only:
+            wants_lemmas = [
+                lemmas or ner for lemmas, ner in zip(wants_lemmas, wants_ner, strict=True)
+            ]
+        components = {
+            "ner_and_lemmas": list(nlp.pipe_names),
+            "ner_only": ner_only,
+            "lemmas_only": [name for name in nlp.pipe_names if name != "ner"],
+        }
+        stage_of = list(map(nlp_stage, wants_ner, wants_lemmas))
+        for stage, keep in components.items():
+            indices = [i for i, of in enumerate(stage_of) if of == stage]
+            piped = nlp.pipe(
+                (docs[i] for i in indices),
+                batch_size=batch_size,
+                disable=[name for name in nlp.pipe_names if name not in keep],
+            )
+            for i, doc in zip(indices, piped, strict=True):
+                docs[i] = doc
+        if stages is not None:  # one per text, in order
+            stages.extend(stage_of)
+        return [
+            self._finish(
+                text,
+                found,
+                doc,
+                language,
+                entities,
+                recognizers,
+                nlp_based,
+                score_threshold,
+                allow_list,
+            )
+            if found or ner
+            else []  # nothing found, no NER: nothing to score
+            for text, (found, _), doc, ner in zip(texts, raw, docs, wants_ner, strict=True)
+        ]
+
+    def _text_only_findings(
+        self, text: str, recognizers: list[EntityRecognizer], entities: list[str]
+    ) -> tuple[list[RecognizerResult], set[int]]:
+        """Findings of the text-only recognizers, and id() of each recognizer that found
+        something."""
+        found: list[RecognizerResult] = []
+        by: set[int] = set()
+        for recognizer in recognizers:
+            current = recognizer.analyze(text=text, entities=entities, nlp_artifacts=None)
+            if current:
+                presidio_compat.add_recognizer_id(self, current, recognizer)
+                found.extend(current)
+                by.add(id(recognizer))
+        return found, by
+
+    def _finish(
+        self,
+        text: str,
+        found: list[RecognizerResult],
+        doc: Doc,
+        language: str,
+        entities: list[str],
+        recognizers: list[EntityRecognizer],
+        nlp_based: list[EntityRecognizer],
+        score_threshold: float | None,
+        allow_list: list[str] | None,
+    ) -> list[RecognizerResult]:
+        """The rest of ``AnalyzerEngine.analyze`` (presidio-analyzer 2.2), unchanged."""
+        artifacts = presidio_compat.nlp_artifacts(self.nlp_engine, doc, language)
+        results = list(found)
+        for recognizer in nlp_based:
+            current = recognizer.analyze(text=text, entities=entities, nlp_artifacts=artifacts)
+            if current:
+                presidio_compat.add_recognizer_id(self, current, recognizer)
+                results.extend(current)
+        results = presidio_compat.enhance_using_context(self, text, results, artifacts, recognizers)
+        results = presidio_compat.remove_low_scores(self, results, score_threshold, recognizers)
+        results = EntityRecognizer.remove_duplicates(results)
+        if allow_list:
+            results = presidio_compat.remove_allow_list(self, results, allow_list, text)
+        return presidio_compat.remove_decision_process(self, results)
+

@@ -1,0 +1,71 @@
+"""redactors.presidio_compat is the only door into Presidio's private API: these tests fail
+on a Presidio release whose private steps changed, so an upgrade is re-read, not trusted."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from presidio_analyzer import AnalyzerEngine
+from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+from redactors import presidio_compat
+
+# sha256 (first 16 hex) of the source of each private step used, and of ``analyze``, whose
+# order of steps staged.StagedAnalyzerEngine._finish copies: read for presidio 2.2.366.
+PRIVATE_STEPS = {
+    (AnalyzerEngine, "analyze"): "57c34e6e051dfccf",
+    (AnalyzerEngine, "_AnalyzerEngine__add_recognizer_id_if_not_exists"): "76b993e809083d39",
+    (AnalyzerEngine, "_AnalyzerEngine__remove_low_scores"): "730ee5e852be0648",
+    (AnalyzerEngine, "_AnalyzerEngine__remove_decision_process"): "0973a2055b854dbe",
+    (AnalyzerEngine, "_enhance_using_context"): "8ea32894a406562d",
+    (AnalyzerEngine, "_remove_allow_list"): "65a6caccde07a134",
+    (LemmaContextAwareEnhancer, "_find_index_of_match_token"): "37ce924de8995481",
+    (LemmaContextAwareEnhancer, "_add_n_words"): "fb5e80dcc4d30b86",
+    (SpacyNlpEngine, "_doc_to_nlp_artifact"): "96eedc40b43ed6bd",
+}
+
+
+@pytest.mark.parametrize(("owner", "name"), list(PRIVATE_STEPS), ids=lambda v: str(v))
+def test_every_private_step_is_the_one_read(owner, name):
+    step = getattr(owner, name, None)
+    assert step is not None, f"{owner.__name__}.{name} is gone: re-read presidio_compat"
+    digest = hashlib.sha256(inspect.getsource(step).encode()).hexdigest()[:16]
+    assert digest == PRIVATE_STEPS[owner, name], (
+        f"{owner.__name__}.{name} changed in this Presidio release: re-read it, update "
+        "presidio_compat (and staged._finish for analyze), then this table"
+    )
+
+
+def test_only_presidio_compat_calls_private_presidio_names():
+    """Name-mangled AnalyzerEngine steps and _doc_to_nlp_artifact appear nowhere else."""
+    root = pathlib.Path(presidio_compat.__file__).parent
+    offenders = [
+        path.name
+        for path in root.rglob("*.py")
+        if path.name != "presidio_compat.py"
+        and any(
+            needle in path.read_text(encoding="utf-8")
+            for needle in ("_AnalyzerEngine__", "_doc_to_nlp_artifact", "_enhance_using_context")
+        )
+    ]
+    assert offenders == []
+
+
+def test_another_presidio_release_is_refused_at_import():
+    """Seen as an upgrade would be: the installed version reads 2.3.0."""
+    code = (
+        "import importlib.metadata as m\n"
+        "real = m.version\n"
+        "m.version = lambda name: '2.3.0' if name == 'presidio-analyzer' else real(name)\n"
+        "import redactors.presidio_compat\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "presidio-analyzer 2.3.0 is installed" in done.stderr
+    assert "2.2.366" in done.stderr
