@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import os
 import secrets
 import sys
 import time
@@ -262,7 +263,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         labels = Counter(span.label for doc in docs for span in doc.spans)
         sets[name] = {
-            "file": str(path),
+            "file": os.path.relpath(path, REPO),
             "n_docs": len(docs),
             "gold_labels": dict(labels.most_common()),
             "social_exclusion": social,
@@ -275,8 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     wall = time.perf_counter() - wall_started
     result = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "config": str(args.config),
-        "devsets": str(args.devsets),
+        "config": os.path.relpath(args.config, REPO),
+        "devsets": os.path.relpath(args.devsets, REPO),
         "limit": args.limit,
         "versions": _versions(),
         "spacy_model": {

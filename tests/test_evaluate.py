@@ -114,9 +114,7 @@ def test_whitespace_inside_spans_is_ignored():
 def test_half_masked_name_is_a_miss_per_group():
     text = "Hi team, Aoife Nathan here. Card 4111 1111 1111 1111."
     gold = [
-        LabelledText(
-            text, (Span(9, 21, "PERSON"), Span(33, 52, "CREDIT_CARD"), Span(0, 2, "MISC"))
-        )
+        LabelledText(text, (Span(9, 21, "PERSON"), Span(33, 52, "CREDIT_CARD"), Span(0, 2, "MISC")))
     ]
     predicted = [[Span(15, 21, "PERSON"), Span(33, 52, "CREDIT_CARD")]]
     result = score_groups(gold, predicted)
