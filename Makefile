@@ -16,7 +16,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_HOME ?= $(CURDIR)/.prefect
 
-.PHONY: install run test lint sample clean lock browser bench test-heavy
+.PHONY: install run test lint sample clean lock browser bench test-heavy eval-external
 N ?= 20000
 
 install: $(STAMP)
@@ -57,6 +57,11 @@ browser:
 # Throughput vs plain Presidio on the same data (not a test): make bench N=2000
 bench: $(STAMP)
 	$(BIN)/python bench/run.py --n $(N)
+
+# Detection vs plain Presidio on ../shared/devsets (external labelled text; not a test):
+# make eval-external [CONFIG=...] [EVAL_ARGS="--limit 200 --misses 30"]
+eval-external: $(STAMP)
+	$(BIN)/python bench/eval_external.py --config $(CONFIG) $(EVAL_ARGS)
 
 # Regenerate the committed synthetic exports (deterministic).
 sample: $(STAMP)

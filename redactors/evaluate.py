@@ -5,19 +5,32 @@ The labelled format is one JSON object per line:
 offsets, end exclusive). Predictions are exactly the spans the pipeline masks (the same
 TextRedactor a run uses), so the numbers describe what reaches the shards.
 
-Metrics
+Every metric counts non-space characters only: whitespace inside a span (a multi-line
+address) is neither PII nor a leak.
+
+Metrics of ``score`` (``redact eval``)
 - char_recall: share of gold PII characters that are masked;
-- span_recall: share of gold spans whose every character is masked;
+- span_recall: share of gold spans whose every character is masked (by any masked span);
 - char_precision: share of masked characters that are gold PII;
-- per label (gold labels mapped through the label map): a gold span is found when a
-  predicted span of the same label overlaps it by at least one character; a predicted span
-  is correct when it overlaps a gold span of its label. F2 weighs recall 4x (a miss is a
-  leak; an over-mask costs a little training signal).
+- per label (gold labels mapped through the label map), two views:
+  - ``recall`` (redaction view, what prevents a leak): a gold span is found when every one of
+    its characters is masked, by masked spans of any label;
+  - ``label_recall`` (detection view): the same, with masked spans of the gold span's own
+    label only;
+  - ``precision`` (detection view): a predicted span is correct when it overlaps a gold span
+    of its label; ``f2`` combines ``precision`` and ``label_recall``, weighing recall 4x (a
+    miss is a leak; an over-mask costs a little training signal).
+
+``score_groups`` is the label-agnostic view of ``../shared/devsets/README.md`` (the external
+yardstick, ``bench/eval_external.py``): full-coverage span recall per label group and char
+precision, optionally not counting masked URL / @handle / email characters that no gold span
+covers against precision (social-media text).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -89,8 +102,15 @@ def load_label_map(path: Path | None) -> dict[str, str]:
     return mapping
 
 
-def _chars(spans: Iterable[Span]) -> set[int]:
-    return {i for span in spans for i in range(span.start, span.end)}
+def _chars(text: str, spans: Iterable[Span]) -> set[int]:
+    """Offsets of the non-space characters inside ``spans``."""
+    return {i for span in spans for i in range(span.start, span.end) if not text[i].isspace()}
+
+
+def covered(text: str, span: Span, masked: set[int]) -> bool:
+    """Whether every non-space character of ``span`` is in ``masked`` (full coverage: a
+    half-masked name is a miss). A span of only whitespace is trivially covered."""
+    return all(i in masked for i in range(span.start, span.end) if not text[i].isspace())
 
 
 def _f2(precision: float, recall: float) -> float:
@@ -102,30 +122,35 @@ def score(
     predicted: Sequence[Sequence[Span]],
     label_map: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Metrics of ``predicted`` (one span list per document) against ``gold``."""
+    """Metrics of ``predicted`` (one span list per document) against ``gold`` (see the
+    module docstring: ``recall`` per label is the redaction view, ``label_recall``,
+    ``precision`` and ``f2`` the detection view)."""
     label_map = label_map or {}
     if len(gold) != len(predicted):
         raise ValueError("one prediction list per document is needed")
     gold_chars = masked_chars = hit_chars = 0
     full_spans = total_spans = 0
     found: dict[str, int] = defaultdict(int)
+    found_same_label: dict[str, int] = defaultdict(int)
     support: dict[str, int] = defaultdict(int)
     correct: dict[str, int] = defaultdict(int)
     predicted_count: dict[str, int] = defaultdict(int)
     for doc, preds in zip(gold, predicted, strict=True):
-        gold_set, pred_set = _chars(doc.spans), _chars(preds)
+        gold_set, pred_set = _chars(doc.text, doc.spans), _chars(doc.text, preds)
         gold_chars += len(gold_set)
         masked_chars += len(pred_set)
         hit_chars += len(gold_set & pred_set)
-        for span in doc.spans:
-            total_spans += 1
-            full_spans += all(i in pred_set for i in range(span.start, span.end))
+        by_label: dict[str, set[int]] = defaultdict(set)
+        for pred in preds:
+            by_label[pred.label] |= _chars(doc.text, (pred,))
         mapped = [Span(s.start, s.end, label_map.get(s.label, s.label)) for s in doc.spans]
         for span in mapped:
+            total_spans += 1
+            is_covered = covered(doc.text, span, pred_set)
+            full_spans += is_covered
             support[span.label] += 1
-            found[span.label] += any(
-                p.label == span.label and p.start < span.end and span.start < p.end for p in preds
-            )
+            found[span.label] += is_covered
+            found_same_label[span.label] += covered(doc.text, span, by_label[span.label])
         for pred in preds:
             predicted_count[pred.label] += 1
             correct[pred.label] += any(
@@ -135,10 +160,12 @@ def score(
     for label in sorted(set(support) | set(predicted_count)):
         precision = correct[label] / predicted_count[label] if predicted_count[label] else 0.0
         recall = found[label] / support[label] if support[label] else 0.0
+        label_recall = found_same_label[label] / support[label] if support[label] else 0.0
         per_label[label] = {
             "precision": round(precision, 4),
             "recall": round(recall, 4),
-            "f2": round(_f2(precision, recall), 4),
+            "label_recall": round(label_recall, 4),
+            "f2": round(_f2(precision, label_recall), 4),
             "support": support[label],
             "predicted": predicted_count[label],
         }
@@ -153,8 +180,108 @@ def score(
     }
 
 
+# Label groups of the external yardstick (../shared/devsets/README.md), by gold label as the
+# files spell it. Gold labels outside every group still count for char precision.
+LABEL_GROUPS: dict[str, frozenset[str]] = {
+    "names": frozenset({"PERSON", "person", "PER"}),
+    "structured": frozenset(
+        {"CREDIT_CARD", "PHONE_NUMBER", "EMAIL_ADDRESS", "IBAN_CODE", "US_SSN", "IP_ADDRESS"}
+    ),
+    "address": frozenset({"ADDRESS", "STREET_ADDRESS"}),
+}
+
+# What social-media text carries without a gold label: URLs, emails and @handles. Simple on
+# purpose; an email's "@domain" is inside the email match, so never a handle on its own.
+_SOCIAL_UNLABELLED = re.compile(
+    r"(?:https?://|www\.)\S+"  # URLs
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # emails
+    r"|(?<![\w@])@\w+"  # @handles
+)
+
+
+def social_unlabelled_chars(text: str) -> set[int]:
+    """Offsets of the non-space characters of URLs, emails and @handles in ``text``."""
+    return {
+        i
+        for match in _SOCIAL_UNLABELLED.finditer(text)
+        for i in range(match.start(), match.end())
+        if not text[i].isspace()
+    }
+
+
+def group_of(label: str, groups: dict[str, frozenset[str]] = LABEL_GROUPS) -> str | None:
+    return next((name for name, labels in groups.items() if label in labels), None)
+
+
+def missed_spans(
+    doc: LabelledText,
+    predicted: Sequence[Span],
+    groups: dict[str, frozenset[str]] = LABEL_GROUPS,
+) -> list[tuple[str, Span]]:
+    """(group, gold span) of every grouped gold span of ``doc`` not fully masked."""
+    masked = _chars(doc.text, predicted)
+    return [
+        (group, span)
+        for span in doc.spans
+        if (group := group_of(span.label, groups)) is not None
+        and not covered(doc.text, span, masked)
+    ]
+
+
+def score_groups(
+    gold: Sequence[LabelledText],
+    predicted: Sequence[Sequence[Span]],
+    groups: dict[str, frozenset[str]] = LABEL_GROUPS,
+    exclude_social: bool = False,
+) -> dict[str, Any]:
+    """The redaction view, label-agnostic, per label group: a gold span is found when every
+    non-space character of it is masked by any predicted span (masking half a name is a
+    miss); char precision is the share of masked non-space characters inside any gold span
+    (of any label). ``exclude_social``: masked characters of URLs, emails and @handles
+    (``social_unlabelled_chars``) that no gold span covers are left out of precision's
+    denominator (not counted against it); recall is unchanged. A group with no gold span
+    has recall None."""
+    if len(gold) != len(predicted):
+        raise ValueError("one prediction list per document is needed")
+    found = dict.fromkeys(groups, 0)
+    support = dict.fromkeys(groups, 0)
+    masked_total = masked_in_gold = excluded = 0
+    for doc, preds in zip(gold, predicted, strict=True):
+        masked = _chars(doc.text, preds)
+        gold_set = _chars(doc.text, doc.spans)
+        for span in doc.spans:
+            group = group_of(span.label, groups)
+            if group is not None:
+                support[group] += 1
+                found[group] += covered(doc.text, span, masked)
+        unlabelled = masked - gold_set
+        if exclude_social:
+            left_out = unlabelled & social_unlabelled_chars(doc.text)
+            excluded += len(left_out)
+            masked -= left_out
+        masked_total += len(masked)
+        masked_in_gold += len(masked & gold_set)
+    return {
+        "n_docs": len(gold),
+        "groups": {
+            name: {
+                "recall": round(found[name] / support[name], 4) if support[name] else None,
+                "found": found[name],
+                "support": support[name],
+            }
+            for name in groups
+        },
+        "char_precision": round(masked_in_gold / masked_total, 4) if masked_total else 1.0,
+        "masked_chars": masked_total,
+        "masked_chars_in_gold": masked_in_gold,
+        "excluded_social_chars": excluded,
+    }
+
+
 def format_table(result: dict[str, Any]) -> str:
-    """A plain-text table of a score() result (and its baseline, if present)."""
+    """A plain-text table of a score() result (and its baseline, if present). Per label:
+    R = every character masked by any masked span (redaction view); R lab = by spans of the
+    same label, P = same-label overlap, F2 of P and R lab (detection view)."""
     baseline = result.get("baseline")
     lines = []
     red = result["redaction"]
@@ -166,23 +293,24 @@ def format_table(result: dict[str, Any]) -> str:
             row += f"{baseline['redaction'][metric]:>10.3f}"
         lines.append(row)
     lines.append("")
+    columns = ("recall", "label_recall", "precision", "f2")
+    names = f"{'R':>7}{'R lab':>7}{'P':>7}{'F2':>7}"
     lines.append(
-        f"{'label':<18}{'support':>8}{'P':>8}{'R':>8}{'F2':>8}"
-        + (f"{'P base':>8}{'R base':>8}{'F2 base':>9}" if baseline else "")
+        f"{'label':<18}{'support':>8}{names}"
+        + (f"  |{'base R':>7}{'R lab':>7}{'P':>7}{'F2':>7}" if baseline else "")
     )
     for label, item in result["per_label"].items():
-        row = (
-            f"{label:<18}{item['support']:>8}{item['precision']:>8.3f}{item['recall']:>8.3f}"
-            f"{item['f2']:>8.3f}"
-        )
+        row = f"{label:<18}{item['support']:>8}" + "".join(f"{item[c]:>7.3f}" for c in columns)
         if baseline:
             other = baseline["per_label"].get(label)
-            row += (
-                ""
-                if other is None
-                else f"{other['precision']:>8.3f}{other['recall']:>8.3f}{other['f2']:>9.3f}"
-            )
+            if other is not None:
+                row += "  |" + "".join(f"{other[c]:>7.3f}" for c in columns)
         lines.append(row)
+    lines.append(
+        "R: gold spans masked whole by any masked span (what prevents a leak); R lab: masked "
+        "whole by spans of that label; P: predicted spans overlapping a gold span of their "
+        "label; F2: of P and R lab"
+    )
     return "\n".join(lines)
 
 
@@ -202,11 +330,17 @@ def pipeline_predictions(redactor: TextRedactor, docs: Sequence[LabelledText]) -
 
 
 def baseline_spans(
-    analyzer: AnalyzerEngine, docs: Sequence[LabelledText], entities: Sequence[str], language: str
+    analyzer: AnalyzerEngine,
+    docs: Sequence[LabelledText],
+    entities: Sequence[str] | None,
+    language: str,
 ) -> list[list[Span]]:
-    """Plain Presidio findings for the same entities (everything it flags counts as masked)."""
-    supported = set(analyzer.get_supported_entities(language))
-    wanted = [e for e in entities if e in supported]
+    """Plain Presidio findings, everything it flags counting as masked (plain Presidio masks
+    all it finds). ``entities``: only these (the ones it supports); None: all it reports."""
+    wanted: list[str] | None = None
+    if entities is not None:
+        supported = set(analyzer.get_supported_entities(language))
+        wanted = [e for e in entities if e in supported]
     return [
         [
             Span(r.start, r.end, r.entity_type)
