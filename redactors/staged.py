@@ -16,11 +16,11 @@ from spacy.tokens import Doc
 
 from redactors import presidio_compat
 from redactors.namewords import may_hold_name
-from redactors.recognizers import GroupRegexRecognizer
+from redactors.recognizers.group_regex import TextOnlyRecognizer
 
 # Recognizers whose findings depend on the text alone (their analyze() never reads the NLP
 # artifacts): regexes with checksums, deny lists, phone numbers, this project's rules.
-TEXT_ONLY_RECOGNIZERS = (PatternRecognizer, PhoneRecognizer, GroupRegexRecognizer)
+TEXT_ONLY_RECOGNIZERS = (PatternRecognizer, PhoneRecognizer, TextOnlyRecognizer)
 
 
 
@@ -31,14 +31,18 @@ def _masked_anyway(
     allow_list: list[str] | None,
 ) -> list[tuple[int, int]]:
     """Spans of text-only findings that will be masked whatever NER says: already at their
-    entity's final threshold (context words only raise scores) and not allow-listed."""
+    entity's final threshold (context words only raise scores) and not allow-listed. Not
+    PERSON findings: the model may find a longer name around them ("steve" of "steve
+    jobs"), and names.settle_names grows the finding to it."""
     if final_thresholds is None:
         return []
     allowed = set(allow_list or ())
     return [
         (f.start, f.end)
         for f in found
-        if f.score >= final_thresholds(f.entity_type) and text[f.start : f.end] not in allowed
+        if f.entity_type != "PERSON"
+        and f.score >= final_thresholds(f.entity_type)
+        and text[f.start : f.end] not in allowed
     ]
 
 
@@ -131,7 +135,10 @@ class StagedAnalyzerEngine(AnalyzerEngine):
         prefilter = (
             ner_prefilter
             and ner_entities <= {"PERSON"}
-            and all(isinstance(r, SpacyRecognizer) for r in nlp_based)
+            and all(
+                isinstance(r, SpacyRecognizer) or getattr(r, "NAMES_ONLY", False)
+                for r in nlp_based
+            )
         )
         nlp = self.nlp_engine.nlp[language]  # type: ignore[attr-defined]
 

@@ -13,6 +13,7 @@ import pytest
 from redactors.engine import TextRedactor
 from redactors.evaluate import as_spans, load_labels, pipeline_predictions, score
 from redactors.namewords import may_hold_name, word_list
+from redactors.nlp import model_location
 
 REPO = Path(__file__).resolve().parent.parent
 DEV = REPO / "data" / "eval" / "dev.jsonl"
@@ -367,7 +368,7 @@ def test_numpy_blas_finds_what_blis_finds(
     # spaCy may build a layer with ops of its own (the NER's output layer): at most that one
     assert sum(1 for _, node in layers if node.ops.use_blis) <= 1
 
-    on_blis = spacy.load(redactor.detector.config.spacy_model)
+    on_blis = spacy.load(model_location(redactor.detector.config.spacy_model))
     for name in set(on_blis.pipe_names) - set(nlp.pipe_names):  # as the config disables
         on_blis.disable_pipe(name)
     assert on_blis.pipe_names == nlp.pipe_names

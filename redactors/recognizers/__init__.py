@@ -11,6 +11,8 @@
 | secret.py | SecretRecognizer | SECRET |
 | date_of_birth.py | DateOfBirthRecognizer | DATE_OF_BIRTH |
 | chat_name.py | ChatAddressRecognizer | PERSON |
+| lexicon_name.py | LexiconNameRecognizer (multi-locale names; lists: name_lexicon.py) | PERSON |
+| ner_name.py | NerNameRecognizer (model ORG/GPE/NORP spans with name evidence) | PERSON |
 
 ``CUSTOM_RECOGNIZERS`` is the list ``custom_recognizers`` builds from; Presidio's own are
 replaced by their offline/gated versions in ``redactors.detector.base_registry``.
@@ -24,8 +26,10 @@ from redactors.recognizers.card import Mastercard2SeriesRecognizer
 from redactors.recognizers.chat_name import ChatAddressRecognizer
 from redactors.recognizers.date_of_birth import DateOfBirthRecognizer
 from redactors.recognizers.email import OfflineEmailRecognizer
-from redactors.recognizers.group_regex import GroupRegexRecognizer
+from redactors.recognizers.group_regex import GroupRegexRecognizer, TextOnlyRecognizer
+from redactors.recognizers.lexicon_name import LexiconNameRecognizer
 from redactors.recognizers.mention import UserMentionRecognizer
+from redactors.recognizers.ner_name import NerNameRecognizer
 from redactors.recognizers.phone import GatedPhoneRecognizer
 from redactors.recognizers.secret import SecretRecognizer
 from redactors.recognizers.street_address import StreetAddressRecognizer
@@ -39,6 +43,8 @@ CUSTOM_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
     SecretRecognizer,
     DateOfBirthRecognizer,
     ChatAddressRecognizer,
+    LexiconNameRecognizer,
+    NerNameRecognizer,
 )
 
 
@@ -54,10 +60,13 @@ __all__ = [
     "GatedPhoneRecognizer",
     "GatedUrlRecognizer",
     "GroupRegexRecognizer",
+    "LexiconNameRecognizer",
     "Mastercard2SeriesRecognizer",
+    "NerNameRecognizer",
     "OfflineEmailRecognizer",
     "SecretRecognizer",
     "StreetAddressRecognizer",
+    "TextOnlyRecognizer",
     "UserMentionRecognizer",
     "custom_recognizers",
     "url_gate",

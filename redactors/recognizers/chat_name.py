@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
+
+import regex
 
 from redactors.recognizers.group_regex import GroupRegexRecognizer
 
@@ -15,18 +17,25 @@ _NOT_NAMES = frozenset(
 )
 
 
+# A capitalised word in any script: "Maria", "Noémie", "Łukasz", "O'Neil", "McCathie".
+_NAME_WORD = r"\p{Lu}[\p{L}'’-]*\p{Ll}[\p{L}'’-]*"
+
+
 class ChatAddressRecognizer(GroupRegexRecognizer):
-    """Names right after words that address or point at a person in chat ("thx Maria",
-    "ask for Hector", "cc Ann Lee"), which a news-trained NER model often misses in short
-    informal messages."""
+    """Names right after words that address, introduce or point at a person in chat ("thx
+    Maria", "ask for Hector", "cc Ann Lee", "my name is Noémie"), which a news-trained NER
+    model often misses in short informal messages."""
 
     ENTITY = "PERSON"
+    ENGINE: ClassVar[Any] = regex
     RULES: ClassVar[list[tuple[str, str, float]]] = [
         (
             "addressed_name",
             r"(?i:\b(?:hi|hey|hello|thanks|thank you|thx|ty|cc|ping|ask|ask for|dear|bye|"
-            r"congrats|shout ?out to|talk to|talked to|tell|told|thanks to|with|from|by|met)\s+)"
-            r"([A-Z][a-z'’-]+(?:\s+[A-Z][a-z'’-]+)?)",
+            r"congrats|shout ?out to|talk to|talked to|tell|told|thanks to|with|from|by|met|"
+            r"my name is|name is|name's|call me|calls me|this is|i'm|i am|"
+            r"good morning|good night)\s+)"
+            rf"({_NAME_WORD}(?:\s+{_NAME_WORD})?)",
             0.5,
         )
     ]

@@ -1,15 +1,24 @@
-"""A base for recognizers whose regex group 1 is the finding (context stays unmasked)."""
+"""Bases for recognizers that read the text alone: ``TextOnlyRecognizer``, and
+``GroupRegexRecognizer``, whose regex group 1 is the finding (context stays unmasked)."""
 
 from __future__ import annotations
 
 import re
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
 
-class GroupRegexRecognizer(EntityRecognizer):
+class TextOnlyRecognizer(EntityRecognizer):
+    """A recognizer whose ``analyze`` never reads the NLP artifacts: the staged analyzer
+    runs it before spaCy, on the text alone (staged.TEXT_ONLY_RECOGNIZERS)."""
+
+    def load(self) -> None:
+        """Nothing to load."""
+
+
+class GroupRegexRecognizer(TextOnlyRecognizer):
     """Regexes whose *group 1* is the finding, so context words ("password:", "born on")
     select a value without being masked themselves (Python's re has no variable-length
     look-behind)."""
@@ -17,17 +26,18 @@ class GroupRegexRecognizer(EntityRecognizer):
     ENTITY = ""
     RULES: ClassVar[list[tuple[str, str, float]]] = []  # (name, regex with group 1, score)
     FLAGS = 0
+    # ``regex`` for rules that need Unicode properties (\p{Lu}); ``re`` is the default.
+    ENGINE: ClassVar[Any] = re
 
     def __init__(self, supported_language: str = "en") -> None:
-        self._rules = [(name, re.compile(rx, self.FLAGS), score) for name, rx, score in self.RULES]
+        self._rules = [
+            (name, self.ENGINE.compile(rx, self.FLAGS), score) for name, rx, score in self.RULES
+        ]
         super().__init__(
             supported_entities=[self.ENTITY],
             name=type(self).__name__,
             supported_language=supported_language,
         )
-
-    def load(self) -> None:
-        """Nothing to load."""
 
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None

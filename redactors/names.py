@@ -1,0 +1,138 @@
+"""Person findings settled into whole names before masking.
+
+Recognizers disagree about where a name starts and ends: an ASCII-only pattern stops at
+"No" in "Noémie", the model finds "Nathan" of "Aoife Nathan", a chat rule finds "Ann" while
+the model finds "Ann Lee". Masking the pieces leaves the rest visible ("Shaunémie Dubois").
+``settle_names`` makes every PERSON finding cover the whole name, for every text:
+1. a finding that holds only everyday non-name words ("Congrats", "Reach out") is dropped:
+   the model's sentence-opening false names are noise in training text;
+2. each finding grows to whole words (Unicode letters, inner hyphens and apostrophes), over
+   a title right before it ("Dr. ", "Mr "), over the capitalised name parts right after it
+   ("Aoife" -> "Aoife Nathan") and over a suffix ("Jr.", "PhD");
+3. overlapping or touching PERSON findings merge into one, so a shorter span never wins
+   over a longer one covering the same name.
+Findings of the deny list and of the user directory are never dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from presidio_analyzer import RecognizerResult
+
+from redactors.recognizers.name_lexicon import (
+    PARTICLES,
+    SUFFIXES,
+    TITLES,
+    WORD,
+    NameLexicon,
+    fold,
+    is_capitalised,
+    lexicon,
+)
+
+PERSON = "PERSON"
+# Recognizers whose PERSON findings are names by configuration, never second-guessed.
+_TRUSTED_PREFIXES = ("DenyList", "DirectoryNameRecognizer")
+_INNER = "'’-"
+_POSSESSIVES = ("'s", "’s")
+_MAX_GROWN_PARTS = 3
+
+
+def settle_names(text: str, findings: Sequence[RecognizerResult]) -> list[RecognizerResult]:
+    """``findings`` with PERSON findings made whole names (see the module docstring)."""
+    people = [f for f in findings if f.entity_type == PERSON]
+    if not people:
+        return list(findings)
+    lex = lexicon()
+    others = [f for f in findings if f.entity_type != PERSON]
+    grown = [
+        _grow(text, f, lex)
+        for f in people
+        if _trusted(f) or not _only_everyday_words(text[f.start : f.end], lex)
+    ]
+    return sorted(others + _merge(grown), key=lambda f: (f.start, f.end))
+
+
+def _trusted(finding: RecognizerResult) -> bool:
+    name = (finding.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, "")
+    return str(name).startswith(_TRUSTED_PREFIXES)
+
+
+def _only_everyday_words(value: str, lex: NameLexicon) -> bool:
+    words = [fold(w) for w in WORD.findall(value)]
+    return bool(words) and all(lex.is_common(w) and not lex.is_name(w) for w in words)
+
+
+def _grow(text: str, finding: RecognizerResult, lex: NameLexicon) -> RecognizerResult:
+    start, end = finding.start, finding.end
+    # 1. whole words
+    while start > 0 and (_letter(text, start - 1) or _inner_at(text, start - 1)):
+        start -= 1
+    while end < len(text) and (_letter(text, end) or _inner_at(text, end)):
+        end += 1
+    if text[end - 2 : end] in _POSSESSIVES and end - 2 > start:  # "Kenneth's": the name
+        end -= 2
+    # 2. a title right before: "Dr. ", "Mr ", "mrs. "
+    before = text[max(0, start - 7) : start]
+    for title_end in (" . ", ". ", " "):
+        if before.endswith(title_end):
+            head = before[: -len(title_end)]
+            words = WORD.findall(head)
+            if words and fold(words[-1]) in TITLES and head.endswith(words[-1]):
+                start -= len(title_end) + len(words[-1])
+                break
+    # 3. capitalised name parts right after, then a suffix
+    parts = 0
+    for match in WORD.finditer(text, end):
+        gap = text[end : match.start()]
+        word, folded = match.group(), fold(match.group())
+        if gap not in (" ", ", ") or (gap == ", " and folded not in SUFFIXES):
+            break
+        if folded in SUFFIXES:
+            end = match.end() + (1 if text[match.end() : match.end() + 1] == "." else 0)
+            break
+        if gap != " " or parts == _MAX_GROWN_PARTS or folded in PARTICLES:
+            break
+        if not is_capitalised(word) or (lex.is_word(folded) and not lex.is_name(folded)):
+            break
+        if not (lex.is_name(folded) or folded not in lex.common):
+            break
+        end, parts = match.end(), parts + 1
+    if (start, end) == (finding.start, finding.end):
+        return finding
+    return RecognizerResult(
+        PERSON, start, end, finding.score, recognition_metadata=finding.recognition_metadata
+    )
+
+
+def _letter(text: str, index: int) -> bool:
+    return text[index].isalpha()
+
+
+def _inner_at(text: str, index: int) -> bool:
+    """A hyphen or apostrophe between two letters ("García-Márquez", "O'Brien")."""
+    return (
+        text[index] in _INNER
+        and 0 < index < len(text) - 1
+        and text[index - 1].isalpha()
+        and text[index + 1].isalpha()
+    )
+
+
+def _merge(people: list[RecognizerResult]) -> list[RecognizerResult]:
+    merged: list[RecognizerResult] = []
+    for finding in sorted(people, key=lambda f: (f.start, -f.end)):
+        if merged and finding.start <= merged[-1].end:
+            last = merged[-1]
+            if finding.end > last.end or finding.score > last.score:
+                merged[-1] = RecognizerResult(
+                    PERSON,
+                    last.start,
+                    max(last.end, finding.end),
+                    max(last.score, finding.score),
+                    recognition_metadata=last.recognition_metadata,
+                )
+            continue
+        merged.append(finding)
+    return merged

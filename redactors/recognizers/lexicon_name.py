@@ -1,0 +1,303 @@
+"""Person names found from the words themselves: multi-locale first and last names, titles.
+
+spaCy's small and medium English models miss many names in chat and posts, above all
+non-English ones ("Aoife Castellanos" comes out ORG, "Bohuslav" nothing), single first names
+("Noah shouted at Seth"), and names in lower case ("samantha"). This recognizer needs no
+model; its findings are PERSON:
+
+- a title and the name after it: "Dr. Peter Garcia", "mr. chad farmer", "Ms. Bragadóttir"
+  (0.85);
+- a capitalised first name that is no everyday word, with the capitalised name parts,
+  initials and particles after it: "Aoife Nathan", "Jessica van den Oord", "Hélène"
+  (0.85 with a second part, 0.6 alone);
+- an everyday-word first name ("Will", "Rose", "Jordan") only with a second capitalised part
+  that is no everyday word: "Will Rogers", not "Will Do" (0.7);
+- in lower case, a first name of at least four letters that is no everyday word
+  ("samantha", "larry lombardo") (0.55 alone, 0.7 with a surname);
+- a hashtag that spells a name in camel case: "#DonaldSterling", "#TeamPhil" (0.6).
+
+Words inside handles, emails, URLs and file names are left to their own recognizers.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from redactors.recognizers.group_regex import TextOnlyRecognizer
+from redactors.recognizers.name_lexicon import (
+    PARTICLES,
+    SUFFIXES,
+    TITLES,
+    WORD,
+    NameLexicon,
+    fold,
+    is_capitalised,
+    lexicon,
+)
+
+_HASHTAG = re.compile(r"(?<![\w#])#([A-Za-z][A-Za-z0-9]{3,})")
+_CAMEL_PART = re.compile(r"[A-Z]{2,}(?![a-z])|[A-Z][a-z]+|[a-z]+|\d+")
+# A word glued to these is part of a handle, address, path or identifier, not prose.
+_GLUE_BEFORE = frozenset("@#/\\_.:=")
+_GLUE_AFTER = frozenset("@/\\_=")
+_MAX_PARTS = 5
+
+
+class _Word(NamedTuple):
+    start: int
+    end: int
+    text: str
+    folded: str
+
+
+class LexiconNameRecognizer(TextOnlyRecognizer):
+    ENTITY = "PERSON"
+    TITLE_SCORE = 0.85
+    FULL_NAME_SCORE = 0.85
+    AMBIGUOUS_FULL_NAME_SCORE = 0.7
+    FIRST_NAME_SCORE = 0.6
+    LOWER_FULL_NAME_SCORE = 0.7
+    LOWER_FIRST_NAME_SCORE = 0.55
+    HASHTAG_SCORE = 0.6
+    SURNAME_SCORE = 0.55
+    MIN_LOWER_CHARS = 4
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entities=[self.ENTITY],
+            name="LexiconNameRecognizer",
+            supported_language=supported_language,
+        )
+        self.lexicon: NameLexicon = lexicon()
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        words = [_word(m.start(), m.group()) for m in WORD.finditer(text)]
+        results: list[RecognizerResult] = []
+        i = 0
+        while i < len(words):
+            found = self._name_at(text, words, i) if self._free(text, words[i]) else None
+            if found is None:
+                i += 1
+                continue
+            last, score = found
+            results.append(self._result(words[i].start, words[last].end, score, "lexicon"))
+            i = last + 1
+        results += self._list_mates(text, words, results)
+        results += self._hashtags(text)
+        return results
+
+    def _list_mates(
+        self, text: str, words: list[_Word], found: list[RecognizerResult]
+    ) -> list[RecognizerResult]:
+        """Capitalised single words listed with names found ("Ann, Kyle, Dawn and Seth"):
+        when two or more items of a list of capitalised words are names, all are."""
+        starts = {f.start for f in found}
+        mates: list[RecognizerResult] = []
+        for items in _lists(text, words):
+            if sum(w.start in starts for w in items) >= 2:
+                mates += [
+                    self._result(w.start, w.end, self.FIRST_NAME_SCORE, "list")
+                    for w in items
+                    if w.start not in starts and not self.lexicon.is_common(w.folded)
+                ]
+        return mates
+
+    def _result(self, start: int, end: int, score: float, rule: str) -> RecognizerResult:
+        return RecognizerResult(
+            self.ENTITY,
+            start,
+            end,
+            score,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                "rule": rule,
+            },
+        )
+
+    @staticmethod
+    def _free(text: str, word: _Word) -> bool:
+        """Not glued to a handle, email, URL, path or identifier."""
+        before = text[word.start - 1] if word.start else " "
+        after = text[word.end] if word.end < len(text) else " "
+        if before in _GLUE_BEFORE or before.isdigit() or after in _GLUE_AFTER or after.isdigit():
+            return False
+        # "maria.lopez" / "maria.lopez@": a dot with a letter after it glues too
+        return not (after == "." and word.end + 1 < len(text) and text[word.end + 1].isalnum())
+
+    def _name_at(self, text: str, words: list[_Word], i: int) -> tuple[int, float] | None:
+        """(index of the name's last word, score) for a name starting at ``words[i]``."""
+        lex = self.lexicon
+        word = words[i]
+        if word.folded in TITLES:
+            last = self._parts_after(text, words, i, lower_ok=word.text.islower())
+            return (last, self.TITLE_SCORE) if last > i else None
+        if is_capitalised(word.text):
+            return self._capitalised_name_at(text, words, i)
+        if (
+            word.text.islower()
+            and len(word.text) >= self.MIN_LOWER_CHARS
+            and lex.is_clear_first(word.folded)
+            and word.folded not in lex.sentence_starts
+        ):
+            nxt = i + 1
+            if (
+                nxt < len(words)
+                and _joined(text, words[i], words[nxt])
+                and words[nxt].text.islower()
+                and lex.is_last(words[nxt].folded)
+                and not lex.is_word(words[nxt].folded)
+            ):
+                return nxt, self.LOWER_FULL_NAME_SCORE
+            return i, self.LOWER_FIRST_NAME_SCORE
+        return None
+
+    def _capitalised_name_at(
+        self, text: str, words: list[_Word], i: int
+    ) -> tuple[int, float] | None:
+        lex = self.lexicon
+        word = words[i]
+        last = self._parts_after(text, words, i, lower_ok=False)
+        if lex.is_clear_first(word.folded):
+            if last > i:
+                return last, self.FULL_NAME_SCORE
+            # "Central Park", "Jackson Hole": one first-name-like word right after another
+            # capitalised word inside a sentence is part of a place or thing
+            return None if self._after_proper_word(text, words, i) else (i, self.FIRST_NAME_SCORE)
+        if last > i and self._clear_part(words[i + 1]):
+            if lex.is_first(word.folded):  # "Will Rogers", not "Will Do"
+                return last, self.AMBIGUOUS_FULL_NAME_SCORE
+            if (
+                not lex.is_word(word.folded)
+                and not lex.is_place(word.folded)
+                and lex.is_last(words[last].folded)
+            ):
+                return last, self.AMBIGUOUS_FULL_NAME_SCORE  # "Manmohan Singh"
+        if (
+            last == i
+            and lex.is_last(word.folded)
+            and not lex.is_word(word.folded)
+            and not lex.is_place(word.folded)
+            and not self._after_proper_word(text, words, i)
+            and not _opens_sentence(text, word.start)
+        ):
+            return i, self.SURNAME_SCORE  # "ask Garcia", "founders: Turgeon, Guerra"
+        return None
+
+    def _after_proper_word(self, text: str, words: list[_Word], i: int) -> bool:
+        if i == 0 or not _joined(text, words[i - 1], words[i]):
+            return False
+        left = words[i - 1]
+        return (
+            is_capitalised(left.text)
+            and left.text != "I"
+            and not self.lexicon.is_name(left.folded)
+            and left.folded not in TITLES
+            and not _opens_sentence(text, left.start)
+        )
+
+    def _clear_part(self, word: _Word) -> bool:
+        return is_capitalised(word.text) and not self.lexicon.is_word(word.folded)
+
+    def _parts_after(self, text: str, words: list[_Word], i: int, lower_ok: bool) -> int:
+        """Index of the last name part after ``words[i]``: capitalised words that are names
+        or no everyday word, initials ("J."), particles before a capitalised part, a suffix
+        ("Jr."); with ``lower_ok`` also lower-case names ("mr. chad farmer")."""
+        lex = self.lexicon
+        last = i
+        j = i + 1
+        while j < len(words) and j - i <= _MAX_PARTS and _joined(text, words[j - 1], words[j]):
+            word = words[j]
+            if word.folded in SUFFIXES and last > i:
+                return j
+            if word.folded in TITLES or not self._free(text, word):
+                break
+            if word.folded in PARTICLES and word.text.islower():
+                # "van den Oord", "da Silva": particles count only before a capitalised part
+                k = j
+                while k < len(words) and words[k].folded in PARTICLES and words[k].text.islower():
+                    k += 1
+                if k < len(words) and k - j <= 2 and is_capitalised(words[k].text):
+                    j = k
+                    continue
+                break
+            if len(word.text) == 1 and word.text.isupper():  # an initial
+                last = j
+            elif is_capitalised(word.text):
+                if lex.is_word(word.folded) and not lex.is_name(word.folded):
+                    break
+                last = j
+            elif lower_ok and lex.is_name(word.folded) and not lex.is_common(word.folded):
+                last = j
+            else:
+                break
+            j += 1
+        return last
+
+    def _hashtags(self, text: str) -> list[RecognizerResult]:
+        results = []
+        for match in _HASHTAG.finditer(text):
+            parts = _CAMEL_PART.findall(match.group(1))
+            if len(parts) < 2 and len(match.group(1)) < 5:
+                continue
+            if any(
+                part[0].isupper() and part[1:].islower() and self.lexicon.is_clear_first(fold(part))
+                for part in parts
+            ):
+                results.append(
+                    self._result(match.start(), match.end(), self.HASHTAG_SCORE, "hashtag")
+                )
+        return results
+
+
+def _word(start: int, text: str) -> _Word:
+    """A word without a possessive "'s" ("Kenneth's" is the name "Kenneth")."""
+    if len(text) > 3 and text[-2:] in ("'s", "’s", "'S"):
+        text = text[:-2]
+    return _Word(start, start + len(text), text, fold(text))
+
+
+def _opens_sentence(text: str, start: int) -> bool:
+    before = text[:start].rstrip()
+    return not before or before[-1] in ".!?;\"\n-–—(\u201c" or text[start - 1] == "\n"
+
+
+# Between items of a list of capitalised single words: "A, B, C and D", "A, B & C".
+_LIST_GAP = re.compile(r",\s|,?\s(?:and|or|&)\s")
+_CONNECTORS = frozenset({"and", "or"})
+
+
+def _lists(text: str, words: list[_Word]) -> list[list[_Word]]:
+    """Runs of three or more capitalised single words joined by list gaps."""
+    items = [w for w in words if w.folded not in _CONNECTORS]
+    lists: list[list[_Word]] = []
+    current: list[_Word] = []
+    for word in [*items, None]:
+        if (
+            word is not None
+            and is_capitalised(word.text)
+            and current
+            and _LIST_GAP.fullmatch(text[current[-1].end : word.start])
+        ):
+            current.append(word)
+            continue
+        if len(current) >= 3:
+            lists.append(current)
+        current = [word] if word is not None and is_capitalised(word.text) else []
+    return lists
+
+
+def _joined(text: str, left: _Word, right: _Word) -> bool:
+    """Two words of one name: one space between them, or an initial's or title's dot and a
+    space ("J. Smith", "Dr. Ann"); a hyphen or apostrophe is inside WORD already."""
+    gap = text[left.end : right.start]
+    if gap == " ":
+        return True
+    # "Dr. Ann", "J. Smith"; " . " in tokenised corpora ("Mr . Schooley")
+    return gap in (". ", " . ") and (left.folded in TITLES or len(left.text) == 1)

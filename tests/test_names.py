@@ -1,0 +1,109 @@
+"""Person names: whole names in any script, multi-locale lexicons, model findings under other
+labels, and no everyday word taken for a name (real Presidio + the configured spaCy model)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from presidio_analyzer import RecognizerResult
+
+from redactors.engine import TextRedactor
+from redactors.names import settle_names
+from redactors.recognizers.lexicon_name import LexiconNameRecognizer
+from redactors.recognizers.name_lexicon import lexicon
+
+
+def masked_values(redactor: TextRedactor, text: str) -> list[str]:
+    [redacted] = redactor.redact([text])
+    return [text[s.start : s.end] for s in redacted.spans if s.entity_type == "PERSON"]
+
+
+def visible(redactor: TextRedactor, text: str, name: str) -> bool:
+    """True when any letter of ``name`` in ``text`` is left unmasked."""
+    start = text.index(name)
+    [redacted] = redactor.redact([text])
+    covered = {i for s in redacted.spans for i in range(s.start, s.end)}
+    return any(text[i].isalpha() and i not in covered for i in range(start, start + len(name)))
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("cc Noémie Dubois", "Noémie Dubois"),
+        ("thx Ciarán", "Ciarán"),
+        ("ping Hye-jin Fernández", "Hye-jin Fernández"),
+        ("Hi team, Aoife Nathan here", "Aoife Nathan"),
+        ("Aoife Castellanos will join the call", "Aoife Castellanos"),
+        ("HR form needs the SSN for Bohuslav Sobotka", "Bohuslav Sobotka"),
+        ("talked to Siobhán O'Brien about it", "Siobhán O'Brien"),
+        ("Gabriel García-Márquez wrote back", "García-Márquez"),
+        ("could you correct it to Dr. Christopher Schmitt?", "Dr. Christopher Schmitt"),
+        ("Noah shouted at Seth: stop!", "Seth"),
+        ("my name is Jessica van den Oord", "Jessica van den Oord"),
+        ("i'm samantha's sister", "samantha"),
+        ("invite Łukasz, Dawn and Kenji to the review", "Dawn"),
+        ("Follow up with Ryan Bagy MD in 2 months.", "Ryan Bagy MD"),
+    ],
+)
+def test_whole_names_are_masked(redactor: TextRedactor, text: str, name: str) -> None:
+    assert not visible(redactor, text, name), masked_values(redactor, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Congrats on the launch everyone",
+        "Reach out if the build breaks again",
+        "Will you review the PR today?",
+        "We flew to London and then Paris",
+        "Meet at Central Park at noon",
+        "Grant access to the staging bucket",
+        "May the deploy go smoothly",
+    ],
+)
+def test_everyday_words_and_places_are_not_names(redactor: TextRedactor, text: str) -> None:
+    assert masked_values(redactor, text) == []
+
+
+def test_a_possessive_stays_outside_the_name(redactor: TextRedactor) -> None:
+    assert masked_values(redactor, "I'm Kenneth's daughter") == ["Kenneth"]
+
+
+def test_a_shorter_span_never_wins_over_a_longer_one() -> None:
+    text = "cc Noémie Dubois today"
+    short = RecognizerResult("PERSON", 3, 5, 0.5)  # an ASCII-only rule's "No"
+    whole = RecognizerResult("PERSON", 3, 16, 0.85)
+    [settled] = settle_names(text, [short, whole])
+    assert (settled.start, settled.end) == (3, 16)
+
+
+def test_a_name_grows_over_title_whole_words_and_following_parts() -> None:
+    text = "ask Mrs. Aoife Nathan-Hughes Jr. now"
+    inner = text.index("ife")
+    [settled] = settle_names(text, [RecognizerResult("PERSON", inner, inner + 3, 0.6)])
+    assert text[settled.start : settled.end] == "Mrs. Aoife Nathan-Hughes Jr."
+
+
+def test_other_entities_are_left_as_they_are() -> None:
+    text = "Congrats Ann, mail ann@example.com"
+    email = RecognizerResult("EMAIL_ADDRESS", 18, 33, 1.0)
+    opener = RecognizerResult("PERSON", 0, 8, 0.85)  # a model's sentence-opening false name
+    assert settle_names(text, [opener, email]) == [email]
+
+
+def test_the_lexicons_ship_with_the_package() -> None:
+    names = lexicon()
+    assert {"aoife", "noémie", "łukasz"} <= names.first
+    assert {"garcía", "dubois", "nakajima"} <= names.last
+    assert names.is_word("will") and names.is_place("london")
+    assert names.is_clear_first("samantha") and not names.is_clear_first("may")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aeiouyéøłñ'-AEIOUÉØŁÑ .,"), max_size=60))
+def test_settled_names_stay_inside_the_text_and_never_overlap(text: str) -> None:
+    found = LexiconNameRecognizer().analyze(text, ["PERSON"])
+    settled = settle_names(text, found)
+    assert all(0 <= f.start < f.end <= len(text) for f in settled)
+    assert all(a.end < b.start or a.end <= b.start for a, b in zip(settled, settled[1:]))
