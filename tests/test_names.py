@@ -3,6 +3,8 @@ labels, and no everyday word taken for a name (real Presidio + the configured sp
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -95,7 +97,7 @@ def test_other_entities_are_left_as_they_are() -> None:
 def test_the_lexicons_ship_with_the_package() -> None:
     names = lexicon()
     assert {"aoife", "noémie", "łukasz"} <= names.first
-    assert {"garcía", "dubois", "nakajima"} <= names.last
+    assert {"garcía", "dubois", "schmitz"} <= names.last
     assert names.is_word("will") and names.is_place("london")
     assert names.is_clear_first("samantha") and not names.is_clear_first("may")
 
@@ -106,4 +108,4 @@ def test_settled_names_stay_inside_the_text_and_never_overlap(text: str) -> None
     found = LexiconNameRecognizer().analyze(text, ["PERSON"])
     settled = settle_names(text, found)
     assert all(0 <= f.start < f.end <= len(text) for f in settled)
-    assert all(a.end < b.start or a.end <= b.start for a, b in zip(settled, settled[1:]))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(settled))
