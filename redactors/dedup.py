@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 import pyarrow as pa
@@ -19,10 +18,8 @@ import pyarrow.parquet as pq
 
 from redactors.config import OutputConfig
 from redactors.io import sha256_file, write_parquet_atomic
+from redactors.unit import UnitResult
 from redactors.unitwriter import DEDUP_DIR
-
-if TYPE_CHECKING:
-    from redactors.runner import UnitResult
 
 
 def dedup_run(

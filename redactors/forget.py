@@ -38,28 +38,31 @@ from redactors.lineage import (
     write_lineage,
 )
 from redactors.mentions import NonConsentedMentions
-from redactors.refresh import mask_mentions_in_table
-from redactors.report import render_html, write_json
-from redactors.runner import (
+from redactors.output import (
+    CARD,
+    FORGET_REPORT,
     MANIFEST,
+    REPORT_HTML,
+    REPORT_JSON,
     commit_output,
     discard_staging,
-    is_our_output,
     new_run_id,
     output_lock,
-    secret_fingerprint,
+    read_manifest_json,
+    staging_dir_for,
 )
+from redactors.preflight import secret_fingerprint
+from redactors.refresh import mask_mentions_in_table
+from redactors.report import render_html, write_json
 from redactors.state import UnitStore
 
-FORGET_REPORT = "forget_report.json"
-REPORT_JSON, REPORT_HTML = "report.json", "report.html"
 _KEPT = ("", KEPT_NOT_IN_REGISTRY)
 
 
 def _load_manifest(output_dir: Path) -> dict[str, Any]:
-    if not output_dir.is_dir() or not is_our_output(output_dir):
+    manifest = read_manifest_json(output_dir)
+    if manifest is None:
         raise OutputError(f"{output_dir} is not an output of this pipeline (no valid {MANIFEST})")
-    manifest: dict[str, Any] = json.loads((output_dir / MANIFEST).read_text(encoding="utf-8"))
     if not manifest.get("lineage"):
         raise OutputError(
             f"{output_dir} has no lineage index (built with output.lineage: false): "
@@ -156,7 +159,7 @@ def _forget_locked(
     lineage_rows = dict(lineage.group_by("shard").len().iter_rows())
 
     run_id = new_run_id()
-    staging = output_dir.parent / f".{output_dir.name}.forget-{run_id}"
+    staging = staging_dir_for(output_dir, run_id, "forget")
     rewritten: dict[str, pa.Table] = {}
     mentions_masked = 0
     for shard in manifest["shards"]:
@@ -197,7 +200,7 @@ def _forget_locked(
                 Path(FORGET_REPORT),
                 Path(REPORT_JSON),
                 Path(REPORT_HTML),
-                Path("README.md"),
+                Path(CARD),
             }
         )
         _link_tree(output_dir, staging, skip)

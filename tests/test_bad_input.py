@@ -36,8 +36,9 @@ from redactors.errors import (
     UnitError,
 )
 from redactors.io import WorkUnit, read_unit
+from redactors.preflight import preflight
 from redactors.report import render_markdown
-from redactors.runner import preflight, run_local
+from redactors.run import run_local
 from redactors.state import UnitStore
 from redactors.textclean import clean_text, clean_texts
 from tests.test_consent import registry as consent_registry

@@ -8,6 +8,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from redactors.batch import redact_batch
 from redactors.config import OutputConfig, SourceConfig
 from redactors.errors import OutputError, UnitError
 from redactors.io import (
@@ -18,8 +19,10 @@ from redactors.io import (
     plan_units,
     read_unit,
 )
+from redactors.output import commit_output
+from redactors.preflight import preflight
 from redactors.report import SourceStats
-from redactors.runner import Engines, commit_output, preflight, process_unit, redact_batch
+from redactors.unit import Engines, process_unit
 
 from .conftest import SECRET_A
 
