@@ -26,7 +26,7 @@ from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from redactors.config import RunConfig, load_config
 from redactors.errors import ConfigError, is_transient
 from redactors.io import WorkUnit
-from redactors.report import render_markdown, summary_table
+from redactors.render import render_markdown, summary_table
 from redactors.run import run
 from redactors.unit import (
     Engines,
@@ -228,11 +228,11 @@ def redact_flow(
     create_markdown_artifact(
         key=_artifact_key(config.run_name),
         markdown=render_markdown(report),
-        description=f"Redaction report for run {report['run']['run_id']}",
+        description=f"Redaction report for run {report.run.run_id}",
     )
     create_table_artifact(
         key=f"redaction-counts-{config.run_name}",
         table=summary_table(report),
-        description=f"Counts of run {report['run']['run_id']}",
+        description=f"Counts of run {report.run.run_id}",
     )
-    return report
+    return report.to_json()  # as written to report.json: what callers and Prefect keep

@@ -10,7 +10,7 @@ import shutil
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 import pyarrow as pa
@@ -30,6 +30,7 @@ from redactors.lineage import (
     read_lineage,
     write_lineage,
 )
+from redactors.manifest import Manifest
 from redactors.output import (
     MANIFEST,
     REPORT_HTML,
@@ -40,15 +41,21 @@ from redactors.output import (
 )
 from redactors.preflight import Preflight, package_versions
 from redactors.quarantine import merge_quarantine
+from redactors.render import render_html
 from redactors.report import (
+    Canaries,
+    Change,
+    Incremental,
+    Report,
     SourceStats,
     build_report,
     compare_reports,
-    render_html,
     write_json,
 )
 from redactors.state import UnitStore
 from redactors.unit import UnitResult
+
+_Loaded = TypeVar("_Loaded", Manifest, Report)
 
 
 def finalize(
@@ -59,7 +66,7 @@ def finalize(
     timings: dict[str, float],
     extra_versions: dict[str, str] | None = None,
     canaries: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Report:
     """Write manifest and report into staging, then commit. Returns the report."""
     finalize_started = time.perf_counter()
     order = {unit.unit_id: index for index, unit in enumerate(prepared.plan.units)}
@@ -93,7 +100,7 @@ def finalize(
         if config.output.jsonl
         else None
     )
-    manifest = {
+    manifest_json = {
         "manifest_version": 1,
         "run_id": prepared.run_id,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -131,15 +138,16 @@ def finalize(
         "masking": config.masking.model_dump(mode="json"),
         "history": [],
     }
+    manifest = Manifest.model_validate(manifest_json)
     (prepared.staging_dir / "shards").mkdir(parents=True, exist_ok=True)
-    write_json(prepared.staging_dir / MANIFEST, manifest)
+    write_json(prepared.staging_dir / MANIFEST, manifest.to_json())
     run = {
         "run_id": prepared.run_id,
         "run_name": config.run_name,
         "started_at": prepared.started_at,
-        "finished_at": manifest["created_at"],
+        "finished_at": manifest.created_at,
         "config_path": config_path,
-        "config_hash": manifest["config_hash"],
+        "config_hash": manifest.config_hash,
         "secret_fingerprint": prepared.secret_fingerprint,
         "output": str(prepared.output_dir),
         "versions": versions,
@@ -166,28 +174,28 @@ def finalize(
         consent=consent,
         timings=timings,
     )
-    report["canaries"] = canaries or {"status": "not_run"}
-    previous = read_report_json(prepared.output_dir)
-    previous_manifest = read_manifest_json(prepared.output_dir)
-    report["change"] = (
-        compare_reports(report, previous, config.report.change_threshold)
-        if previous
-        else {"status": "first_run"}
+    report.canaries = Canaries.model_validate(canaries or {"status": "not_run"})
+    previous = _previous(Report, read_report_json(prepared.output_dir))
+    if previous is not None:
+        report.change = compare_reports(report, previous, config.report.change_threshold)
+    else:
+        report.change = Change(status="first_run")
+    report.incremental = _incremental_section(
+        prepared, results, _previous(Manifest, read_manifest_json(prepared.output_dir))
     )
-    report["incremental"] = _incremental_section(prepared, results, previous_manifest)
     _check_thresholds(config, report)
-    risk = report["residual_risk"]
-    if risk["status"] == "measured" and not risk["passed"]:
+    risk = report.residual_risk
+    if risk.status == "measured" and not risk.passed:
         # Units whose masked text failed the re-scan are not kept for reuse either.
         UnitStore.for_output(prepared.output_dir).clear()
         raise ResidualRiskError(
-            f"leak re-scan: {risk['records_with_hits']} of {risk['records_scanned']} scanned "
-            f"records ({risk['rate']:.4%}) still hold PII-like values {risk['hits_by_entity']}, "
-            f"above leak_scan.fail_above_rate {risk['fail_above_rate']}: output not published"
+            f"leak re-scan: {risk.records_with_hits} of {risk.records_scanned} scanned "
+            f"records ({risk.rate:.4%}) still hold PII-like values {risk.hits_by_entity}, "
+            f"above leak_scan.fail_above_rate {risk.fail_above_rate}: output not published"
         )
     # Dedup, lineage, twins, manifest and report: all of finalize but rendering and commit.
-    report["timings"]["finalize_s"] = round(time.perf_counter() - finalize_started, 3)
-    write_json(prepared.staging_dir / REPORT_JSON, report)
+    report.timings["finalize_s"] = round(time.perf_counter() - finalize_started, 3)
+    report.write(prepared.staging_dir / REPORT_JSON)
     (prepared.staging_dir / REPORT_HTML).write_text(render_html(report), encoding="utf-8")
     write_card(prepared.staging_dir, manifest, report)
     commit_output(prepared.staging_dir, prepared.output_dir, prepared.run_id)
@@ -197,9 +205,20 @@ def finalize(
     return report
 
 
+def _previous(model: type[_Loaded], stored: dict[str, Any] | None) -> _Loaded | None:
+    """The previous output's manifest or report, typed; None if there is none, or it is not
+    one this version can read (then this run is compared with nothing, as a first run)."""
+    if stored is None:
+        return None
+    try:
+        return model.model_validate(stored)
+    except ValueError:
+        return None
+
+
 def _incremental_section(
-    prepared: Preflight, results: list[UnitResult], previous: dict[str, Any] | None
-) -> dict[str, Any]:
+    prepared: Preflight, results: list[UnitResult], previous: Manifest | None
+) -> Incremental:
     """What this run did versus what the output held: inputs new / changed / unchanged /
     removed, units reused or processed, why everything was rebuilt, and this run's delta."""
     processed = SourceStats()
@@ -223,8 +242,8 @@ def _incremental_section(
     if previous is None:
         section["inputs"] = {"new": sorted(current), "changed": [], "unchanged": 0, "removed": []}
         section["rebuild_reasons"] = ["first run in this output location"]
-        return section
-    before = {item["path"]: item["sha256"] for item in previous.get("inputs", [])}
+        return Incremental.model_validate(section)
+    before = {item["path"]: item["sha256"] for item in previous.inputs}
     section["inputs"] = {
         "new": sorted(set(current) - set(before)),
         "changed": sorted(p for p in current if p in before and before[p] != current[p]),
@@ -232,15 +251,14 @@ def _incremental_section(
         "removed": sorted(set(before) - set(current)),
     }
     checks = {
-        "config changed": previous.get("config_hash") == prepared.depends_on["config_hash"],
-        "secret changed": previous.get("secret_fingerprint") == prepared.secret_fingerprint,
+        "config changed": previous.config_hash == prepared.depends_on["config_hash"],
+        "secret changed": previous.secret_fingerprint == prepared.secret_fingerprint,
         "consent registry changed": "registry_sha256" not in prepared.depends_on
-        or (previous.get("consent_registry") or {}).get("sha256")
-        == prepared.registry_fingerprint["sha256"],
-        "spaCy model changed": previous.get("model") == prepared.depends_on["model"],
+        or previous.consent_registry.get("sha256") == prepared.registry_fingerprint["sha256"],
+        "spaCy model changed": previous.model == prepared.depends_on["model"],
         "package versions changed": {
             name: version
-            for name, version in (previous.get("versions") or {}).items()
+            for name, version in previous.versions.items()
             if name in prepared.depends_on["versions"]
         }
         == prepared.depends_on["versions"],
@@ -251,21 +269,21 @@ def _incremental_section(
     elif not prepared.stored_units and prepared.plan.units:
         reasons.append("no stored units (state deleted, or cleared by a forget)")
     section["rebuild_reasons"] = reasons
-    return section
+    return Incremental.model_validate(section)
 
 
-def _check_thresholds(config: RunConfig, report: dict[str, Any]) -> None:
-    totals = report["totals"]
+def _check_thresholds(config: RunConfig, report: Report) -> None:
+    totals = report.totals
     limit = config.report.fail_above_drop_rate
-    if limit is not None and totals["records_in"]:
-        rate = totals["records_dropped"] / totals["records_in"]
+    if limit is not None and totals.records_in:
+        rate = totals.records_dropped / totals.records_in
         if rate > limit:
             raise ThresholdError(
-                f"{totals['records_dropped']} of {totals['records_in']} records ({rate:.2%}) "
+                f"{totals.records_dropped} of {totals.records_in} records ({rate:.2%}) "
                 f"were dropped for consent, above report.fail_above_drop_rate {limit:.2%}: "
                 "output not published (is the consent registry complete?)"
             )
-    flags = report["change"].get("flags") or []
+    flags = report.change.flags
     if config.report.fail_on_change and flags:
         raise ThresholdError(
             f"rates moved more than report.change_threshold "

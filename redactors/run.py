@@ -20,6 +20,7 @@ from redactors.finalize import finalize
 from redactors.io import WorkUnit
 from redactors.output import discard_staging, output_lock
 from redactors.preflight import Preflight, preflight
+from redactors.report import Report
 from redactors.unit import Engines, UnitJob, UnitOutcome, keep_engines, run_canaries, run_unit
 
 LOG = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ def run(
     started: float | None = None,
     extra_versions: dict[str, str] | None = None,
     logger: logging.Logger | logging.LoggerAdapter[Any] = LOG,
-) -> dict[str, Any]:
+) -> Report:
     """Run once into ``output_dir``; returns the report. ``secret`` is for preflight's
     checks and fingerprint (workers take theirs where they run). ``started``: when the run
     began for its timings (the flow counts loading the config)."""
@@ -111,10 +112,12 @@ def run_local(
 ) -> dict[str, Any]:
     """The whole run in this process, without Prefect (notebooks, tests, debugging): same
     sequence and output as the flow. ``engines``: ones already built for this config and
-    secret (a notebook's, a test session's), used instead of building them here."""
+    secret (a notebook's, a test session's), used instead of building them here. Returns
+    the report as written to report.json, like the flow."""
     if engines is not None:
         keep_engines(config, secret, engines)
-    return run(config, config_path, output_dir, secret, LocalExecutor(secret), rebuild=rebuild)
+    executor = LocalExecutor(secret)
+    return run(config, config_path, output_dir, secret, executor, rebuild=rebuild).to_json()
 
 
 def lowest_canaries(
@@ -144,23 +147,23 @@ def _log_plan(prepared: Preflight, logger: logging.Logger | logging.LoggerAdapte
 
 
 def _log_commit(
-    prepared: Preflight, report: dict[str, Any], logger: logging.Logger | logging.LoggerAdapter[Any]
+    prepared: Preflight, report: Report, logger: logging.Logger | logging.LoggerAdapter[Any]
 ) -> None:
-    totals = report["totals"]
-    incremental = report["incremental"]
-    logger.info(
-        "run %s: %d unit(s) processed, %d reused from earlier runs; rebuild reasons: %s",
-        prepared.run_id,
-        incremental["units_processed"],
-        incremental["units_reused"],
-        ", ".join(incremental["rebuild_reasons"]) or "none",
-    )
+    totals, incremental = report.totals, report.incremental
+    if incremental is not None:
+        logger.info(
+            "run %s: %d unit(s) processed, %d reused from earlier runs; rebuild reasons: %s",
+            prepared.run_id,
+            incremental.units_processed,
+            incremental.units_reused,
+            ", ".join(incremental.rebuild_reasons) or "none",
+        )
     logger.info(
         "run %s committed to %s: %d in, %d dropped, %d out, %d spans masked",
         prepared.run_id,
         prepared.output_dir,
-        totals["records_in"],
-        totals["records_dropped"],
-        totals["records_out"],
-        totals["spans_masked"],
+        totals.records_in,
+        totals.records_dropped,
+        totals.records_out,
+        totals.spans_masked,
     )
