@@ -174,10 +174,6 @@ class UnitStore:
                 removed += 1
         return removed
 
-    def has(self, key: str) -> bool:
-        """Whether an entry exists (unverified: ``load`` checks it)."""
-        return (self.entry_dir(key) / ENTRY).is_file()
-
     def count(self) -> int:
         if not self.units.is_dir():
             return 0

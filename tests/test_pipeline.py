@@ -20,7 +20,7 @@ from redactors.errors import ConfigError, ConsentError, InputError, SecretError
 from redactors.mask import pseudonym
 from redactors.render import summary_table
 from redactors.report import Report
-from redactors.synth import generate_sample
+from redactors.testing.synth import generate_sample
 
 from .conftest import SAMPLE_CONFIG, SECRET_A, SECRET_B, run_flow
 
