@@ -17,7 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from redactors.config import OutputConfig
-from redactors.io import sha256_file, write_parquet_atomic
+from redactors.io import sha256_file
+from redactors.shards import write_parquet_atomic
 from redactors.unit import UnitResult
 from redactors.unitwriter import DEDUP_DIR
 

@@ -21,7 +21,7 @@ from redactors.config import RunConfig
 from redactors.dedup import dedup_run
 from redactors.detect import model_fingerprint
 from redactors.errors import ResidualRiskError, ThresholdError
-from redactors.io import sha256_file, shard_schema, write_jsonl_twin
+from redactors.io import sha256_file, shard_schema
 from redactors.lineage import (
     LINEAGE_DIR,
     LINEAGE_FILE,
@@ -52,6 +52,7 @@ from redactors.report import (
     compare_reports,
     write_json,
 )
+from redactors.shards import write_jsonl_twin
 from redactors.state import UnitStore
 from redactors.unit import UnitResult
 

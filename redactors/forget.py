@@ -28,7 +28,7 @@ from redactors.config import NON_CONSENTED_ENTITY, ConsentConfig, MaskingConfig,
 from redactors.consent import ConsentGate
 from redactors.engine import Masker, secret_key
 from redactors.errors import OutputError, SecretError
-from redactors.io import jsonl_twin_path, sha256_file, write_jsonl_twin, write_parquet_atomic
+from redactors.io import sha256_file
 from redactors.lineage import (
     LINEAGE_FILE,
     LINEAGE_SCHEMA,
@@ -67,6 +67,7 @@ from redactors.registry_apply import (
 )
 from redactors.render import render_html
 from redactors.report import AfterForget, Report, ShardSummary, write_json
+from redactors.shards import jsonl_twin_path, write_jsonl_twin, write_parquet_atomic
 from redactors.state import UnitStore
 
 

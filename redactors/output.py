@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from redactors.errors import OutputError
-from redactors.io import JSONL_DIR, fsync_dir
 from redactors.lineage import LINEAGE_DIR
 from redactors.quarantine import QUARANTINE_FILE
+from redactors.shards import JSONL_DIR, fsync_dir
 
 MANIFEST = "manifest.json"
 REPORT_JSON = "report.json"

@@ -26,11 +26,12 @@ import pyarrow.parquet as pq
 from redactors.config import NON_CONSENTED_ENTITY, OutputConfig, SourceConfig
 from redactors.consent import ConsentGate
 from redactors.engine import Masker
-from redactors.io import ShardInfo, sha256_file, write_parquet_atomic
+from redactors.io import sha256_file
 from redactors.lineage import LINEAGE_DIR, LINEAGE_SCHEMA, read_lineage, write_lineage
 from redactors.mentions import NonConsentedMentions
 from redactors.registry_apply import KEPT_REASONS, apply_to_shard, kept_lineage, lineage_reasons
 from redactors.report import SourceStats
+from redactors.shards import ShardInfo, write_parquet_atomic
 from redactors.unitwriter import DEDUP_DIR, DEDUP_SCHEMA, text_hash
 
 

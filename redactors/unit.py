@@ -29,13 +29,14 @@ from redactors.detect import one_blas_thread
 from redactors.engine import TextRedactor, secret_key
 from redactors.errors import CanaryError, ConsentError, RedactError, UnitError
 from redactors.evaluate import canary_check
-from redactors.io import ShardInfo, WorkUnit, read_unit
+from redactors.io import WorkUnit, read_unit
 from redactors.lineage import LINEAGE_DIR, reasons_by_user_key
 from redactors.mentions import NonConsentedMentions
 from redactors.preflight import secret_fingerprint
 from redactors.quarantine import screen_batch, unit_quarantine_path
 from redactors.refresh import refresh_unit
 from redactors.report import SourceStats
+from redactors.shards import ShardInfo
 from redactors.state import UnitStore, shard_infos, stats_from_json, stats_to_json
 from redactors.unitwriter import DEDUP_DIR, UnitWriter
 
