@@ -3,9 +3,9 @@
     make bench            # N=20000 records
     make bench N=2000     # smaller
 
-The data: N chat messages of the chat mix (redactors/synth_chat.py: repeated short replies,
-short work messages, short messages with personal data, multi-sentence write-ups). Times, on
-the same generated export, the same spaCy model and the same entity set:
+The data: N chat messages of the chat mix (redactors/testing/synth_chat.py: repeated short
+replies, short work messages, short messages with personal data, multi-sentence write-ups).
+Times, on the same generated export, the same spaCy model and the same entity set:
 1. presidio_loop: AnalyzerEngine.analyze + AnonymizerEngine.anonymize per record;
 2. presidio_batch: BatchAnalyzerEngine + BatchAnonymizerEngine;
 3. spacy_floor: spaCy nlp.pipe with the components Presidio's analysis uses (all but the
@@ -51,9 +51,9 @@ SECRET = "bench-secret-not-for-real-data-0000"
 
 
 def make_export(directory: Path, n: int, mix: str = "chat", seed: int = 11) -> Path:
-    """n messages of a mix (redactors.synth_chat), every user opted in, and a config pointing
-    at them. Returns the config path."""
-    from redactors.synth import generate_sample
+    """n messages of a mix (redactors.testing.synth_chat), every user opted in, and a config
+    pointing at them. Returns the config path."""
+    from redactors.testing.synth import generate_sample
 
     sample = generate_sample(seed=seed, n_users=500, n_messages=n, n_posts=0, message_mix=mix)
     directory.mkdir(parents=True, exist_ok=True)
@@ -183,13 +183,14 @@ def run_pipeline(config_path: Path, output: Path, *args: str) -> dict[str, float
     wall = time.perf_counter() - started
     if status != 0:
         raise SystemExit(f"redact run failed: {log.read_text()[-2000:]}")
-    report = json.loads((output / "report.json").read_text())
-    timings = report["timings"]
+    from redactors.report import Report
+
+    report = Report.read(output / "report.json")
     # The flow's whole work: preflight, engines + canaries + units (process_s), finalize (not
     # the Prefect server's start-up or the interpreter's imports: those are in wall_s).
-    flow_seconds = sum(timings[name] for name in ("plan_s", "process_s", "finalize_s"))
-    records = report["totals"]["records_in"]
-    size_mb = sum(f["bytes"] for f in report["inputs"]) / 1e6
+    flow_seconds = sum(report.timings[name] or 0 for name in ("plan_s", "process_s", "finalize_s"))
+    records = report.totals.records_in
+    size_mb = sum(f["bytes"] for f in report.inputs) / 1e6
     return {
         "seconds": round(flow_seconds, 3),
         "wall_s": round(wall, 3),
@@ -342,7 +343,7 @@ def main() -> None:
             name: importlib.metadata.version(name)
             for name in ("spacy", "thinc", "presidio-analyzer", "phonenumbers", "numpy")
         },
-        "data": "chat mix (redactors/synth_chat.py); pii_dense: the sample's templates",
+        "data": "chat mix (redactors/testing/synth_chat.py); pii_dense: the sample's templates",
         "results": results,
         "pii_dense": pii_dense,
         "ratios": ratios,

@@ -115,49 +115,11 @@ def run(
     except RedactError as exc:
         _fail(str(exc))
         return
-    out = Path(report["run"]["output"])
-    totals = report["totals"]
-    typer.echo("")
-    typer.echo(f"run {report['run']['run_id']} committed")
-    typer.echo(
-        f"  shards:   {out / 'shards'}  ({report['shards']['count']} files, "
-        f"{report['shards']['rows']} rows)"
-    )
-    incremental = report["incremental"]
-    typer.echo(
-        f"  units:    {incremental['units_processed']} processed, "
-        f"{incremental['units_reused']} reused"
-        + (
-            f" (rebuilt: {', '.join(incremental['rebuild_reasons'])})"
-            if incremental["rebuild_reasons"]
-            else ""
-        )
-    )
-    if totals.get("records_quarantined"):
-        typer.echo(
-            f"  quarantined: {totals['records_quarantined']} rows that could not be processed "
-            f"safely ({totals['quarantined_by_reason']}); see quarantine.parquet"
-        )
-    typer.echo(f"  manifest: {out / 'manifest.json'}")
-    typer.echo(f"  report:   {out / 'report.html'}  (and report.json)")
-    typer.echo(
-        f"  records:  {totals['records_in']} in, {totals['records_dropped']} dropped "
-        f"for consent, {totals['records_skipped_empty']} empty, "
-        f"{totals['records_deduplicated']} exact duplicates, {totals['records_out']} out"
-    )
-    typer.echo(
-        f"  masked:   {totals['spans_masked']} PII spans in {totals['records_with_pii']} "
-        "redacted records (counted before dedup)"
-    )
-    risk = report["residual_risk"]
-    if risk.get("status") == "measured":
-        typer.echo(
-            f"  re-scan:  {risk['records_with_hits']} of {risk['records_scanned']} records "
-            "with a PII-like value left"
-        )
-    flags = report.get("change", {}).get("flags") or []
-    if flags:
-        typer.echo(f"  changed:  {len(flags)} rate(s) moved a lot since the last run: {flags}")
+    from redactors.render import run_summary
+    from redactors.report import Report
+
+    for line in run_summary(Report.model_validate(report)):
+        typer.echo(line)
 
 
 NO_SERVER = (
@@ -249,17 +211,17 @@ def report(
     threshold: Annotated[float, typer.Option(help="flag rates that moved by more than this")] = 0.5,
 ) -> None:
     """Re-render report.html from report.json, or compare two runs."""
-    import json
-
-    from redactors.report import compare_reports, render_html
+    from redactors.output import REPORT_HTML, REPORT_JSON
+    from redactors.render import render_html
+    from redactors.report import Report, compare_reports
 
     try:
-        current = json.loads((output / "report.json").read_text(encoding="utf-8"))
+        current = Report.read(output / REPORT_JSON)
         if compare is None:
-            target = output / "report.html"
+            target = output / REPORT_HTML
         else:
-            other = json.loads((compare / "report.json").read_text(encoding="utf-8"))
-            current["change"] = compare_reports(current, other, threshold)
+            other = Report.read(compare / REPORT_JSON)
+            current.change = compare_reports(current, other, threshold)
             target = html or Path("report-compare.html")
     except (OSError, ValueError) as exc:
         _fail(f"cannot read a report: {exc}")
@@ -268,7 +230,7 @@ def report(
     temp.write_text(render_html(current), encoding="utf-8")
     temp.replace(target)
     typer.echo(f"wrote {target}")
-    for flag in current.get("change", {}).get("flags") or []:
+    for flag in current.change.flags:
         typer.echo(f"  flagged: {flag}")
 
 

@@ -1,18 +1,16 @@
-"""The `redact-run` Prefect flow: preflight -> one task per work unit -> finalize + commit.
+"""The `redact-run` Prefect flow: the library's run sequence (``redactors.run.run``) with
+its units as Prefect tasks (one per work unit) on threads, processes or a Dask cluster.
 
-Tasks receive a work unit (file + row range) and the config, and return small stats
-and shard paths; no DataFrame crosses a task boundary. Heavy engines (spaCy, Presidio, the
-consent lookup) are built once per worker thread and reused for every unit it runs. Before
-a worker's engines redact anything in a run, they pass the canaries on that worker (once
-per run), and its units bring the result back for the report. So every worker's engines
-are checked, not one worker's as a stand-in for all, and no worker waits for another's
-check. The flow's own process never loads a model.
+Tasks receive a work unit (file + row range) and a small job (config, staging dir, registry
+hash), and return small stats and shard paths; no DataFrame crosses a task boundary. Each
+worker thread builds its engines once and canary-checks them once per run before they
+redact anything (policy in ``redactors.unit``); the secret is read from each worker's
+environment, never passed as a task argument. The flow's own process never loads a model.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,69 +24,34 @@ from prefect.futures import as_completed
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 
 from redactors.config import RunConfig, load_config
-from redactors.errors import CanaryError, ConfigError, is_transient
+from redactors.errors import ConfigError, is_transient
 from redactors.io import WorkUnit
-from redactors.report import render_markdown, summary_table
-from redactors.runner import (
+from redactors.render import render_markdown, summary_table
+from redactors.run import run
+from redactors.unit import (
     Engines,
-    UnitResult,
-    build_engines,
-    check_canaries,
-    discard_staging,
-    finalize,
-    output_lock,
-    preflight,
-    process_unit,
-    secret_fingerprint,
+    UnitJob,
+    UnitOutcome,
+    checked_engines,
+    run_canaries,
+    run_unit,
+    worker_cache,
 )
 
 SECRET_ENV = "REDACT_SECRET"
 
-
-_worker = threading.local()
-
-
-@dataclass
-class _WorkerEngines:
-    """A worker thread's engines, the run using them and their canary outcome in that run
-    (None: not checked yet; a dict: passed; an error: failed)."""
-
-    key: tuple[Any, ...]
-    engines: Engines
-    run: str
-    canaries: dict[str, Any] | CanaryError | None = None
+# A worker thread's cached engines live in the library (unit.py); the same object here, so
+# that a test can give a thread a clean start.
+_worker = worker_cache
 
 
-def _checked(config: RunConfig, registry_sha256: str, run: str) -> tuple[Engines, dict[str, Any]]:
-    """This worker thread's engines for ``run`` (its staging dir) and their canary result
-    there. Built once per config, registry content and secret: a long-lived worker (an
-    existing Dask cluster) keeps them between runs, and empties their repeat cache when a new
-    run starts using them. Checked once per run and worker: detection is deterministic, so
-    the outcome holds for every unit the worker runs. A failure is kept too: each later
-    unit on these engines fails at once, unprocessed."""
-    secret = os.environ.get(SECRET_ENV)
-    key = (
-        config.config_hash(),
-        registry_sha256,
-        secret_fingerprint(secret.encode()) if secret else None,
-    )
-    cached: _WorkerEngines | None = getattr(_worker, "engines", None)
-    if cached is None or cached.key != key:
-        _warn_if_malloc_trimmed()
-        cached = _WorkerEngines(key, build_engines(config, secret, registry_sha256), run)
-        _worker.engines = cached
-    elif cached.run != run:
-        if cached.engines.redactor.repeats is not None:
-            cached.engines.redactor.repeats.clear()
-        cached.run, cached.canaries = run, None
-    if cached.canaries is None:
-        try:
-            cached.canaries = check_canaries(config, cached.engines)
-        except CanaryError as error:
-            cached.canaries = error
-    if isinstance(cached.canaries, CanaryError):
-        raise CanaryError(str(cached.canaries))
-    return cached.engines, cached.canaries
+def _checked(
+    config: RunConfig, registry_sha256: str, staging_dir: str
+) -> tuple[Engines, dict[str, Any]]:
+    """This worker thread's engines for the run of ``staging_dir`` and their canary result
+    there, with the secret of the worker's environment (policy: unit.checked_engines)."""
+    job = UnitJob(config, staging_dir, registry_sha256)
+    return checked_engines(job, os.environ.get(SECRET_ENV), _warn_if_malloc_trimmed)
 
 
 def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
@@ -108,58 +71,47 @@ def _retry_if_transient(task: Any, task_run: Any, state: Any) -> bool:
     retry_delay_seconds=[5, 30],
     retry_condition_fn=_retry_if_transient,
 )
-def redact_unit(
-    unit: WorkUnit, config: RunConfig, staging_dir: str, registry_sha256: str
-) -> tuple[UnitResult, dict[str, Any] | None]:
-    """The unit's result, and the canary result of the engines that redacted it (None when
-    it was reused from the state store and needed none)."""
-    canaries: list[dict[str, Any]] = []
-
-    def engines() -> Engines:
-        # Built only if the unit is not in the state store as is (earlier or killed run
-        # under the same registry): the store is looked up, and its files verified, once.
-        checked, result = _checked(config, registry_sha256, staging_dir)
-        canaries.append(result)
-        return checked
-
-    result = process_unit(unit, config, engines, Path(staging_dir), registry_sha256)
-    return result, canaries[0] if canaries else None
+def redact_unit(unit: WorkUnit, job: UnitJob) -> UnitOutcome:
+    """One unit on this worker, with the secret of the worker's environment."""
+    return run_unit(unit, job, os.environ.get(SECRET_ENV), _warn_if_malloc_trimmed)
 
 
 @task(name="canary-check", cache_policy=NO_CACHE)
-def canary_task(config: RunConfig, registry_sha256: str, run: str) -> dict[str, Any]:
+def canary_task(job: UnitJob) -> dict[str, Any]:
     """The canary result when no unit of the run needed engines (all reused from the state
     store): every run's report has one, as a dataset card needs."""
-    return _checked(config, registry_sha256, run)[1]
+    return run_canaries(job, os.environ.get(SECRET_ENV), _warn_if_malloc_trimmed)
 
 
-def _canaries(checked: list[dict[str, Any]], logger: Any) -> dict[str, Any]:
-    """The canary result for the report: the lowest recall the workers' engines had (all
-    the same when every worker runs the same install and model; said when not)."""
-    lowest = min(checked, key=lambda result: result.get("lowest_recall", 1.0))
-    if any(result != lowest for result in checked):
-        logger.warning(
-            "canary results differ between workers (lowest recall %s): their engines are "
-            "not the same; check each worker's install against requirements.lock",
-            sorted({result.get("lowest_recall") for result in checked}),
-        )
-    return lowest
+@dataclass(frozen=True)
+class PrefectExecutor:
+    """Units as Prefect tasks on the flow's task runner, with progress in the run's logs."""
+
+    logger: Any
+
+    def map_units(self, job: UnitJob, units: list[WorkUnit]) -> list[UnitOutcome]:
+        started = time.perf_counter()
+        futures = redact_unit.map(units, job=unmapped(job))
+        return _collect(futures, units, started, self.logger)
+
+    def canaries(self, job: UnitJob) -> dict[str, Any]:
+        return canary_task.submit(job).result()
 
 
-def _collect(
-    futures: Any, units: list[WorkUnit], started: float, logger: Any
-) -> list[tuple[UnitResult, dict[str, Any] | None]]:
-    """Results as units complete, with progress (records/s, ETA) in the run's logs."""
+def _collect(futures: Any, units: list[WorkUnit], started: float, logger: Any) -> list[UnitOutcome]:
+    """Results as units complete, with progress (records/s, ETA) in the run's logs. Every
+    unit finishes (or fails) before a failure is raised, so that no task is still writing
+    into the staging dir when the failure removes it."""
     total_rows = sum(unit.rows for unit in units) or 1
-    done_rows, results, failure = 0, [], None
+    done_rows, outcomes, failure = 0, [], None
     for done, future in enumerate(as_completed(futures), start=1):
         try:
-            result = future.result()
+            outcome = future.result()
         except BaseException as exc:  # remember, keep waiting for the others
             failure = failure or exc
             continue
-        results.append(result)
-        done_rows += result[0].stats.records_in
+        outcomes.append(outcome)
+        done_rows += outcome.result.stats.records_in
         rate = done_rows / max(time.perf_counter() - started, 1e-9)
         logger.info(
             "progress: %d/%d units, %d/%d records, %.0f records/s, ETA %.0f s",
@@ -172,7 +124,7 @@ def _collect(
         )
     if failure is not None:
         raise failure
-    return results
+    return outcomes
 
 
 # Dask's nanny starts every worker with MALLOC_TRIM_THRESHOLD_=65536, to hand freed memory
@@ -262,89 +214,25 @@ def redact_flow(
     )
     if output_dir is None:
         raise ConfigError("no output directory: set output.directory or pass --output")
-    with output_lock(Path(output_dir).resolve()):
-        return _run_locked(config, config_path, Path(output_dir), started, logger, prefect, rebuild)
-
-
-def _run_locked(
-    config: RunConfig,
-    config_path: str,
-    output_dir: Path,
-    started: float,
-    logger: Any,
-    prefect: Any,
-    rebuild: bool,
-) -> dict[str, Any]:
-    prepared = preflight(config, output_dir, os.environ.get(SECRET_ENV), rebuild)
-    plan_seconds = time.perf_counter() - started
-    logger.info(
-        "run %s: %d input file(s), %d work unit(s), %d rows; staging in %s",
-        prepared.run_id,
-        len(prepared.plan.inputs),
-        len(prepared.plan.units),
-        sum(unit.rows for unit in prepared.plan.units),
-        prepared.staging_dir,
-    )
-    registry_sha256 = prepared.registry_fingerprint["sha256"]
-    run = str(prepared.staging_dir)
-    try:
-        process_started = time.perf_counter()
-        (prepared.staging_dir / "shards").mkdir(parents=True)
-        futures = redact_unit.map(
-            prepared.plan.units,
-            config=unmapped(config),
-            staging_dir=unmapped(run),
-            registry_sha256=unmapped(registry_sha256),
-        )
-        # Every unit finishes (or fails) before a failure is raised, so that no task is still
-        # writing into the staging dir when the failure removes it.
-        results = _collect(futures, prepared.plan.units, process_started, logger)
-        process_seconds = time.perf_counter() - process_started
-        checked = [canaries for _, canaries in results if canaries is not None]
-        if not checked:  # every unit reused: the check still runs, on a worker
-            checked = [canary_task.submit(config, registry_sha256, run).result()]
-        canaries = _canaries(checked, logger)
-        report = finalize(
-            config,
-            config_path,
-            prepared,
-            [result for result, _ in results],
-            timings={
-                "plan_s": plan_seconds,
-                "process_s": process_seconds,  # canaries, engines (cold workers), units
-            },
-            extra_versions={"prefect": prefect.__version__},
-            canaries=canaries,
-        )
-    except BaseException:
-        discard_staging(prepared.staging_dir)
-        raise
-    totals = report["totals"]
-    incremental = report["incremental"]
-    logger.info(
-        "run %s: %d unit(s) processed, %d reused from earlier runs; rebuild reasons: %s",
-        prepared.run_id,
-        incremental["units_processed"],
-        incremental["units_reused"],
-        ", ".join(incremental["rebuild_reasons"]) or "none",
-    )
-    logger.info(
-        "run %s committed to %s: %d in, %d dropped, %d out, %d spans masked",
-        prepared.run_id,
-        prepared.output_dir,
-        totals["records_in"],
-        totals["records_dropped"],
-        totals["records_out"],
-        totals["spans_masked"],
+    report = run(
+        config,
+        config_path,
+        Path(output_dir),
+        os.environ.get(SECRET_ENV),
+        PrefectExecutor(logger),
+        rebuild=rebuild,
+        started=started,
+        extra_versions={"prefect": prefect.__version__},
+        logger=logger,
     )
     create_markdown_artifact(
         key=_artifact_key(config.run_name),
         markdown=render_markdown(report),
-        description=f"Redaction report for run {prepared.run_id}",
+        description=f"Redaction report for run {report.run.run_id}",
     )
     create_table_artifact(
         key=f"redaction-counts-{config.run_name}",
         table=summary_table(report),
-        description=f"Counts of run {prepared.run_id}",
+        description=f"Counts of run {report.run.run_id}",
     )
-    return report
+    return report.to_json()  # as written to report.json: what callers and Prefect keep

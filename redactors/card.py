@@ -7,62 +7,65 @@ the splits); the text tells ML teams what the data is, how it was made, and what
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import yaml
 
 from redactors.io import sha256_file
+from redactors.manifest import Manifest
+from redactors.output import CARD, MANIFEST
+from redactors.report import Report
 
 
-def _data_files(manifest: dict[str, Any]) -> list[dict[str, str]]:
-    splits = sorted({shard.get("split") for shard in manifest["shards"]} - {None})
+def _data_files(manifest: Manifest) -> list[dict[str, str]]:
+    splits = manifest.splits()
     if not splits:
         return [{"split": "train", "path": "shards/*.parquet"}]
     return [{"split": split, "path": f"shards/{split}-*.parquet"} for split in splits]
 
 
 def render_card(
-    manifest: dict[str, Any],
+    manifest: Manifest,
     manifest_sha256: str,
-    report: dict[str, Any],
+    report: Report,
     time_range: tuple[str | None, str | None],
 ) -> str:
     header = {
-        "pretty_name": f"{report['run']['run_name']} (redacted)",
+        "pretty_name": f"{report.run.run_name} (redacted)",
         "license": "other",
         "configs": [{"config_name": "default", "data_files": _data_files(manifest)}],
         "tags": ["pii-redacted", "consent-filtered"],
     }
-    totals = report["totals"]
-    consent = report["consent"]
-    canaries = report.get("canaries", {})
-    risk = report["residual_risk"]
+    totals = report.totals
+    consent = report.consent
+    canaries = report.canaries
+    risk = report.residual_risk
+    measured = risk.status == "measured"
+    leaked = risk.records_with_hits if measured else "n/a"
+    scanned = risk.records_scanned if measured else "n/a"
     entity_lines = "\n".join(
-        f"| `{entity}` | {item['operator']} | {item['count']} |"
-        for entity, item in totals["entities"].items()
+        f"| `{entity}` | {item.operator} | {item.count} |"
+        for entity, item in totals.entities.items()
     )
     recall_lines = "\n".join(
-        f"| `{entity}` | {recall} |"
-        for entity, recall in canaries.get("recall_by_entity", {}).items()
+        f"| `{entity}` | {recall} |" for entity, recall in canaries.recall_by_entity.items()
     )
     split_lines = (
         "\n".join(
-            f"- `{split}`: {sum(s['rows'] for s in manifest['shards'] if s.get('split') == split)} "
-            f"rows"
-            for split in sorted({s.get("split") for s in manifest["shards"]} - {None})
+            f"- `{split}`: {sum(s.rows for s in manifest.shards if s.split == split)} rows"
+            for split in manifest.splits()
         )
         or "- one split (`train`): no split was configured"
     )
-    sources = ", ".join(f"`{name}`" for name in report["sources"])
+    sources = ", ".join(f"`{name}`" for name in report.sources)
     return f"""---
 {yaml.safe_dump(header, sort_keys=False).strip()}
 ---
 
-# {report["run"]["run_name"]}: redacted training shards
+# {report.run.run_name}: redacted training shards
 
 Messages and posts of users who consented, with personal data masked. Made by `redact run`
-(run `{manifest["run_id"]}`, manifest sha256 `{manifest_sha256}`).
+(run `{manifest.run_id}`, manifest sha256 `{manifest_sha256}`).
 
 ## Load it
 
@@ -79,25 +82,25 @@ Columns: `record_id`, `source`, `text` (or `text_<column>`), `created_at` (UTC),
 ## What is in it
 
 - Sources: {sources}; records created {time_range[0]} to {time_range[1]}.
-- Records: {totals["records_in"]} in, {totals.get("records_quarantined", 0)} quarantined
-  (unusable rows: null id, user or time, ...), {totals["records_dropped"]} dropped for consent,
-  {totals["records_skipped_empty"]} without text, {totals["records_deduplicated"]} exact
-  duplicates of a redacted text removed (first copy kept), **{totals["records_out"]} out**.
+- Records: {totals.records_in} in, {totals.records_quarantined} quarantined
+  (unusable rows: null id, user or time, ...), {totals.records_dropped} dropped for consent,
+  {totals.records_skipped_empty} without text, {totals.records_deduplicated} exact
+  duplicates of a redacted text removed (first copy kept), **{totals.records_out} out**.
 - Splits (by a keyed hash of the user: one person is never in two splits):
 {split_lines}
 
 ## Consent
 
-Policy `{consent["policy"]}`; excluded regions: {", ".join(consent["excluded_regions"]) or "none"}.
-Registry sha256 `{consent["registry"]["sha256"][:16]}…` ({consent["registry"]["users"]} users).
+Policy `{consent.policy}`; excluded regions: {", ".join(consent.excluded_regions) or "none"}.
+Registry sha256 `{consent.registry["sha256"][:16]}…` ({consent.registry["users"]} users).
 Records of users without a current consent are not here; mentions of them in other people's
 text are masked as `<NON_CONSENTED_USER>`. Consent withdrawn later is applied to this output by
 `redact forget` (see `manifest.json` history).
 
 ## Personal data
 
-Detected with Presidio and spaCy `{report["run"]["model"]["name"]}`
-{report["run"]["model"]["version"]} plus chat-specific recognizers, then masked:
+Detected with Presidio and spaCy `{report.run.model["name"]}`
+{report.run.model["version"]} plus chat-specific recognizers, then masked:
 
 | entity | how | masked |
 |---|---|---:|
@@ -107,14 +110,14 @@ Detected with Presidio and spaCy `{report["run"]["model"]["name"]}`
 across the whole dataset; reserved ranges such as example.com, 555-01xx), `tag` with
 `<ENTITY>`, `hash` with a keyed hash, `mask` with `#`.
 
-Measured in this run on {canaries.get("count", 0)} generated canary records (recall):
+Measured in this run on {canaries.count} generated canary records (recall):
 
 | entity | recall |
 |---|---:|
 {recall_lines}
 
-Leak re-scan of the output: {risk.get("records_with_hits", "n/a")} of
-{risk.get("records_scanned", "n/a")} records still held a PII-like value (strict detectors).
+Leak re-scan of the output: {leaked} of
+{scanned} records still held a PII-like value (strict detectors).
 
 ## Known limitations
 
@@ -131,9 +134,9 @@ try to re-identify people, and rebuild or `redact forget` when consent changes.
 """
 
 
-def write_card(directory: Path, manifest: dict[str, Any], report: dict[str, Any]) -> None:
+def write_card(directory: Path, manifest: Manifest, report: Report) -> None:
     """Render README.md for an output directory whose manifest.json is already written."""
-    files = [directory / shard["path"] for shard in manifest["shards"]]
+    files = [directory / shard.path for shard in manifest.shards]
     first = last = None
     if files:
         span = (
@@ -144,5 +147,5 @@ def write_card(directory: Path, manifest: dict[str, Any], report: dict[str, Any]
             .collect()
         )
         first, last = str(span["first"][0]), str(span["last"][0])
-    card = render_card(manifest, sha256_file(directory / "manifest.json"), report, (first, last))
-    (directory / "README.md").write_text(card, encoding="utf-8")
+    card = render_card(manifest, sha256_file(directory / MANIFEST), report, (first, last))
+    (directory / CARD).write_text(card, encoding="utf-8")

@@ -11,18 +11,16 @@ from __future__ import annotations
 import dataclasses
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from redactors.config import OutputConfig
-from redactors.io import sha256_file, write_parquet_atomic
+from redactors.io import sha256_file
+from redactors.shards import write_parquet_atomic
+from redactors.unit import UnitResult
 from redactors.unitwriter import DEDUP_DIR
-
-if TYPE_CHECKING:
-    from redactors.runner import UnitResult
 
 
 def dedup_run(

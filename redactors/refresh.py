@@ -22,60 +22,17 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from presidio_analyzer import RecognizerResult
 
 from redactors.config import NON_CONSENTED_ENTITY, OutputConfig, SourceConfig
-from redactors.consent import KEPT_NOT_IN_REGISTRY, ConsentGate
+from redactors.consent import ConsentGate
 from redactors.engine import Masker
-from redactors.io import ShardInfo, sha256_file, write_parquet_atomic
+from redactors.io import sha256_file
 from redactors.lineage import LINEAGE_DIR, LINEAGE_SCHEMA, read_lineage, write_lineage
 from redactors.mentions import NonConsentedMentions
+from redactors.registry_apply import KEPT_REASONS, apply_to_shard, kept_lineage, lineage_reasons
 from redactors.report import SourceStats
+from redactors.shards import ShardInfo, write_parquet_atomic
 from redactors.unitwriter import DEDUP_DIR, DEDUP_SCHEMA, text_hash
-
-KEPT_REASONS = ("", KEPT_NOT_IN_REGISTRY)
-
-
-def mask_mentions_in_table(
-    table: pa.Table, mentions: NonConsentedMentions | None, masker: Masker
-) -> tuple[pa.Table, list[int]]:
-    """Mask non-consented mentions in every text column; masks added per row."""
-    added = [0] * table.num_rows
-    if mentions is None:
-        return table, added
-    for index, name in enumerate(table.column_names):
-        if not name.startswith("text"):
-            continue
-        texts = table[name].to_pylist()
-        changed = False
-        for row, text in enumerate(texts):
-            if not text:
-                continue
-            spans = mentions.find(text)
-            if not spans:
-                continue
-            findings = [RecognizerResult(NON_CONSENTED_ENTITY, s, e, 1.0) for s, e in spans]
-            redacted = masker.mask(text, findings)
-            texts[row] = redacted.text
-            added[row] += len(redacted.spans)
-            changed = True
-        if changed:
-            table = table.set_column(index, name, pa.array(texts, pa.string()))
-    return table, added
-
-
-def lineage_reasons(lineage: pa.Table, gate: ConsentGate, reasons: dict[str, str]) -> pl.DataFrame:
-    """Lineage rows with the registry's decision for their user ("" or kept = stays)."""
-    frame = pl.from_arrow(lineage)
-    assert isinstance(frame, pl.DataFrame)
-    missing = gate.missing_user_reason or KEPT_NOT_IN_REGISTRY
-    return frame.with_columns(
-        pl.col("user_key")
-        .replace_strict(
-            old=list(reasons), new=list(reasons.values()), default=missing, return_dtype=pl.String
-        )
-        .alias("reason")
-    )
 
 
 @dataclasses.dataclass
@@ -107,7 +64,6 @@ def refresh_unit(
     codec, level = output.parquet_compression()
     text_columns = source.output_text_columns()
     new_shards: list[ShardInfo] = []
-    kept_lineage: list[pl.DataFrame] = []
     dedup_parts: list[pa.Table] = []
     removed_by_reason: Counter[str] = Counter()
     removed, mentions_masked, pii_removed, pii_rows_delta = 0, 0, 0, 0
@@ -117,36 +73,29 @@ def refresh_unit(
         table = pq.read_table(path)
         if rows.height != table.num_rows:
             raise ValueError(f"lineage of unit {unit_id} does not match {shard.path}")
-        keep = rows["reason"].is_in(KEPT_REASONS)
-        masked_before = table["pii_masked"].to_pylist()
-        dropped = rows.filter(~keep)
-        removed_by_reason.update(dropped["reason"].to_list())
-        removed += dropped.height
-        pii_removed += sum(m for m, k in zip(masked_before, keep, strict=True) if not k)
-        pii_rows_delta -= sum(1 for m, k in zip(masked_before, keep, strict=True) if m and not k)
-        table = table.filter(pa.array(keep.to_list()))
-        table, added = mask_mentions_in_table(table, mentions, masker)
-        mentions_masked += sum(added)
-        kept_before = [m for m, k in zip(masked_before, keep, strict=True) if k]
-        pii_rows_delta += sum(1 for m, a in zip(kept_before, added, strict=True) if a and not m)
-        if any(added):
-            counts = [m + a for m, a in zip(kept_before, added, strict=True)]
-            index = table.column_names.index("pii_masked")
-            table = table.set_column(index, "pii_masked", pa.array(counts, pa.int32()))
-        kept_rows = rows.filter(keep).with_columns(
-            pl.int_range(pl.len()).cast(pl.Int32).alias("row")
+        change = apply_to_shard(
+            table, rows["reason"].is_in(KEPT_REASONS).to_list(), mentions, masker
         )
+        table, keep, added = change.table, change.keep, change.added
+        removed_by_reason.update(r for r, k in zip(rows["reason"], keep, strict=True) if not k)
+        removed += keep.count(False)
+        mentions_masked += sum(added)
+        pii_removed += sum(m for m, k in zip(change.masked_before, keep, strict=True) if not k)
+        pii_rows_delta -= sum(
+            1 for m, k in zip(change.masked_before, keep, strict=True) if m and not k
+        )
+        kept_before = [m for m, k in zip(change.masked_before, keep, strict=True) if k]
+        pii_rows_delta += sum(1 for m, a in zip(kept_before, added, strict=True) if a and not m)
         if table.num_rows == 0:
             path.unlink()
             continue
-        if dropped.height or any(added):
+        if change.changed:
             path.unlink()  # may be a hard link into the state store: never write through it
             write_parquet_atomic(table, path, codec, level)
             shard = dataclasses.replace(
                 shard, rows=table.num_rows, bytes=path.stat().st_size, sha256=sha256_file(path)
             )
         new_shards.append(shard)
-        kept_lineage.append(kept_rows.drop("reason"))
         if output.dedup == "exact":
             texts = [table[name].to_pylist() for name in text_columns]
             dedup_parts.append(
@@ -163,8 +112,9 @@ def refresh_unit(
                 )
             )
     lineage_path.unlink()
-    if kept_lineage:
-        write_lineage(lineage_path, pl.concat(kept_lineage).to_arrow().cast(LINEAGE_SCHEMA))
+    kept = kept_lineage(lineage, [shard.path for shard in new_shards])
+    if kept.height:
+        write_lineage(lineage_path, kept.to_arrow().cast(LINEAGE_SCHEMA))
     dedup_path = staging_dir / DEDUP_DIR / f"{unit_id}.parquet"
     if dedup_path.exists():
         dedup_path.unlink()

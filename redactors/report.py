@@ -1,7 +1,10 @@
-"""Run statistics (mergeable across work units) and the privacy reviewer's report.
+"""Run statistics (mergeable across work units) and the privacy reviewer's report, typed.
 
 Only counts, rates, names of entities/operators/reasons, file paths and hashes go in here:
-never text, ids or user ids.
+never text, ids or user ids. The ``Report`` model is built once by finalize (and updated by
+forget) and read by field by the CLI, the markdown artifact, the card and the HTML template
+(render.py). On disk it is the same JSON as ever (see manifest.Record): a report an older
+version wrote still loads.
 """
 
 from __future__ import annotations
@@ -12,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import Field
 
 from redactors.config import NON_CONSENTED_ENTITY, LeakScanConfig
 from redactors.consent import DROP_REASONS
 from redactors.leakscan import LeakStats
+from redactors.manifest import ForgetEntry, Record
 from redactors.quarantine import REASONS as QUARANTINE_REASONS
 
 # Texts per detection stage (staged.StagedAnalyzerEngine): NER and the lemma pipeline, NER
@@ -121,6 +125,150 @@ class SourceStats:
         }
 
 
+# ------------------------------------------------------------------ the report, typed
+# Counts default to zero and sections to "absent": reports written by older versions lack
+# some keys, and a default is never written back (Record.to_json).
+
+
+class EntityCount(Record):
+    count: int = 0
+    operator: str | None = None
+
+
+class SourceTotals(Record):
+    """SourceStats.to_dict as written: one source's counts, or the run's."""
+
+    records_in: int = 0
+    records_quarantined: int = 0
+    quarantined_by_reason: dict[str, int] = Field(default_factory=dict)
+    records_dropped: int = 0
+    dropped_by_reason: dict[str, int] = Field(default_factory=dict)
+    kept_not_in_registry: int = 0
+    records_skipped_empty: int = 0
+    records_deduplicated: int = 0
+    records_out: int = 0
+    records_with_pii: int = 0
+    share_records_with_pii: float = 0.0
+    spans_masked: int = 0
+    non_consented_mentions_masked: int = 0
+    chars_in: int = 0
+    chars_masked: int = 0
+    entities: dict[str, EntityCount] = Field(default_factory=dict)
+    score_histograms: dict[str, list[int]] = Field(default_factory=dict)
+    top_recognizers: dict[str, int] = Field(default_factory=dict)
+    entities_by_column: dict[str, dict[str, int]] = Field(default_factory=dict)
+    allow_list_hits: int = 0
+    nlp_stages: dict[str, int] = Field(default_factory=dict)
+
+
+class RunInfo(Record):
+    run_id: str
+    run_name: str = ""
+    started_at: str | None = None
+    finished_at: str | None = None
+    config_path: str | None = None
+    config_hash: str = ""
+    secret_fingerprint: str | None = None
+    output: str = ""
+    versions: dict[str, str] = Field(default_factory=dict)
+    model: dict[str, Any] = Field(default_factory=dict)
+    detection: dict[str, Any] = Field(default_factory=dict)
+
+
+class ConsentSection(Record):
+    policy: str = ""
+    excluded_regions: list[str] = Field(default_factory=list)
+    registry: dict[str, Any] = Field(default_factory=dict)
+
+
+class ShardSummary(Record):
+    count: int = 0
+    rows: int = 0
+    bytes: int = 0
+
+
+class ResidualRisk(Record):
+    """The leak re-scan of the written text ("measured") or why there is none."""
+
+    status: str
+    note: str | None = None
+    records_scanned: int = 0
+    sample_rate: float | None = None
+    records_with_hits: int = 0
+    rate: float = 0.0
+    hits_by_entity: dict[str, int] = Field(default_factory=dict)
+    examples: list[Any] = Field(default_factory=list)
+    fail_above_rate: float | None = None
+    passed: bool = True
+
+
+class Canaries(Record):
+    """Canary recall ("measured"), or "disabled" / "not_run"."""
+
+    status: str
+    count: int = 0
+    recall_by_entity: dict[str, float | int] = Field(default_factory=dict)
+    redaction: Any = None
+    lowest_recall: float | int | None = None
+    fail_below_recall: float | None = None
+    passed: bool | None = None
+    samples: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class Change(Record):
+    """This run's rates against the previous run's in the same output ("compared"), or
+    "first_run"."""
+
+    status: str
+    previous_run_id: str | None = None
+    threshold: float | None = None
+    rows: list[dict[str, Any]] = Field(default_factory=list)
+    flags: list[str] = Field(default_factory=list)
+
+
+class Incremental(Record):
+    """What this run did versus what the output held (finalize's incremental section)."""
+
+    units: int = 0
+    units_reused: int = 0
+    units_processed: int = 0
+    units_refreshed: int = 0
+    this_run: dict[str, int] = Field(default_factory=dict)
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    rebuild_reasons: list[str] = Field(default_factory=list)
+
+
+class AfterForget(Record):
+    """What the output holds after forgets (the run's counts describe the run)."""
+
+    history: list[ForgetEntry]
+    shards: ShardSummary
+    consent_registry: dict[str, Any]
+
+
+class Report(Record):
+    report_version: int = 1
+    run: RunInfo
+    consent: ConsentSection = ConsentSection()
+    totals: SourceTotals
+    sources: dict[str, SourceTotals] = Field(default_factory=dict)
+    inputs: list[dict[str, Any]] = Field(default_factory=list)
+    shards: ShardSummary = ShardSummary()
+    timings: dict[str, float | int | None] = Field(default_factory=dict)
+    residual_risk: ResidualRisk = ResidualRisk(status="not_measured")
+    canaries: Canaries = Canaries(status="not_run")
+    change: Change = Change(status="first_run")
+    incremental: Incremental | None = None
+    after_forget: AfterForget | None = None
+
+    @classmethod
+    def read(cls, path: Path) -> Report:
+        return cls.model_validate(json.loads(path.read_text(encoding="utf-8")))
+
+    def write(self, path: Path) -> None:
+        write_json(path, self.to_json())
+
+
 def residual_risk_section(leaks: LeakStats, config: LeakScanConfig) -> dict[str, Any]:
     if not config.enabled:
         return {"status": "not_measured", "note": "leak_scan.enabled is false"}
@@ -156,59 +304,61 @@ def build_report(
     consent: dict[str, Any],
     timings: dict[str, float],
     leak_scan: LeakScanConfig,
-) -> dict[str, Any]:
+) -> Report:
     total = SourceStats()
     for stats in per_source.values():
         total.merge(stats)
     residual_risk = residual_risk_section(total.leaks, leak_scan)
     process_seconds = timings.get("process_s", 0.0)
-    return {
-        "report_version": 1,
-        "run": run,
-        "consent": consent,
-        "totals": total.to_dict(operators),
-        "sources": {name: stats.to_dict(operators) for name, stats in sorted(per_source.items())},
-        "inputs": inputs,
-        "shards": {
-            "count": len(shards),
-            "rows": sum(shard["rows"] for shard in shards),
-            "bytes": sum(shard["bytes"] for shard in shards),
-        },
-        "timings": {
-            **{name: round(value, 3) for name, value in timings.items()},
-            "records_per_s": round(total.records_in / process_seconds, 1)
-            if process_seconds
-            else None,
-        },
-        "residual_risk": residual_risk,
-    }
+    return Report.model_validate(
+        {
+            "report_version": 1,
+            "run": run,
+            "consent": consent,
+            "totals": total.to_dict(operators),
+            "sources": {
+                name: stats.to_dict(operators) for name, stats in sorted(per_source.items())
+            },
+            "inputs": inputs,
+            "shards": {
+                "count": len(shards),
+                "rows": sum(shard["rows"] for shard in shards),
+                "bytes": sum(shard["bytes"] for shard in shards),
+            },
+            "timings": {
+                **{name: round(value, 3) for name, value in timings.items()},
+                "records_per_s": round(total.records_in / process_seconds, 1)
+                if process_seconds
+                else None,
+            },
+            "residual_risk": residual_risk,
+        }
+    )
 
 
-def _rates(report: dict[str, Any]) -> dict[str, float]:
-    totals = report["totals"]
-    records_in = totals["records_in"] or 1
-    masked_records = (totals["records_out"] + totals.get("records_deduplicated", 0)) or 1
+def _rates(report: Report) -> dict[str, float]:
+    totals = report.totals
+    records_in = totals.records_in or 1
+    masked_records = (totals.records_out + totals.records_deduplicated) or 1
     rates = {
-        "records_in": float(totals["records_in"]),
-        "records_out": float(totals["records_out"]),
-        "drop_rate": totals["records_dropped"] / records_in,
-        "share_records_with_pii": float(totals["share_records_with_pii"]),
+        "records_in": float(totals.records_in),
+        "records_out": float(totals.records_out),
+        "drop_rate": totals.records_dropped / records_in,
+        "share_records_with_pii": float(totals.share_records_with_pii),
     }
-    for reason, count in totals["dropped_by_reason"].items():
+    for reason, count in totals.dropped_by_reason.items():
         rates[f"drop_rate.{reason}"] = count / records_in
-    for reason, count in totals.get("quarantined_by_reason", {}).items():
+    for reason, count in totals.quarantined_by_reason.items():
         rates[f"quarantine_rate.{reason}"] = count / records_in
-    for entity, item in totals["entities"].items():
-        rates[f"per_1k_records.{entity}"] = 1000 * item["count"] / masked_records
-    risk = report.get("residual_risk", {})
-    if risk.get("status") == "measured":
-        rates["leak_rate"] = float(risk["rate"])
+    for entity, item in totals.entities.items():
+        rates[f"per_1k_records.{entity}"] = 1000 * item.count / masked_records
+    risk = report.residual_risk
+    if risk.status == "measured":
+        rates["leak_rate"] = float(risk.rate)
     return rates
 
 
-def compare_reports(
-    current: dict[str, Any], previous: dict[str, Any], threshold: float
-) -> dict[str, Any]:
+def compare_reports(current: Report, previous: Report, threshold: float) -> Change:
     """Counts and rates of two runs side by side; a rate whose relative change exceeds
     ``threshold`` is flagged (a PERSON rate that halves after a model change, say)."""
     now, before = _rates(current), _rates(previous)
@@ -232,126 +382,13 @@ def compare_reports(
                 "flagged": flagged,
             }
         )
-    return {
-        "status": "compared",
-        "previous_run_id": previous["run"]["run_id"],
-        "threshold": threshold,
-        "rows": rows,
-        "flags": flags,
-    }
-
-
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("redactors", "templates"),
-        autoescape=select_autoescape(["html", "j2"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
+    return Change(
+        status="compared",
+        previous_run_id=previous.run.run_id,
+        threshold=threshold,
+        rows=rows,
+        flags=flags,
     )
-
-
-def render_html(report: dict[str, Any]) -> str:
-    """One self-contained HTML file: inline CSS, no scripts, no external requests."""
-    return _environment().get_template("report.html.j2").render(report=report)
-
-
-def render_markdown(report: dict[str, Any]) -> str:
-    """Short summary for the Prefect artifact."""
-    totals = report["totals"]
-    lines = [
-        f"# Redaction run `{report['run']['run_id']}`",
-        "",
-        f"Config hash `{report['run']['config_hash'][:12]}`, output `{report['run']['output']}`",
-        "",
-        "| records in | dropped (consent) | skipped (empty) | records out | spans masked "
-        "| mentions of non-consented people masked |",
-        "|---:|---:|---:|---:|---:|---:|",
-        f"| {totals['records_in']} | {totals['records_dropped']} | "
-        f"{totals['records_skipped_empty']} | {totals['records_out']} | {totals['spans_masked']} "
-        f"| {totals['non_consented_mentions_masked']} |",
-        "",
-        "| drop reason | records |",
-        "|---|---:|",
-        *[f"| {reason} | {count} |" for reason, count in totals["dropped_by_reason"].items()],
-        "",
-        *quarantine_markdown(totals),
-        "",
-        "| entity | operator | masked |",
-        "|---|---|---:|",
-        *[
-            f"| {entity} | {item['operator']} | {item['count']} |"
-            for entity, item in totals["entities"].items()
-        ],
-    ]
-    incremental = report.get("incremental")
-    if incremental:
-        this_run = incremental["this_run"]
-        lines += [
-            "",
-            f"This run: {incremental['units_processed']} of {incremental['units']} work units "
-            f"processed, {incremental['units_reused']} reused; {this_run['records_in']} records "
-            f"read, {this_run['records_redacted']} redacted."
-            + (
-                f" Rebuilt: {'; '.join(incremental['rebuild_reasons'])}."
-                if incremental["rebuild_reasons"]
-                else ""
-            ),
-        ]
-    return "\n".join(lines)
-
-
-def quarantine_markdown(totals: dict[str, Any]) -> list[str]:
-    """Markdown lines on quarantined rows (rows that could not be processed safely)."""
-    quarantined = totals.get("records_quarantined", 0)
-    if not quarantined:
-        return ["No input row was quarantined."]
-    return [
-        f"**{quarantined} input row(s) quarantined** (never consent-checked, redacted or "
-        "written; positions in `quarantine.parquet`):",
-        "",
-        "| quarantine reason | rows |",
-        "|---|---:|",
-        *[
-            f"| {reason} | {count} |"
-            for reason, count in totals["quarantined_by_reason"].items()
-            if count
-        ],
-    ]
-
-
-def summary_table(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows (metric, value) for a Prefect table artifact: counts and rates only."""
-    totals = report["totals"]
-    rows: list[dict[str, Any]] = [
-        {"metric": name, "value": totals.get(name, 0)}
-        for name in (
-            "records_in",
-            "records_quarantined",
-            "records_dropped",
-            "records_skipped_empty",
-            "records_deduplicated",
-            "records_out",
-            "spans_masked",
-            "non_consented_mentions_masked",
-        )
-    ]
-    rows += [{"metric": f"dropped.{k}", "value": v} for k, v in totals["dropped_by_reason"].items()]
-    rows += [
-        {"metric": f"quarantined.{k}", "value": v}
-        for k, v in totals.get("quarantined_by_reason", {}).items()
-    ]
-    rows += [{"metric": f"masked.{k}", "value": v["count"]} for k, v in totals["entities"].items()]
-    risk = report.get("residual_risk", {})
-    if risk.get("status") == "measured":
-        rows.append({"metric": "leak_rescan.records_with_hits", "value": risk["records_with_hits"]})
-    incremental = report.get("incremental")
-    if incremental:
-        rows += [
-            {"metric": "units.processed", "value": incremental["units_processed"]},
-            {"metric": "units.reused", "value": incremental["units_reused"]},
-            {"metric": "this_run.records_in", "value": incremental["this_run"]["records_in"]},
-        ]
-    return rows
 
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:

@@ -31,9 +31,10 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from redactors.io import ShardInfo, fsync_dir, sha256_file
+from redactors.io import sha256_file
 from redactors.leakscan import LeakStats
 from redactors.report import SourceStats
+from redactors.shards import ShardInfo, fsync_dir
 
 # Part of every unit's key: bump it when a change in redactors/ changes what a unit writes
 # (findings, masking, stats), so stored units are redone, not reused. 2: NER stages, address
@@ -173,10 +174,6 @@ class UnitStore:
                 shutil.rmtree(directory, ignore_errors=True)
                 removed += 1
         return removed
-
-    def has(self, key: str) -> bool:
-        """Whether an entry exists (unverified: ``load`` checks it)."""
-        return (self.entry_dir(key) / ENTRY).is_file()
 
     def count(self) -> int:
         if not self.units.is_dir():

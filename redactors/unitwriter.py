@@ -21,9 +21,10 @@ import pyarrow.parquet as pq
 
 from redactors.config import OutputConfig, SourceConfig
 from redactors.errors import OutputError
-from redactors.io import ShardInfo, ShardWriter, shard_prefix, shard_schema
+from redactors.io import shard_prefix, shard_schema
 from redactors.lineage import LINEAGE_DIR, lineage_table, user_key, write_lineage
 from redactors.quarantine import unit_quarantine_path, write_unit_quarantine
+from redactors.shards import ShardInfo, ShardWriter
 
 DEDUP_DIR = "dedup"
 DEDUP_SCHEMA = pa.schema([("shard", pa.string()), ("row", pa.int32()), ("hash", pa.uint64())])

@@ -40,7 +40,7 @@ def dev_texts() -> list[str]:
 @pytest.fixture(scope="session")
 def chat_texts() -> list[str]:
     """The benchmark's chat mix: short replies, work chat, PII, multi-sentence write-ups."""
-    from redactors.synth import generate_sample
+    from redactors.testing.synth import generate_sample
 
     sample = generate_sample(seed=5, n_users=50, n_messages=600, n_posts=0, message_mix="chat")
     return list(dict.fromkeys(sample.messages["text"].to_list()))

@@ -12,7 +12,7 @@ from prefect.states import Failed
 from pipelines.redact import _retry_if_transient
 from redactors.config import load_config
 from redactors.errors import InputError, ThresholdError, UnitError
-from redactors.runner import run_local
+from redactors.run import run_local
 from tests.conftest import SECRET_A
 from tests.test_incremental import _config, _shards, _write_exports
 

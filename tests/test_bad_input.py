@@ -36,8 +36,10 @@ from redactors.errors import (
     UnitError,
 )
 from redactors.io import WorkUnit, read_unit
-from redactors.report import render_markdown
-from redactors.runner import preflight, run_local
+from redactors.preflight import preflight
+from redactors.render import render_markdown
+from redactors.report import Report
+from redactors.run import run_local
 from redactors.state import UnitStore
 from redactors.textclean import clean_text, clean_texts
 from tests.test_consent import registry as consent_registry
@@ -516,7 +518,7 @@ def test_bad_rows_are_quarantined_counted_and_never_passed_on(
 
     html = (output / "report.html").read_text()
     assert "<h2>Quarantine</h2>" in html and "invalid_timestamp" in html
-    markdown = render_markdown(report)
+    markdown = render_markdown(Report.model_validate(report))
     assert "**7 input row(s) quarantined**" in markdown and "| invalid_utf8 | 2 |" in markdown
     # the file can be switched off; the counts stay
     quiet = make_config(root, sample_config, output={"dedup": "none", "quarantine_file": False})

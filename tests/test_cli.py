@@ -84,7 +84,7 @@ def test_run_without_network_gives_the_same_shards(sample_runs, tmp_path):
     totals_offline = json.loads((output / "report.json").read_text())["totals"]
     assert totals_online == totals_offline
     # DEBUG logs of a whole run carry no raw PII value and no raw user id of the input
-    from redactors.synth import generate_sample
+    from redactors.testing.synth import generate_sample
 
     sample = generate_sample()
     logs = result.stdout + result.stderr

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from redactors.config import load_config
-from redactors.runner import run_local
+from redactors.run import run_local
 from redactors.state import UnitStore
 from tests.conftest import REPO, SECRET_A, SECRET_B, variant_config
 

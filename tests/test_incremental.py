@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from redactors.config import load_config
-from redactors.runner import run_local
+from redactors.run import run_local
 from redactors.state import ENTRY, UnitStore, state_dir
 from tests.conftest import SAMPLE_CONFIG, SECRET_A, SECRET_B
 

@@ -9,7 +9,8 @@ from redactors.config import load_config
 from redactors.errors import CanaryError, ResidualRiskError
 from redactors.io import plan_units
 from redactors.leakscan import scan, shape
-from redactors.runner import preflight, run_local
+from redactors.preflight import preflight
+from redactors.run import run_local
 from redactors.state import UnitStore
 
 from .conftest import SECRET_A
@@ -148,6 +149,7 @@ def test_a_worker_checks_its_engines_once_per_run(sample_config, monkeypatch, tm
     from concurrent.futures import ThreadPoolExecutor
 
     from pipelines import redact
+    from redactors import unit
 
     checked, failing = [], [True]
 
@@ -157,8 +159,8 @@ def test_a_worker_checks_its_engines_once_per_run(sample_config, monkeypatch, tm
             raise CanaryError("canary recall below canaries.fail_below_recall 1.0: {}")
         return real(config, engines)
 
-    real = redact.check_canaries
-    monkeypatch.setattr(redact, "check_canaries", check)
+    real = unit.check_canaries
+    monkeypatch.setattr(unit, "check_canaries", check)
     monkeypatch.setenv("REDACT_SECRET", SECRET_A)
     sha = preflight(sample_config, tmp_path / "out", SECRET_A).registry_fingerprint["sha256"]
 
@@ -184,13 +186,13 @@ def test_the_report_takes_the_lowest_canary_result_of_the_workers(caplog):
     shows the worst one and the log says the engines differ."""
     import logging
 
-    from pipelines.redact import _canaries
+    from redactors.run import lowest_canaries
 
     good = {"status": "measured", "lowest_recall": 0.97, "recall_by_entity": {"PERSON": 0.97}}
     bad = {"status": "measured", "lowest_recall": 0.4, "recall_by_entity": {"PERSON": 0.4}}
     logger = logging.getLogger("test-canaries")
     with caplog.at_level(logging.WARNING, logger="test-canaries"):
-        assert _canaries([good, dict(good)], logger) == good
+        assert lowest_canaries([good, dict(good)], logger) == good
         assert not caplog.records
-        assert _canaries([good, bad, good], logger) == bad
+        assert lowest_canaries([good, bad, good], logger) == bad
         assert "differ between workers" in caplog.text

@@ -18,8 +18,9 @@ import pytest
 from redactors.config import EEA_COUNTRIES
 from redactors.errors import ConfigError, ConsentError, InputError, SecretError
 from redactors.mask import pseudonym
-from redactors.report import summary_table
-from redactors.synth import generate_sample
+from redactors.render import summary_table
+from redactors.report import Report
+from redactors.testing.synth import generate_sample
 
 from .conftest import SAMPLE_CONFIG, SECRET_A, SECRET_B, run_flow
 
@@ -361,7 +362,9 @@ def test_prefect_artifact_summarises_the_run_without_pii(sample_runs, sample):
     assert tables and {a.type for a in tables} == {"table"}
     [table] = [t for t in tables if t.description == f"Counts of run {report['run']['run_id']}"]
     published_counts = {row["metric"]: row["value"] for row in json.loads(str(table.data))}
-    assert published_counts == {row["metric"]: row["value"] for row in summary_table(report)}
+    assert published_counts == {
+        row["metric"]: row["value"] for row in summary_table(Report.model_validate(report))
+    }
     for published in [str(a.data) for a in reports + tables]:
         assert not [v for *_, v in sample.truth if v in published]
         assert not [u.user_id for u in sample.users if u.user_id in published]
@@ -403,23 +406,25 @@ def test_redact_report_rerenders_and_compares(sample_runs, tmp_path):
 def test_change_since_previous_run_flags_big_rate_moves():
     from redactors.report import compare_reports
 
-    def report(person: int, run_id: str) -> dict:
-        return {
-            "run": {"run_id": run_id},
-            "totals": {
-                "records_in": 1000,
-                "records_out": 500,
-                "records_dropped": 500,
-                "records_deduplicated": 0,
-                "share_records_with_pii": 0.3,
-                "dropped_by_reason": {"opted_out": 500},
-                "entities": {"PERSON": {"count": person}, "EMAIL_ADDRESS": {"count": 40}},
-            },
-        }
+    def report(person: int, run_id: str) -> Report:
+        return Report.model_validate(
+            {
+                "run": {"run_id": run_id},
+                "totals": {
+                    "records_in": 1000,
+                    "records_out": 500,
+                    "records_dropped": 500,
+                    "records_deduplicated": 0,
+                    "share_records_with_pii": 0.3,
+                    "dropped_by_reason": {"opted_out": 500},
+                    "entities": {"PERSON": {"count": person}, "EMAIL_ADDRESS": {"count": 40}},
+                },
+            }
+        )
 
     change = compare_reports(report(100, "new"), report(220, "old"), threshold=0.5)
-    assert change["previous_run_id"] == "old"
-    assert change["flags"] == ["per_1k_records.PERSON"]  # 220 -> 100: -55%
-    row = next(r for r in change["rows"] if r["metric"] == "per_1k_records.PERSON")
+    assert change.previous_run_id == "old"
+    assert change.flags == ["per_1k_records.PERSON"]  # 220 -> 100: -55%
+    row = next(r for r in change.rows if r["metric"] == "per_1k_records.PERSON")
     assert row["previous"] == 440.0 and row["current"] == 200.0
     assert row["relative_change"] == round((200 - 440) / 440, 4)

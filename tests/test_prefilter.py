@@ -395,7 +395,7 @@ def test_a_workers_engines_come_with_one_blas_thread(sample_config) -> None:
     workers are the parallelism, OpenBLAS would start one thread per core in each."""
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    from redactors.runner import build_engines
+    from redactors.unit import build_engines
     from tests.conftest import SECRET_A
 
     def blas_threads() -> set[int]:

@@ -8,18 +8,15 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
+from redactors.batch import redact_batch
 from redactors.config import OutputConfig, SourceConfig
 from redactors.errors import OutputError, UnitError
-from redactors.io import (
-    ShardWriter,
-    WorkUnit,
-    auto_unit_rows,
-    plan_row_ranges,
-    plan_units,
-    read_unit,
-)
+from redactors.io import WorkUnit, auto_unit_rows, plan_row_ranges, plan_units, read_unit
+from redactors.output import commit_output
+from redactors.preflight import preflight
 from redactors.report import SourceStats
-from redactors.runner import Engines, commit_output, preflight, process_unit, redact_batch
+from redactors.shards import ShardWriter
+from redactors.unit import Engines, process_unit
 
 from .conftest import SECRET_A
 

@@ -3,7 +3,7 @@
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from redactors.synth import generate_sample
+from redactors.testing.synth import generate_sample
 
 from .conftest import REPO
 from .test_pipeline import STRUCTURED

@@ -292,7 +292,7 @@ def test_serve_and_prefect_yaml_on_a_real_server(tmp_path):
     assert keys["redaction-counts-sample-serve"].type == "table"
     assert keys["redaction-counts-sample-serve"].data
     # serve's output holds the run's logs: no planted PII value, no user id of the input
-    from redactors.synth import generate_sample
+    from redactors.testing.synth import generate_sample
 
     sample = generate_sample()
     logs = serve_log.read_text(errors="replace")

@@ -17,7 +17,7 @@ from typing import Literal
 import polars as pl
 from faker import Faker
 
-from redactors.synth_chat import chat_message
+from redactors.testing.synth_chat import chat_message
 
 SAMPLE_SEED = 20261126
 REGION_WEIGHTS = {

@@ -1,0 +1,143 @@
+"""Everything a run checks before it does any work, and the plan it then works through.
+
+Runs before any Prefect server or worker starts, so a bad config, secret, model, registry,
+input or output location fails in seconds with a clear message, and nothing is created on
+disk but the lock. Each unit of the plan gets a key: a hash of everything its output
+depends on, under which the state store keeps it for later runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import importlib.metadata
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from redactors.config import RunConfig
+from redactors.consent import ConsentGate
+from redactors.detect import check_detection_config, model_fingerprint
+from redactors.engine import secret_key
+from redactors.io import Plan, check_output_apart_from_inputs, plan_units
+from redactors.output import check_output_dir, clear_leftovers, new_run_id, staging_dir_for
+from redactors.state import UnitStore, unit_key
+
+VERSIONED_PACKAGES = (
+    "pii-redact",
+    "presidio-analyzer",
+    "presidio-anonymizer",
+    "spacy",
+    "polars",
+    "pyarrow",
+)
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What a run checked before creating anything on disk."""
+
+    run_id: str
+    output_dir: Path
+    staging_dir: Path
+    plan: Plan
+    secret_fingerprint: str | None
+    started_at: str
+    # The registry this run decides with; engines refuse a registry that changed since.
+    registry_fingerprint: dict[str, Any]
+    # What every unit's output depends on besides its input (hashed into unit keys).
+    depends_on: dict[str, Any] = dataclass_field(default_factory=dict)
+    rebuild_requested: bool = False
+    stored_units: int = 0  # in the state store when the run started
+
+
+def secret_fingerprint(key: bytes | None) -> str | None:
+    """Tells two secrets apart without revealing either (keyed hash of a constant)."""
+    if key is None:
+        return None
+    return hmac.new(key, b"redact/secret-fingerprint/v1", hashlib.sha256).hexdigest()[:16]
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def can_refresh(config: RunConfig, key: bytes | None) -> bool:
+    """Stored units can take a newer registry's decisions (see refresh.py)."""
+    return config.output.lineage and key is not None
+
+
+def preflight(
+    config: RunConfig, output_dir: Path, secret: str | None, rebuild: bool = False
+) -> Preflight:
+    """Check everything that can fail before any work: secret, model, entities, consent
+    registry, every input file's columns and types, and the output location. Call it
+    holding the output's lock: it also clears what a killed run left next to the output
+    (and, with ``rebuild``, the stored units, so that nothing is reused)."""
+    key = secret_key(secret, required=config.needs_secret())
+    check_detection_config(config.detection)
+    gate = ConsentGate.load(config.consent, config.resolve(config.consent.registry))
+    plan = plan_units(config)
+    check_output_apart_from_inputs(config, plan, output_dir.resolve())
+    output_dir = output_dir.resolve()
+    check_output_dir(output_dir)
+    clear_leftovers(output_dir)
+    store = UnitStore.for_output(output_dir)
+    if rebuild:
+        store.clear()
+    run_id = new_run_id()
+    fingerprint = secret_fingerprint(key)
+    depends_on = {
+        "config_hash": config.config_hash(),
+        "secret_fingerprint": fingerprint,
+        "model": model_fingerprint(config.detection.spacy_model),
+        "versions": package_versions(),
+    }
+    if not can_refresh(config, key):
+        # Without a lineage index a stored unit cannot take a newer registry's decisions:
+        # then the registry is part of what the unit depends on, and a change redoes it.
+        depends_on["registry_sha256"] = gate.registry_fingerprint["sha256"]
+    _key_units(plan, depends_on)
+    return Preflight(
+        run_id=run_id,
+        output_dir=output_dir,
+        staging_dir=staging_dir_for(output_dir, run_id),
+        plan=plan,
+        secret_fingerprint=fingerprint,
+        started_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        registry_fingerprint=gate.registry_fingerprint,
+        depends_on=depends_on,
+        rebuild_requested=rebuild,
+        stored_units=store.count(),
+    )
+
+
+def _key_units(plan: Plan, depends_on: dict[str, Any]) -> None:
+    """Give every unit of the plan its state-store key (its input's content and row range,
+    and what every unit depends on)."""
+    inputs = {item.path: item for item in plan.inputs}
+    plan.units = [
+        dataclasses.replace(
+            unit,
+            key=unit_key(
+                {
+                    **depends_on,
+                    "unit_id": unit.unit_id,
+                    "input_sha256": inputs[unit.path].sha256,
+                    "row_groups": list(unit.row_groups),
+                    "skip_rows": unit.skip_rows,
+                    "rows": unit.rows,
+                }
+            ),
+        )
+        for unit in plan.units
+    ]
