@@ -6,11 +6,11 @@ this project did not write.
     .venv/bin/python bench/eval_external.py --config my.yaml --devsets DIR --misses 50
 
 Sides, built once in this process and run on the same texts, set after set:
-- ours: the run's exact engines for the config (`redactors.runner.build_engines`, as a
+- ours: the run's exact engines for the config (`redactors.unit.build_engines`, as a
   worker builds them: detector, masker, the consent-derived mention matcher, repeat cache),
   the texts redacted in batches of `runner.batch_rows` as a run does; the masked spans are
   `redactors.evaluate.pipeline_predictions`, what a run masks;
-- presidio: plain Presidio defaults (`redactors.detect.build_presidio_baseline`:
+- presidio: plain Presidio defaults (`redactors.detector.build_presidio_baseline`:
   AnalyzerEngine, every default recognizer and threshold, the same spaCy model) through
   BatchAnalyzerEngine + BatchAnonymizerEngine (default operator), every entity it reports
   counting as masked, since plain Presidio masks everything it finds.
@@ -223,9 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from presidio_anonymizer import BatchAnonymizerEngine
 
     from redactors.config import load_config
-    from redactors.detect import build_presidio_baseline
+    from redactors.detector import build_presidio_baseline
     from redactors.evaluate import LabelledText, load_labels
-    from redactors.runner import build_engines
+    from redactors.unit import build_engines
 
     wall_started = time.perf_counter()
     files = sorted(args.devsets.glob("*.jsonl"))

@@ -287,7 +287,7 @@ def evaluate(
     import json
     import secrets as secrets_module
 
-    from redactors.detect import build_presidio_baseline
+    from redactors.detector import build_presidio_baseline
     from redactors.engine import TextRedactor
     from redactors.evaluate import (
         as_spans,

@@ -155,6 +155,14 @@ class DetectionConfig(_Strict):
     # to be found across a cut. window_chars also bounds the characters per spaCy batch.
     window_chars: int = Field(default=100_000, ge=1_000, le=1_000_000)
     window_overlap_chars: int = Field(default=4_000, ge=100)
+    # Every display and real name in the consent registry is masked as PERSON wherever it
+    # appears (consented users too: chat names colleagues). name_directory adds a user
+    # directory (Parquet, relative to the config file) read from these columns.
+    mask_registry_names: bool = True
+    name_directory: str | None = None
+    name_directory_columns: list[str] = Field(
+        default_factory=lambda: ["display_name", "real_name"], min_length=1
+    )
 
     @model_validator(mode="after")
     def _overlap_fits_window(self) -> DetectionConfig:

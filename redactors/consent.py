@@ -23,7 +23,7 @@ from redactors.io import sha256_file
 STATUSES = ("opted_in", "opted_out", "deleted")
 REGISTRY_COLUMNS = ("user_id", "status", "region", "updated_at")
 # Optional: how people are named in text, so mentions of non-consented users can be masked.
-IDENTITY_COLUMNS = ("handle", "display_name")
+IDENTITY_COLUMNS = ("handle", "display_name", "real_name")
 
 # Drop reasons, in the order they are checked: a record gets the first that applies.
 MISSING_USER_ID = "missing_user_id"
@@ -72,6 +72,7 @@ def _read_registry(path: Path) -> pl.DataFrame:
         "updated_at": ("timestamp", lambda t: isinstance(t, pl.Datetime)),
         "handle": ("string", lambda t: t in (pl.String, pl.Null)),
         "display_name": ("string", lambda t: t in (pl.String, pl.Null)),
+        "real_name": ("string", lambda t: t in (pl.String, pl.Null)),
     }
     for column, (kind, accepts) in expected.items():
         if not accepts(registry.schema[column]):
@@ -85,6 +86,7 @@ def _read_registry(path: Path) -> pl.DataFrame:
         pl.col("region").cast(pl.String).str.strip_chars().str.to_uppercase(),
         pl.col("handle").cast(pl.String),
         pl.col("display_name").cast(pl.String),
+        pl.col("real_name").cast(pl.String),
     )
 
 
@@ -143,8 +145,12 @@ class ConsentGate:
     lookup: pl.DataFrame  # user_id -> drop reason ("" when consented)
     missing_user_reason: str | None  # reason for users not in the registry (None: keep)
     registry_fingerprint: dict[str, Any]
-    # user_id, handle, display_name (any registry row) of users whose records are dropped
+    # user_id, handle, display_name, real_name (any registry row) of users whose records
+    # are dropped
     non_consented_identities: pl.DataFrame
+    # display and real names of every user in the registry, consented or not: chat names
+    # colleagues, so their names are masked as PERSON (recognizers/directory_name.py)
+    people_names: tuple[str, ...] = ()
 
     @classmethod
     def load(cls, config: ConsentConfig, registry_path: Path) -> ConsentGate:
@@ -169,9 +175,9 @@ class ConsentGate:
         dropped_users = lookup.filter(pl.col("reason") != _KEEP)["user_id"]
         identities = (
             registry.filter(pl.col("user_id").is_in(dropped_users.implode()))
-            .select("user_id", "handle", "display_name")
+            .select("user_id", "handle", "display_name", "real_name")
             .unique()
-            .sort("user_id", "handle", "display_name", nulls_last=True)
+            .sort("user_id", "handle", "display_name", "real_name", nulls_last=True)
         )
         if config.policy == "opt_in":
             missing_reason: str | None = NOT_IN_REGISTRY
@@ -191,6 +197,12 @@ class ConsentGate:
             missing_user_reason=missing_reason,
             registry_fingerprint=fingerprint,
             non_consented_identities=identities,
+            people_names=tuple(
+                sorted(
+                    set(registry["display_name"].drop_nulls().to_list())
+                    | set(registry["real_name"].drop_nulls().to_list())
+                )
+            ),
         )
 
     def reasons(self, user_ids: pl.Series) -> pl.Series:

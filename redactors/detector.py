@@ -9,7 +9,7 @@ scoping and deny lists on top.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -29,6 +29,7 @@ from redactors.recognizers import (
     OfflineEmailRecognizer,
     custom_recognizers,
 )
+from redactors.recognizers.directory_name import DirectoryNameRecognizer
 from redactors.staged import LEMMA_STAGES, NER_STAGES, StagedAnalyzerEngine, nlp_stage
 
 
@@ -206,12 +207,16 @@ def build_presidio_baseline(config: DetectionConfig, numpy_blas: bool = False) -
     )
 
 
-def build_detector(config: DetectionConfig) -> Detector:
+def build_detector(config: DetectionConfig, people_names: Iterable[str] = ()) -> Detector:
     """The analyzer for ``config``: Presidio's recognizers, this project's, the config's
-    deny lists, country scoping, whole-word context matching and thresholds."""
+    deny lists, country scoping, whole-word context matching and thresholds.
+    ``people_names``: names of the run's people (registry, user directory), always PERSON."""
     require_model(config.spacy_model)
     engine = nlp_engine(config, numpy_blas=True)
     run_registry = registry(config, engine)
+    directory = DirectoryNameRecognizer(people_names, config.language)
+    if directory.size:
+        run_registry.add_recognizer(directory)
     check_detection_config(config, run_registry)
     nlp = engine.nlp[config.language]  # type: ignore[attr-defined]
     for component in config.spacy_disable:

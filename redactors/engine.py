@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from presidio_analyzer import RecognizerResult
@@ -158,8 +158,9 @@ class TextRedactor:
         key: bytes | None,
         mentions: NonConsentedMentions | None = None,
         repeat_cache: int = 0,
+        people_names: Iterable[str] = (),
     ) -> TextRedactor:
-        detector = build_detector(detection)
+        detector = build_detector(detection, people_names)
         entities = [*detector.entities, *([NON_CONSENTED_ENTITY] if mentions else [])]
         return cls(detector, Masker(masking, entities, key), mentions, repeat_cache)
 

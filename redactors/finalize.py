@@ -19,7 +19,6 @@ import pyarrow.parquet as pq
 from redactors.card import write_card
 from redactors.config import RunConfig
 from redactors.dedup import dedup_run
-from redactors.detect import model_fingerprint
 from redactors.errors import ResidualRiskError, ThresholdError
 from redactors.io import sha256_file, shard_schema
 from redactors.lineage import (
@@ -31,6 +30,7 @@ from redactors.lineage import (
     write_lineage,
 )
 from redactors.manifest import Manifest
+from redactors.nlp import model_fingerprint
 from redactors.output import (
     MANIFEST,
     REPORT_HTML,

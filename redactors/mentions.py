@@ -97,7 +97,10 @@ class NonConsentedMentions:
         return cls(
             gate.is_consented,
             identities["handle"].drop_nulls().to_list(),
-            identities["display_name"].drop_nulls().to_list(),
+            [
+                *identities["display_name"].drop_nulls().to_list(),
+                *identities["real_name"].drop_nulls().to_list(),
+            ],
         )
 
     def find(self, text: str) -> list[tuple[int, int]]:

@@ -51,12 +51,11 @@ def settle_names(text: str, findings: Sequence[RecognizerResult]) -> list[Recogn
         for f in people
         if _trusted(f) or not _only_everyday_words(text[f.start : f.end], lex)
     ]
-    return sorted(others + _merge(grown), key=lambda f: (f.start, f.end))
+    return sorted(others + _merge(grown), key=lambda f: (f.start, f.end, f.entity_type))
 
 
 def _trusted(finding: RecognizerResult) -> bool:
-    name = (finding.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, "")
-    return str(name).startswith(_TRUSTED_PREFIXES)
+    return _recognizer(finding).startswith(_TRUSTED_PREFIXES)
 
 
 def _only_everyday_words(value: str, lex: NameLexicon) -> bool:
@@ -121,18 +120,28 @@ def _inner_at(text: str, index: int) -> bool:
 
 
 def _merge(people: list[RecognizerResult]) -> list[RecognizerResult]:
-    merged: list[RecognizerResult] = []
+    """Overlapping or touching findings as one, credited to the highest-scoring one (ties:
+    by recognizer name, so the result never depends on Presidio's set-based order)."""
+    groups: list[list[RecognizerResult]] = []
     for finding in sorted(people, key=lambda f: (f.start, -f.end)):
-        if merged and finding.start <= merged[-1].end:
-            last = merged[-1]
-            if finding.end > last.end or finding.score > last.score:
-                merged[-1] = RecognizerResult(
-                    PERSON,
-                    last.start,
-                    max(last.end, finding.end),
-                    max(last.score, finding.score),
-                    recognition_metadata=last.recognition_metadata,
+        if groups and finding.start <= max(f.end for f in groups[-1]):
+            groups[-1].append(finding)
+        else:
+            groups.append([finding])
+    merged = []
+    for group in groups:
+        best = max(group, key=lambda f: (f.score, f.end - f.start, _recognizer(f)))
+        start, end = min(f.start for f in group), max(f.end for f in group)
+        if (best.start, best.end) == (start, end):
+            merged.append(best)
+        else:
+            merged.append(
+                RecognizerResult(
+                    PERSON, start, end, best.score, recognition_metadata=best.recognition_metadata
                 )
-            continue
-        merged.append(finding)
+            )
     return merged
+
+
+def _recognizer(finding: RecognizerResult) -> str:
+    return str((finding.recognition_metadata or {}).get(RecognizerResult.RECOGNIZER_NAME_KEY, ""))

@@ -20,10 +20,12 @@ from typing import Any
 
 from redactors.config import RunConfig
 from redactors.consent import ConsentGate
-from redactors.detect import check_detection_config, model_fingerprint
+from redactors.detector import check_detection_config
 from redactors.engine import secret_key
 from redactors.io import Plan, check_output_apart_from_inputs, plan_units
+from redactors.nlp import model_fingerprint
 from redactors.output import check_output_dir, clear_leftovers, new_run_id, staging_dir_for
+from redactors.recognizers.directory_name import names_digest, read_name_directory
 from redactors.state import UnitStore, unit_key
 
 VERSIONED_PACKAGES = (
@@ -106,6 +108,8 @@ def preflight(
         # Without a lineage index a stored unit cannot take a newer registry's decisions:
         # then the registry is part of what the unit depends on, and a change redoes it.
         depends_on["registry_sha256"] = gate.registry_fingerprint["sha256"]
+    # A stored unit was masked with the names then known: a new name redoes it.
+    depends_on["people_names_sha256"] = names_digest(people_names(config, gate))
     _key_units(plan, depends_on)
     return Preflight(
         run_id=run_id,
@@ -119,6 +123,18 @@ def preflight(
         rebuild_requested=rebuild,
         stored_units=store.count(),
     )
+
+
+def people_names(config: RunConfig, gate: ConsentGate) -> list[str]:
+    """Names masked as PERSON wherever they appear: the registry's (unless
+    ``detection.mask_registry_names`` is off) and the user directory's, if configured."""
+    detection = config.detection
+    names = list(gate.people_names) if detection.mask_registry_names else []
+    if detection.name_directory is not None:
+        names += read_name_directory(
+            config.resolve(detection.name_directory), detection.name_directory_columns
+        )
+    return names
 
 
 def _key_units(plan: Plan, depends_on: dict[str, Any]) -> None:

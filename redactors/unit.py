@@ -25,14 +25,14 @@ from typing import Any
 from redactors.batch import redact_batch, source_config
 from redactors.config import RunConfig
 from redactors.consent import ConsentGate
-from redactors.detect import one_blas_thread
 from redactors.engine import TextRedactor, secret_key
 from redactors.errors import CanaryError, ConsentError, RedactError, UnitError
 from redactors.evaluate import canary_check
 from redactors.io import WorkUnit, read_unit
 from redactors.lineage import LINEAGE_DIR, reasons_by_user_key
 from redactors.mentions import NonConsentedMentions
-from redactors.preflight import secret_fingerprint
+from redactors.nlp import one_blas_thread
+from redactors.preflight import people_names, secret_fingerprint
 from redactors.quarantine import screen_batch, unit_quarantine_path
 from redactors.refresh import refresh_unit
 from redactors.report import SourceStats
@@ -106,7 +106,12 @@ def build_engines(
         NonConsentedMentions.from_gate(gate) if config.consent.mask_non_consented_mentions else None
     )
     redactor = TextRedactor.build(
-        config.detection, config.masking, key, mentions, config.runner.repeat_cache
+        config.detection,
+        config.masking,
+        key,
+        mentions,
+        config.runner.repeat_cache,
+        people_names(config, gate),
     )
     return Engines(gate=gate, redactor=redactor, key=key)
 

@@ -109,3 +109,45 @@ def test_settled_names_stay_inside_the_text_and_never_overlap(text: str) -> None
     settled = settle_names(text, found)
     assert all(0 <= f.start < f.end <= len(text) for f in settled)
     assert all(a.end <= b.start for a, b in itertools.pairwise(settled))
+
+
+def test_names_of_the_registry_and_directory_are_masked_in_any_case_and_spacing(
+    sample_config, tmp_path
+) -> None:
+    import polars as pl
+
+    from redactors.consent import ConsentGate
+    from redactors.preflight import people_names
+
+    directory = tmp_path / "people.parquet"
+    pl.DataFrame({"real_name": ["Quillon Vardebrook", None]}).write_parquet(directory)
+    detection = sample_config.detection.model_copy(
+        update={"name_directory": str(directory), "ner_prefilter": False}
+    )
+    config = sample_config.model_copy(update={"detection": detection})
+    gate = ConsentGate.load(config.consent, config.resolve(config.consent.registry))
+    consented = [n for n in gate.people_names if n]  # consented users' names are in too
+    names = people_names(config, gate)
+    assert "Quillon Vardebrook" in names and set(consented) <= set(names)
+    redactor = TextRedactor.build(detection, config.masking, b"k" * 32, people_names=names)
+    display = consented[0]
+    text = f"lunch with {display.upper()} and quillon  VARDEBROOK?"
+    [redacted] = redactor.redact([text])
+    assert display.split()[0].upper() not in redacted.text
+    assert "quillon" not in redacted.text.lower() and "vardebrook" not in redacted.text.lower()
+
+
+def test_a_bad_name_directory_is_a_clear_error(tmp_path) -> None:
+    import polars as pl
+
+    from redactors.errors import ConfigError
+    from redactors.recognizers.directory_name import read_name_directory
+
+    with pytest.raises(ConfigError, match="file not found"):
+        read_name_directory(tmp_path / "missing.parquet", ["real_name"])
+    wrong = tmp_path / "ids.parquet"
+    pl.DataFrame({"real_name": [1, 2]}).write_parquet(wrong)
+    with pytest.raises(ConfigError, match="'real_name' must be strings"):
+        read_name_directory(wrong, ["real_name"])
+    with pytest.raises(ConfigError, match="none of the columns"):
+        read_name_directory(wrong, ["display_name"])

@@ -31,7 +31,7 @@ class StreetAddressRecognizer(PatternRecognizer):
 
     No Presidio context words: its window of 5 lemmas matched too much (see
     ``ADDRESS_INTRO``), and without them a text whose only finding is an address needs no
-    lemmas (detect.py runs the lemma pipeline only for recognizers with context words).
+    lemmas (staged.py runs the lemma pipeline only for recognizers with context words).
     """
 
     ENTITY = "STREET_ADDRESS"
