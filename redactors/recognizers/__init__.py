@@ -8,6 +8,8 @@
 | mention.py | UserMentionRecognizer | USER_MENTION |
 | street_address.py | StreetAddressRecognizer (patterns in address_words.py) | STREET_ADDRESS |
 | card.py | Mastercard2SeriesRecognizer | CREDIT_CARD |
+| luhn_card.py | LuhnCardRecognizer (12-19 digits, Luhn; grouping or card words) | CREDIT_CARD |
+| possible_phone.py | PossiblePhoneRecognizer (possible, not only valid numbers) | PHONE_NUMBER |
 | secret.py | SecretRecognizer | SECRET |
 | date_of_birth.py | DateOfBirthRecognizer | DATE_OF_BIRTH |
 | chat_name.py | ChatAddressRecognizer | PERSON |
@@ -25,8 +27,10 @@ from redactors.recognizers.chat_name import ChatAddressRecognizer
 from redactors.recognizers.date_of_birth import DateOfBirthRecognizer
 from redactors.recognizers.email import OfflineEmailRecognizer
 from redactors.recognizers.group_regex import GroupRegexRecognizer
+from redactors.recognizers.luhn_card import LuhnCardRecognizer
 from redactors.recognizers.mention import UserMentionRecognizer
 from redactors.recognizers.phone import GatedPhoneRecognizer
+from redactors.recognizers.possible_phone import PossiblePhoneRecognizer
 from redactors.recognizers.secret import SecretRecognizer
 from redactors.recognizers.street_address import StreetAddressRecognizer
 from redactors.recognizers.url import GatedUrlRecognizer, url_gate
@@ -36,6 +40,8 @@ CUSTOM_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
     UserMentionRecognizer,
     StreetAddressRecognizer,
     Mastercard2SeriesRecognizer,
+    LuhnCardRecognizer,
+    PossiblePhoneRecognizer,
     SecretRecognizer,
     DateOfBirthRecognizer,
     ChatAddressRecognizer,
@@ -54,8 +60,10 @@ __all__ = [
     "GatedPhoneRecognizer",
     "GatedUrlRecognizer",
     "GroupRegexRecognizer",
+    "LuhnCardRecognizer",
     "Mastercard2SeriesRecognizer",
     "OfflineEmailRecognizer",
+    "PossiblePhoneRecognizer",
     "SecretRecognizer",
     "StreetAddressRecognizer",
     "UserMentionRecognizer",
