@@ -7,6 +7,7 @@
 | phone.py | GatedPhoneRecognizer (Presidio's, hopeless parses skipped) | PHONE_NUMBER |
 | mention.py | UserMentionRecognizer | USER_MENTION |
 | street_address.py | StreetAddressRecognizer (patterns in address_words.py) | STREET_ADDRESS |
+| intl_address.py | InternationalAddressRecognizer (intl_address_words.py) | STREET_ADDRESS |
 | card.py | Mastercard2SeriesRecognizer | CREDIT_CARD |
 | luhn_card.py | LuhnCardRecognizer (12-19 digits, Luhn; grouping or card words) | CREDIT_CARD |
 | possible_phone.py | PossiblePhoneRecognizer (possible, not only valid numbers) | PHONE_NUMBER |
@@ -27,6 +28,7 @@ from redactors.recognizers.chat_name import ChatAddressRecognizer
 from redactors.recognizers.date_of_birth import DateOfBirthRecognizer
 from redactors.recognizers.email import OfflineEmailRecognizer
 from redactors.recognizers.group_regex import GroupRegexRecognizer
+from redactors.recognizers.intl_address import InternationalAddressRecognizer
 from redactors.recognizers.luhn_card import LuhnCardRecognizer
 from redactors.recognizers.mention import UserMentionRecognizer
 from redactors.recognizers.phone import GatedPhoneRecognizer
@@ -39,6 +41,7 @@ from redactors.recognizers.url import GatedUrlRecognizer, url_gate
 CUSTOM_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
     UserMentionRecognizer,
     StreetAddressRecognizer,
+    InternationalAddressRecognizer,
     Mastercard2SeriesRecognizer,
     LuhnCardRecognizer,
     PossiblePhoneRecognizer,
@@ -60,6 +63,7 @@ __all__ = [
     "GatedPhoneRecognizer",
     "GatedUrlRecognizer",
     "GroupRegexRecognizer",
+    "InternationalAddressRecognizer",
     "LuhnCardRecognizer",
     "Mastercard2SeriesRecognizer",
     "OfflineEmailRecognizer",

@@ -1,0 +1,357 @@
+"""International and multi-line street addresses, as one span per address.
+
+street_address.py knows US addresses on one line. Here an address starts at an anchor and
+grows over the parts that follow it:
+
+Anchors (word lists in intl_address_words.py):
+- a street with a street-type word and a house number, in either order: "Hauptstraße 5",
+  "Musterweg 12a", "12 rue de la Paix", "Calle Mayor 3", "Via Roma 10", "Rua Augusta 5",
+  "Keizersgracht 123", "ul. Zuchów 65", "Király u. 23.", "10 Downing Street" (and every US
+  form of street_address.py);
+- a name and a house number with no type word ("Koidu 31", "Alt Reinickendorf 63"), only
+  when a flat/suite line or a postcode/town line follows, or an address-introducing phrase
+  ("lives at", "address:", "sent to") comes right before: on its own it is "Windows 10";
+- a post office box ("P.O. Box 123", "Postfach 12 34", "PSC 4926, Box 7979") or a military
+  post line ("FPO AE 94560");
+- a postcode named as one ("my zip code is 98547", "postcode: SW1A 2AA");
+- "on/at <Name> Street" (a full English street word, no number): "shows on Baker Street".
+
+Growth, forward: a flat/suite/apt/unit/floor part (", Apt. 4", " Suite 485", "\\n Apt. 626"),
+comma parts of town, state, country and postcode (", Springfield, IL 62704", ", GRIMSTAD,
+Fiji 34730"), town words after a unit up to the line's end ("Suite 499 TOURNEFEUILLE
+Colombia"), and whole lines of a block: town, ", ST", postcode, "Country 12345", at most
+five lines, each only of name words and codes (a line with a sentence, a phone number or
+a sign-off ends the block). Backward: a flat part or a house number right before
+("Flat 3, 12 High Street", the leading "36" of "36 19 Folkestone Road").
+
+Punctuation: the sentence's full stop, a trailing comma or colon stay outside the span. A
+period that belongs to the address stays in when the sentence goes on after it ("Király u.
+23., Budapest", "Charilaou Trikoupi Str. 5"), but not at the end of a sentence: "I live at
+12 Elm St." masks "12 Elm St" and keeps the full stop, which is both the abbreviation's and
+the sentence's (the gold spans of presidio-research's generated set end before it too).
+
+Text-only (a GroupRegexRecognizer): no NLP, no Presidio context words.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from redactors.recognizers.address_words import (
+    ADDRESS_INTRO,
+    STRONG_ANY_CASE_ADDRESS,
+    TITLE_CASE_ADDRESS,
+)
+from redactors.recognizers.group_regex import GroupRegexRecognizer
+from redactors.recognizers.intl_address_words import (
+    ADDRESS_NAMED,
+    COMPOUND_ENDINGS,
+    ENGLISH_SUFFIXES,
+    MILITARY_POST,
+    NAME_PARTICLES,
+    NOT_TOWN_WORDS,
+    PO_BOX,
+    POSTCODE,
+    POSTCODE_NAMED,
+    TYPE_WORDS_ANY_CASE,
+    TYPE_WORDS_CAPITALISED,
+    UK_POSTCODE,
+    UNIT,
+)
+
+
+def _alternation(words: list[str]) -> str:
+    return "|".join(re.escape(w) for w in sorted(set(words), key=len, reverse=True))
+
+
+# A word: letters first, then letters or digits, inner apostrophes and hyphens
+# ("Bailén-Motril", "People's"), an abbreviation's period ("Str.").
+_WORD = r"[^\W\d_][^\W_]*(?:['’-][^\W\d_][^\W_]*)*\.?"
+_HN = r"\d{1,5}[^\W\d_]?(?:[/-]\d{1,4}[^\W\d_]?)?"  # 12, 12a, 221B, 12/3, 12-14
+_SP = r"[ \t]+"
+_TYPE_SEPARATE = (
+    rf"(?:(?i:{_alternation(TYPE_WORDS_ANY_CASE)})|{_alternation(TYPE_WORDS_CAPITALISED)})"
+    r"(?![^\W_])"
+)
+_COMPOUND = rf"[^\W\d_]{{3,}}(?i:{_alternation(COMPOUND_ENDINGS)})(?![^\W_])"
+_ENGLISH = rf"(?:{_alternation(ENGLISH_SUFFIXES)})(?![^\W_])"
+# A street with a type word, the house number after it: "Calle Mayor 3", "Hauptstraße 5",
+# "ul. Zuchów 65", "Alt Reinickendorf Str. 63"; the number may also come first and the
+# type last ("36 Folkestone Road" is street_address.py's; "12 Møller Vej").
+_NAME_WORDS = rf"(?:{_WORD}{_SP}){{0,4}}"
+TYPED_NUMBER_AFTER = re.compile(
+    rf"(?<![\w.-])(?:{_HN}{_SP})?(?P<pre>{_NAME_WORDS})(?:{_TYPE_SEPARATE}|{_COMPOUND})\.?"
+    rf"(?:{_SP}{_WORD}){{0,4}}{_SP}{_HN}(?![\w-]|[.,]\d)\.?"
+)
+# House number first, then the type word and the name: "12 rue de la Paix", "5 avenue
+# Foch", "95 Avenue des Tuileries Lovrić Street".
+TYPED_NUMBER_FIRST = re.compile(
+    rf"(?<![\w.,:/#$-]){_HN}{_SP}(?:{_TYPE_SEPARATE}|{_COMPOUND})\.?(?:{_SP}{_WORD}){{1,6}}"
+)
+# No type word: a name and a house number ("Koidu 31", "12 Drangahrauni 3"); kept only with
+# a unit or block after it, or an address phrase before it.
+UNTYPED = re.compile(
+    rf"(?<![\w.,:/#$-])(?:{_HN}{_SP})?{_WORD}(?:{_SP}{_WORD}){{0,3}}{_SP}{_HN}"
+    rf"(?![\w-]|[.,:]\d)"
+)
+ON_STREET = re.compile(
+    rf"\b(?:on|at|in|along|off)\s+((?:[A-Z][^\W\d_]+{_SP}){{1,3}}"
+    rf"(?:Street|Avenue|Road|Boulevard|Lane))\b"
+)
+_US_ANCHORS = [
+    re.compile(TITLE_CASE_ADDRESS, re.DOTALL | re.MULTILINE),
+    re.compile(STRONG_ANY_CASE_ADDRESS, re.DOTALL | re.MULTILINE),
+]
+_PO_BOX = re.compile(PO_BOX)
+_MILITARY_POST = re.compile(MILITARY_POST)
+_UNIT_NEXT = re.compile(rf"(?:[ \t]*,[ \t]*|[ \t]+|[ \t]*\n[ \t>]*)({UNIT})")
+_UNIT_BEFORE = re.compile(rf"({UNIT})[ \t]*,?[ \t]*\Z")
+_NUMBER_BEFORE = re.compile(rf"(?:^|(?<=[\n>:]|\s))[ \t]*({_HN})[ \t]+\Z")
+_COMMA_PART = re.compile(r"[ \t]*,[ \t]*([^,\n]{1,60}?)(?=[ \t]*(?:,|\n|$))", re.MULTILINE)
+_NEXT_LINE = re.compile(r"[ \t]*\n[ \t>]*([^\n]{1,80}?)[ \t]*(?=\n|$)", re.MULTILINE)
+_UNIT_IN = re.compile(UNIT)
+_BLANK_LINE = re.compile(r"[ \t]*\n[ \t>]*(?=\n)")
+_REST_OF_LINE = re.compile(r"[ \t]+([^\n,]{1,60}?)[ \t]*(?=\n|$|,)", re.MULTILINE)
+_TRAILING_WORDS = re.compile(rf"{_SP}((?:{_WORD}{_SP}){{0,3}}{_ENGLISH})\.?")
+_POSTCODE_FULL = re.compile(rf"{POSTCODE}")
+_STATE = re.compile(r"[A-Z]{2}|nan")
+_SENTENCE_AFTER = re.compile(r"\s*(?:\Z|\n)|\s+[^\W\d_a-z]|\s+[\"'(\[]")
+
+
+def _is_name_word(word: str, any_case: bool) -> bool:
+    bare = word.rstrip(".")
+    if not bare:
+        return False
+    if bare.lower() in NOT_TOWN_WORDS:
+        return False
+    if bare.lower() in NAME_PARTICLES:
+        return True
+    return bare[0].isalpha() and (any_case or bare[0].isupper() or bare == "nan")
+
+
+def place_prefix(part: str, any_case: bool) -> int:
+    """Length of the longest start of ``part`` that is town, state, country and postcode:
+    name words ("Horka nad Moravou", "People's Republic of China") and codes ("IL 62704",
+    ", SH", "05775", "Mali 44998"); 0 when it holds no name or code. Particles do not end
+    it ("Fiji 34730 last night": "Fiji 34730")."""
+    tokens = [(m.group(), m.end()) for m in re.finditer(r"[^\s,]+", part)]
+    if not tokens or (len(tokens) > 8 and not any_case):
+        return 0
+    end = 0
+    for i, (token, token_end) in enumerate(tokens):
+        pair_next = i + 1 < len(tokens) and _POSTCODE_FULL.fullmatch(
+            f"{token} {tokens[i + 1][0]}"
+        )
+        pair_prev = i > 0 and _POSTCODE_FULL.fullmatch(f"{tokens[i - 1][0]} {token}")
+        if _POSTCODE_FULL.fullmatch(token) or pair_next or pair_prev or _STATE.fullmatch(token):
+            end = token_end
+            continue
+        if not _is_name_word(token, any_case):
+            break
+        if token.rstrip(".").lower() not in NAME_PARTICLES:
+            end = token_end
+    return end
+
+
+def place_part(part: str, any_case: bool) -> bool:
+    """Whether all of a comma part or a block's line is town, state, country, postcode."""
+    return bool(part.strip()) and place_prefix(part, any_case) >= len(part.rstrip())
+
+
+_CODE = re.compile(rf"(?<![\w-])(?:{POSTCODE}|[A-Z]{{2}})(?![\w-])")
+
+
+def _has_code(part: str) -> bool:
+    return bool(_CODE.search(part))
+
+
+def _name_start(text: str, start: int, end: int) -> int:
+    """Where the street name before a type word starts: the name words right before it
+    ("I live at Hauptstraße 5": "Hauptstraße"; "Alt Reinickendorf Str. 63": all; in lower
+    case only the one word before the type, "frankfurter allee 73")."""
+    words = list(re.finditer(_WORD, text[start:end]))
+    name_start = end
+    for word in reversed(words):
+        value = word.group()
+        lower = not value[0].isupper()
+        if not _is_name_word(value, any_case=True) or (lower and name_start < end):
+            break
+        if lower and value.lower() in NAME_PARTICLES:
+            break
+        name_start = start + word.start()
+        if lower:
+            break
+    return name_start
+
+
+def _name_ok(value: str, any_case: bool) -> bool:
+    """The words of an untyped street name: names, not sentence words."""
+    words = [w for w in re.findall(_WORD, value)]
+    return bool(words) and all(_is_name_word(w, any_case) for w in words)
+
+
+class InternationalAddressRecognizer(GroupRegexRecognizer):
+    """European, UK, multi-line and PO box addresses, one span each (module doc)."""
+
+    ENTITY = "STREET_ADDRESS"
+    SCORE = 0.6
+    POSTCODE_SCORE = 0.5
+    MAX_LINES = 5
+
+    RULES: ClassVar[list[tuple[str, str, float]]] = []
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if not re.search(r"\d|Street|Avenue|Road|Boulevard|Lane", text):
+            return []
+        spans: list[tuple[int, int, float]] = []
+        for start, end, confirmed in self._anchors(text):
+            grown_end, parts = self._grow(text, start, end)
+            if not confirmed and not parts:
+                continue
+            start = self._grow_back(text, start)
+            spans.append((start, trim_end(text, start, grown_end), self.SCORE))
+        for match in POSTCODE_NAMED.finditer(text):
+            spans.append((match.start(1), match.end(1), self.SCORE))
+        for match in UK_POSTCODE.finditer(text):
+            spans.append((match.start(), match.end(), self.POSTCODE_SCORE))
+        return [
+            RecognizerResult(self.ENTITY, start, end, score)
+            for start, end, score in _merge(spans)
+            if end > start
+        ]
+
+    def _anchors(self, text: str) -> list[tuple[int, int, bool]]:
+        """(start, end, confirmed) of each anchor: confirmed ones need no growth."""
+        found: list[tuple[int, int, bool]] = []
+        for match in TYPED_NUMBER_AFTER.finditer(text):
+            start = _name_start(text, match.start("pre"), match.end("pre"))
+            if start == match.start("pre"):
+                start = match.start()
+            found.append((start, match.end(), True))
+        for match in TYPED_NUMBER_FIRST.finditer(text):
+            end = match.end()
+            for word in re.finditer(_WORD, match.group()):
+                if not _is_name_word(word.group(), any_case=match.group().islower()):
+                    end = match.start() + word.start()
+                    break
+            found.append((match.start(), end, True))
+        for pattern in _US_ANCHORS:
+            found.extend((m.start(), m.end(), True) for m in pattern.finditer(text))
+        for pattern in (_PO_BOX, _MILITARY_POST):
+            found.extend((m.start(), m.end(), True) for m in pattern.finditer(text))
+        for match in ON_STREET.finditer(text):
+            found.append((match.start(1), match.end(1), True))
+        for match in UNTYPED.finditer(text):
+            name = re.sub(rf"^{_HN}{_SP}|{_SP}{_HN}$", "", match.group())
+            before = text[max(0, match.start() - 60) : match.start()]
+            introduced = bool(ADDRESS_INTRO.search(before) or ADDRESS_NAMED.search(before))
+            if _name_ok(name, any_case=introduced):
+                found.append((match.start(), match.end(), introduced))
+        return found
+
+    def _grow(self, text: str, start: int, end: int) -> tuple[int, int]:
+        """The end of the address that starts with the anchor ending at ``end``, and how
+        many parts (unit, comma part, line) it grew by."""
+        parts = int(bool(_UNIT_IN.search(text, start, end)))  # "500 N Main St Apt 4"
+        lines = 0
+        # Town words in lower case only where the address is ("12 oak st, springfield")
+        any_case = not any(c.isupper() for c in text[start:end])
+        blank_lines = 0
+        while True:
+            trailing = _TRAILING_WORDS.match(text, end)
+            if trailing and _name_ok(trailing.group(1), any_case=False) and parts == 0:
+                end = trailing.end(1)
+                continue
+            unit = _UNIT_NEXT.match(text, end)
+            if unit:
+                lines += "\n" in text[end : unit.start(1)]
+                end, parts = unit.end(1), parts + 1
+                rest = _REST_OF_LINE.match(text, end)
+                if rest:
+                    end = rest.start(1) + place_prefix(rest.group(1), any_case) or end
+                continue
+            comma = _COMMA_PART.match(text, end)
+            if comma and place_prefix(comma.group(1), any_case):
+                end, parts = comma.start(1) + place_prefix(comma.group(1), any_case), parts + 1
+                if end < comma.end(1):
+                    return end, parts  # the sentence goes on after the town
+                continue
+            line = _NEXT_LINE.match(text, end)
+            blank = _BLANK_LINE.match(text, end)
+            if blank and parts and not blank_lines:
+                # One blank line inside a block that already has a unit or town line.
+                line = _NEXT_LINE.match(text, blank.end())
+                if not line or not place_part(line.group(1), any_case):
+                    return end, parts
+                blank_lines = 1
+            if (
+                line
+                and lines < self.MAX_LINES
+                and place_part(line.group(1), any_case)
+                and (
+                    parts
+                    or _has_code(line.group(1))
+                    or self._block_has_code(text, line.end(1), lines, any_case)
+                )
+            ):
+                end, parts, lines = line.end(1), parts + 1, lines + 1
+                continue
+            military = _MILITARY_POST.match(text, end) or re.compile(
+                rf"[ \t]*\n[ \t>]*({MILITARY_POST})"
+            ).match(text, end)
+            if military:
+                end, parts = military.end(), parts + 1
+                continue
+            return end, parts
+
+    def _block_has_code(self, text: str, pos: int, lines: int, any_case: bool) -> bool:
+        """Whether one of the next lines of a block holds a postcode or state code, so a
+        town line without one ("Fahrdorf" before ", SH" and "05775") belongs to it."""
+        for _ in range(self.MAX_LINES - lines - 1):
+            line = _NEXT_LINE.match(text, pos)
+            if not line or not place_part(line.group(1), any_case):
+                return False
+            if _has_code(line.group(1)):
+                return True
+            pos = line.end(1)
+        return False
+
+    @staticmethod
+    def _grow_back(text: str, start: int) -> int:
+        """A flat part ("Flat 3, ") or a lone house number ("36 ") right before."""
+        before = text[max(0, start - 30) : start]
+        unit = _UNIT_BEFORE.search(before)
+        if unit:
+            return start - len(before) + unit.start(1)
+        number = _NUMBER_BEFORE.search(before)
+        if number:
+            return start - len(before) + number.start(1)
+        return start
+
+
+def trim_end(text: str, start: int, end: int) -> int:
+    """``end`` without trailing commas, colons, spaces or the sentence's full stop (module
+    doc): a period stays in only when the sentence goes on after it."""
+    while end > start and text[end - 1] in " \t\n,;:":
+        end -= 1
+    if end > start and text[end - 1] == "." and _SENTENCE_AFTER.match(text, end):
+        end -= 1
+    return end
+
+
+def _merge(spans: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    """Overlapping spans as one, with the highest score."""
+    merged: list[tuple[int, int, float]] = []
+    for start, end, score in sorted(spans):
+        if merged and start < merged[-1][1]:
+            last = merged[-1]
+            merged[-1] = (last[0], max(last[1], end), max(last[2], score))
+        else:
+            merged.append((start, end, score))
+    return merged
