@@ -90,13 +90,18 @@ TYPED_NUMBER_AFTER = re.compile(
 # House number first, then the type word and the name: "12 rue de la Paix", "5 avenue
 # Foch", "95 Avenue des Tuileries Lovrić Street".
 TYPED_NUMBER_FIRST = re.compile(
-    rf"(?<![\w.,:/#$-]){_HN}{_SP}(?:{_TYPE_SEPARATE}|{_COMPOUND})\.?(?:{_SP}{_WORD}){{1,6}}"
+    rf"(?<![\w.,:/#$-]){_HN}{_SP}(?P<type>{_TYPE_SEPARATE}|{_COMPOUND})\.?(?:{_SP}{_WORD}){{1,6}}"
 )
 # No type word: a name and a house number ("Koidu 31", "12 Drangahrauni 3"); kept only with
 # a unit or block after it, or an address phrase before it.
 UNTYPED = re.compile(
     rf"(?<![\w.,:/#$-])(?:{_HN}{_SP})?{_WORD}(?:{_SP}{_WORD}){{0,3}}{_SP}{_HN}"
     rf"(?![\w-]|[.,:]\d)"
+)
+# No type word, no number after the name, the rest of the line: "30 N. Stadion", "262
+# Pavlou Drandaki"; kept only with a unit or block after it.
+UNTYPED_NUMBER_FIRST = re.compile(
+    rf"(?<![\w.,:/#$-]){_HN}{_SP}(?P<name>{_WORD}(?:{_SP}{_WORD}){{0,4}})[ \t]*$", re.MULTILINE
 )
 ON_STREET = re.compile(
     rf"\b(?:on|at|in|along|off)\s+((?:[A-Z][^\W\d_]+{_SP}){{1,3}}"
@@ -108,14 +113,17 @@ _US_ANCHORS = [
 ]
 _PO_BOX = re.compile(PO_BOX)
 _MILITARY_POST = re.compile(MILITARY_POST)
-_UNIT_NEXT = re.compile(rf"(?:[ \t]*,[ \t]*|[ \t]+|[ \t]*\n[ \t>]*)({UNIT})")
+# A line break and what quotes or lists put before a line ("> ", "• ", "??? " where a
+# bullet lost its encoding).
+_LINE_BREAK = r"[ \t]*\n(?:[ \t]*(?:>|\?{1,3}|[•*|·]))*[ \t]*"
+_UNIT_NEXT = re.compile(rf"(?:[ \t]*,[ \t]*|[ \t]+|{_LINE_BREAK})({UNIT})")
 _UNIT_BEFORE = re.compile(rf"({UNIT})[ \t]*,?[ \t]*\Z")
-_NUMBER_BEFORE = re.compile(rf"(?:^|(?<=[\n>:]|\s))[ \t]*({_HN})[ \t]+\Z")
+_NUMBER_BEFORE = re.compile(rf"(?:^|(?<=[\n>:?•*|]|\s))[ \t]*({_HN})[ \t]+\Z")
 _COMMA_PART = re.compile(r"[ \t]*,[ \t]*([^,\n]{1,60}?)(?=[ \t]*(?:,|\n|$))", re.MULTILINE)
-_NEXT_LINE = re.compile(r"[ \t]*\n[ \t>]*([^\n]{1,80}?)[ \t]*(?=\n|$)", re.MULTILINE)
-_UNIT_IN = re.compile(UNIT)
-_BLANK_LINE = re.compile(r"[ \t]*\n[ \t>]*(?=\n)")
-_REST_OF_LINE = re.compile(r"[ \t]+([^\n,]{1,60}?)[ \t]*(?=\n|$|,)", re.MULTILINE)
+_NEXT_LINE = re.compile(rf"{_LINE_BREAK}([^\n]{{1,80}}?)[ \t]*(?=\n|$)", re.MULTILINE)
+_UNIT_AT_END = re.compile(rf"{UNIT}\Z")
+_BLANK_LINE = re.compile(rf"{_LINE_BREAK}(?=\n)")
+_REST_OF_LINE = re.compile(r"[ \t]+([^\n,]{1,60})")
 _TRAILING_WORDS = re.compile(rf"{_SP}((?:{_WORD}{_SP}){{0,3}}{_ENGLISH})\.?")
 _POSTCODE_FULL = re.compile(rf"{POSTCODE}")
 _STATE = re.compile(r"[A-Z]{2}|nan")
@@ -150,10 +158,12 @@ def place_prefix(part: str, any_case: bool) -> int:
         if _POSTCODE_FULL.fullmatch(token) or pair_next or pair_prev or _STATE.fullmatch(token):
             end = token_end
             continue
-        if not _is_name_word(token, any_case):
+        if not _is_name_word(token.rstrip("?!"), any_case):
             break
         if token.rstrip(".").lower() not in NAME_PARTICLES:
             end = token_end
+        if token[-1] in "?!" or (token[-1] == "." and len(token) > 2):
+            break  # the sentence ends here: "København K SJ. Please call me"
     return end
 
 
@@ -165,26 +175,29 @@ def place_part(part: str, any_case: bool) -> bool:
 _CODE = re.compile(rf"(?<![\w-])(?:{POSTCODE}|[A-Z]{{2}})(?![\w-])")
 
 
-def _has_code(part: str) -> bool:
-    return bool(_CODE.search(part))
+def _has_code(part: str, any_case: bool) -> bool:
+    """Whether a part holds a postcode or a state code ("IL", "nan"; "tv" in lower case)."""
+    return bool(_CODE.search(part) or (any_case and _CODE.search(part.upper())))
 
 
 def _name_start(text: str, start: int, end: int) -> int:
     """Where the street name before a type word starts: the name words right before it
-    ("I live at Hauptstraße 5": "Hauptstraße"; "Alt Reinickendorf Str. 63": all; in lower
-    case only the one word before the type, "frankfurter allee 73")."""
+    ("I live at Hauptstraße 5": "Hauptstraße"; "Alt Reinickendorf Str. 63", "Dirk de
+    Derdelaan 149": all; in lower case only the one word before the type, "frankfurter
+    allee 73")."""
     words = list(re.finditer(_WORD, text[start:end]))
     name_start = end
     for word in reversed(words):
         value = word.group()
-        lower = not value[0].isupper()
-        if not _is_name_word(value, any_case=True) or (lower and name_start < end):
+        if value.rstrip(".").lower() in NAME_PARTICLES:
+            continue  # only kept with a capitalised word before it
+        if not _is_name_word(value, any_case=True):
             break
-        if lower and value.lower() in NAME_PARTICLES:
+        if not value[0].isupper():
+            if name_start == end:
+                name_start = start + word.start()
             break
         name_start = start + word.start()
-        if lower:
-            break
     return name_start
 
 
@@ -210,8 +223,9 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
         if not re.search(r"\d|Street|Avenue|Road|Boulevard|Lane", text):
             return []
         spans: list[tuple[int, int, float]] = []
-        for start, end, confirmed in self._anchors(text):
-            grown_end, parts = self._grow(text, start, end)
+        lower_case = not any(c.isupper() for c in text)
+        for start, end, confirmed in self._anchors(text, lower_case):
+            grown_end, parts = self._grow(text, start, end, lower_case)
             if not confirmed and not parts:
                 continue
             start = self._grow_back(text, start)
@@ -226,7 +240,7 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
             if end > start
         ]
 
-    def _anchors(self, text: str) -> list[tuple[int, int, bool]]:
+    def _anchors(self, text: str, lower_case: bool) -> list[tuple[int, int, bool]]:
         """(start, end, confirmed) of each anchor: confirmed ones need no growth."""
         found: list[tuple[int, int, bool]] = []
         for match in TYPED_NUMBER_AFTER.finditer(text):
@@ -236,9 +250,9 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
             found.append((start, match.end(), True))
         for match in TYPED_NUMBER_FIRST.finditer(text):
             end = match.end()
-            for word in re.finditer(_WORD, match.group()):
+            for word in re.finditer(_WORD, text[match.end("type") : end]):
                 if not _is_name_word(word.group(), any_case=match.group().islower()):
-                    end = match.start() + word.start()
+                    end = match.end("type") + word.start()
                     break
             found.append((match.start(), end, True))
         for pattern in _US_ANCHORS:
@@ -251,30 +265,37 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
             name = re.sub(rf"^{_HN}{_SP}|{_SP}{_HN}$", "", match.group())
             before = text[max(0, match.start() - 60) : match.start()]
             introduced = bool(ADDRESS_INTRO.search(before) or ADDRESS_NAMED.search(before))
-            if _name_ok(name, any_case=introduced):
+            if _name_ok(name, any_case=introduced or lower_case):
                 found.append((match.start(), match.end(), introduced))
+        for match in UNTYPED_NUMBER_FIRST.finditer(text):
+            if _name_ok(match.group("name"), any_case=lower_case):
+                found.append((match.start(), match.end(), False))
         return found
 
-    def _grow(self, text: str, start: int, end: int) -> tuple[int, int]:
-        """The end of the address that starts with the anchor ending at ``end``, and how
-        many parts (unit, comma part, line) it grew by."""
-        parts = int(bool(_UNIT_IN.search(text, start, end)))  # "500 N Main St Apt 4"
+    def _grow(self, text: str, start: int, end: int, any_case: bool) -> tuple[int, int]:
+        """The end of the address that starts with the anchor ``start:end``, and how many
+        parts (unit, comma part, line) it grew by. ``any_case``: the text is in lower case,
+        so town words may be too."""
+        parts = 0
         lines = 0
-        # Town words in lower case only where the address is ("12 oak st, springfield")
-        any_case = not any(c.isupper() for c in text[start:end])
         blank_lines = 0
+        after_unit = bool(_UNIT_AT_END.search(text, start, end))  # "500 N Main St Apt 4"
         while True:
+            if after_unit:
+                # Town words after a unit, on its line: "Suite 499 TOURNEFEUILLE Colombia".
+                after_unit = False
+                rest = _REST_OF_LINE.match(text, end)
+                if rest and place_prefix(rest.group(1), any_case):
+                    end, parts = rest.start(1) + place_prefix(rest.group(1), any_case), parts + 1
+                    continue
             trailing = _TRAILING_WORDS.match(text, end)
-            if trailing and _name_ok(trailing.group(1), any_case=False) and parts == 0:
-                end = trailing.end(1)
+            if trailing and parts == 0 and _name_ok(trailing.group(1), any_case=False):
+                end = trailing.end(1)  # "Edeby 55 Møller Street"
                 continue
             unit = _UNIT_NEXT.match(text, end)
             if unit:
                 lines += "\n" in text[end : unit.start(1)]
-                end, parts = unit.end(1), parts + 1
-                rest = _REST_OF_LINE.match(text, end)
-                if rest:
-                    end = rest.start(1) + place_prefix(rest.group(1), any_case) or end
+                end, parts, after_unit = unit.end(1), parts + 1, True
                 continue
             comma = _COMMA_PART.match(text, end)
             if comma and place_prefix(comma.group(1), any_case):
@@ -282,32 +303,30 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
                 if end < comma.end(1):
                     return end, parts  # the sentence goes on after the town
                 continue
-            line = _NEXT_LINE.match(text, end)
+            if lines >= self.MAX_LINES:
+                return end, parts
+            next_start = end
             blank = _BLANK_LINE.match(text, end)
             if blank and parts and not blank_lines:
-                # One blank line inside a block that already has a unit or town line.
-                line = _NEXT_LINE.match(text, blank.end())
-                if not line or not place_part(line.group(1), any_case):
-                    return end, parts
-                blank_lines = 1
-            if (
-                line
-                and lines < self.MAX_LINES
-                and place_part(line.group(1), any_case)
-                and (
-                    parts
-                    or _has_code(line.group(1))
-                    or self._block_has_code(text, line.end(1), lines, any_case)
-                )
+                next_start, blank_lines = blank.end(), 1  # one blank line inside a block
+            line = _NEXT_LINE.match(text, next_start)
+            if line is None:
+                return end, parts
+            value = line.group(1)
+            prefix = place_prefix(value, any_case)
+            if not prefix:
+                return end, parts
+            if prefix >= len(value.rstrip()) and (
+                parts
+                or _has_code(value, any_case)
+                or self._block_has_code(text, line.end(1), lines, any_case)
             ):
                 end, parts, lines = line.end(1), parts + 1, lines + 1
                 continue
-            military = _MILITARY_POST.match(text, end) or re.compile(
-                rf"[ \t]*\n[ \t>]*({MILITARY_POST})"
-            ).match(text, end)
-            if military:
-                end, parts = military.end(), parts + 1
-                continue
+            if (parts or blank_lines == 0) and _has_code(value[:prefix], any_case):
+                # The block's last line, the sentence going on after it: "Japan 26218.
+                # Please call", "Ukraine 34758 for this card".
+                return line.start(1) + prefix, parts + 1
             return end, parts
 
     def _block_has_code(self, text: str, pos: int, lines: int, any_case: bool) -> bool:
@@ -317,7 +336,7 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
             line = _NEXT_LINE.match(text, pos)
             if not line or not place_part(line.group(1), any_case):
                 return False
-            if _has_code(line.group(1)):
+            if _has_code(line.group(1), any_case):
                 return True
             pos = line.end(1)
         return False
