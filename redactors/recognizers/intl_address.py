@@ -45,6 +45,7 @@ from redactors.recognizers.address_words import (
     ADDRESS_INTRO,
     STRONG_ANY_CASE_ADDRESS,
     TITLE_CASE_ADDRESS,
+    trim_end,
 )
 from redactors.recognizers.group_regex import GroupRegexRecognizer
 from redactors.recognizers.intl_address_words import (
@@ -77,16 +78,17 @@ _TYPE_SEPARATE = (
     rf"(?:(?i:{_alternation(TYPE_WORDS_ANY_CASE)})|{_alternation(TYPE_WORDS_CAPITALISED)})"
     r"(?![^\W_])"
 )
-_COMPOUND = rf"[^\W\d_]{{3,}}(?i:{_alternation(COMPOUND_ENDINGS)})(?![^\W_])"
+_COMPOUND = rf"(?<![^\W_])[^\W\d_]{{3,}}(?i:{_alternation(COMPOUND_ENDINGS)})(?![^\W_])"
 _ENGLISH = rf"(?:{_alternation(ENGLISH_SUFFIXES)})(?![^\W_])"
 # A street with a type word, the house number after it: "Calle Mayor 3", "Hauptstraße 5",
-# "ul. Zuchów 65", "Alt Reinickendorf Str. 63"; the number may also come first and the
-# type last ("36 Folkestone Road" is street_address.py's; "12 Møller Vej").
-_NAME_WORDS = rf"(?:{_WORD}{_SP}){{0,4}}"
+# "ul. Zuchów 65", "Alt Reinickendorf Str. 63" (the words before the type are found
+# backwards from it, a number before them by growing back: "12 Møller Vej 3").
 TYPED_NUMBER_AFTER = re.compile(
-    rf"(?<![\w.-])(?:{_HN}{_SP})?(?P<pre>{_NAME_WORDS})(?:{_TYPE_SEPARATE}|{_COMPOUND})\.?"
+    rf"(?<![^\W_])(?:{_TYPE_SEPARATE}|{_COMPOUND})\.?"
     rf"(?:{_SP}{_WORD}){{0,4}}{_SP}{_HN}(?![\w-]|[.,]\d)\.?"
 )
+# The name words right before a type word ("Alt Reinickendorf Str. 63").
+_WORDS_BEFORE = re.compile(rf"(?:{_WORD}{_SP}){{1,4}}\Z")
 # House number first, then the type word and the name: "12 rue de la Paix", "5 avenue
 # Foch", "95 Avenue des Tuileries Lovrić Street".
 TYPED_NUMBER_FIRST = re.compile(
@@ -127,7 +129,6 @@ _REST_OF_LINE = re.compile(r"[ \t]+([^\n,]{1,60})")
 _TRAILING_WORDS = re.compile(rf"{_SP}((?:{_WORD}{_SP}){{0,3}}{_ENGLISH})\.?")
 _POSTCODE_FULL = re.compile(rf"{POSTCODE}")
 _STATE = re.compile(r"[A-Z]{2}|nan")
-_SENTENCE_AFTER = re.compile(r"\s*(?:\Z|\n)|\s+[^\W\d_a-z]|\s+[\"'(\[]")
 
 
 def _is_name_word(word: str, any_case: bool) -> bool:
@@ -223,7 +224,7 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
         if not re.search(r"\d|Street|Avenue|Road|Boulevard|Lane", text):
             return []
         spans: list[tuple[int, int, float]] = []
-        lower_case = not any(c.isupper() for c in text)
+        lower_case = text == text.lower()
         for start, end, confirmed in self._anchors(text, lower_case):
             grown_end, parts = self._grow(text, start, end, lower_case)
             if not confirmed and not parts:
@@ -244,9 +245,10 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
         """(start, end, confirmed) of each anchor: confirmed ones need no growth."""
         found: list[tuple[int, int, bool]] = []
         for match in TYPED_NUMBER_AFTER.finditer(text):
-            start = _name_start(text, match.start("pre"), match.end("pre"))
-            if start == match.start("pre"):
-                start = match.start()
+            start = match.start()
+            before = _WORDS_BEFORE.search(text, max(0, start - 80), start)
+            if before:
+                start = _name_start(text, before.start(), start)
             found.append((start, match.end(), True))
         for match in TYPED_NUMBER_FIRST.finditer(text):
             end = match.end()
@@ -352,16 +354,6 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
         if number:
             return start - len(before) + number.start(1)
         return start
-
-
-def trim_end(text: str, start: int, end: int) -> int:
-    """``end`` without trailing commas, colons, spaces or the sentence's full stop (module
-    doc): a period stays in only when the sentence goes on after it."""
-    while end > start and text[end - 1] in " \t\n,;:":
-        end -= 1
-    if end > start and text[end - 1] == "." and _SENTENCE_AFTER.match(text, end):
-        end -= 1
-    return end
 
 
 def _merge(spans: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:

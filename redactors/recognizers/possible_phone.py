@@ -11,10 +11,10 @@ almost any run of 7 to 15 digits is a possible number somewhere.
 - Phone-like layout (0.5, over the run's threshold): a leading "+" or international "00",
   an area code in parentheses, an extension ("x818", "ext. 12"), three or more digit groups,
   or two groups joined by "-" or "." ("555-1234", "0910-5877671").
-- Other layouts (0.3, under it): one run of digits, two groups split by a space
+- Other layouts (not reported): one run of digits, two groups split by a space
   ("785 8949"), groups of three as in thousands ("1 200 000"), 4+4 digits with "-"
   ("0900-1700"). Phone words right before ("call", "tel", "phone: ", "text me at", "ph #")
-  or a label right after ("-Office", " fax") raise any candidate to 0.6.
+  or a label right after ("-Office", " fax") make any candidate a phone (0.6).
 - Six digits in groups ("61 51 81") only next to phone words.
 - Never a phone: dates, times, IP addresses, versions ("v1.2.3.4567", dotted groups of one
   digit), SSN-shaped 3-2-4, ZIP+4 5-4, year lists, numbers inside words, prices, paths or
@@ -64,6 +64,28 @@ SHORT_SCORE = 0.1  # not a phone on its own, whatever the layout; phone words ma
 CONTEXT_SCORE = 0.6
 
 
+# Digits and phone punctuation, and an extension, as the matcher's candidates.
+_CANDIDATE = re.compile(r"[+(]?\d[\d().\-/ ]{4,40}\d\)?(?: ?(?:x|ext\.?) ?\d{1,6}\b)?")
+
+
+def _candidates(text: str) -> list[tuple[int, int]]:
+    """Spans that may hold a phone number this recognizer keeps: not a date, time, IP
+    address, version, id or price (the checks of ``layout_score``); a run of more than 15
+    digits with separators may be two numbers, which the matcher splits."""
+    found = []
+    for match in _CANDIDATE.finditer(text):
+        if _BAD_BEFORE.search(text, max(0, match.start() - 2), match.start()):
+            continue
+        raw = match.group()
+        groups = _groups(raw)
+        composite = len("".join(groups)) > 15 and len(groups) > 1
+        if composite and not all(len(g) == 4 for g in groups):
+            found.append(match.span())  # may be two numbers: the matcher splits them
+        elif _score(text, match.start(), match.end(), raw) is not None:
+            found.append(match.span())
+    return found
+
+
 def _groups(core: str) -> list[str]:
     return re.findall(r"\d+", core)
 
@@ -104,6 +126,21 @@ def layout_score(raw: str) -> float | None:
     return BARE_SCORE
 
 
+def _score(text: str, start: int, end: int, raw: str) -> float | None:
+    """The score of the candidate ``raw`` at ``start:end``; None when it is no phone."""
+    if _BAD_BEFORE.search(text, max(0, start - 2), start) or _BAD_AFTER.match(text[end:]):
+        return None
+    score = layout_score(raw)
+    if score is None:
+        return None
+    if PHONE_PHRASE_BEFORE.search(text, max(0, start - 40), start) or PHONE_LABEL_AFTER.match(
+        text, end
+    ):
+        return CONTEXT_SCORE
+    # A bare run of digits or a short number without phone words is not reported at all.
+    return None if score in (SHORT_SCORE, BARE_SCORE) else score
+
+
 class PossiblePhoneRecognizer(PhoneRecognizer):
     """Possible phone numbers in phone-like layout or next to phone words (module doc)."""
 
@@ -127,13 +164,18 @@ class PossiblePhoneRecognizer(PhoneRecognizer):
     ) -> list[RecognizerResult]:
         if not _SIX_DIGITS.search(text):
             return []
+        candidates = _candidates(text)
+        if not candidates:
+            return []
         spans: dict[tuple[int, int], str] = {}
         for region in self.supported_regions:
             for match in PhoneNumberMatcher(text, region, leniency=self.leniency):
                 spans.setdefault((match.start, match.end), match.raw_string)
+            if all(any(s <= a + 1 and e >= b - 1 for s, e in spans) for a, b in candidates):
+                break  # every candidate is a possible number already: no more regions
         results = []
         for (start, end), raw in spans.items():
-            score = self._score(text, start, end, raw)
+            score = _score(text, start, end, raw)
             if score is not None:
                 results.append(
                     RecognizerResult(
@@ -150,18 +192,6 @@ class PossiblePhoneRecognizer(PhoneRecognizer):
                 )
         return self.remove_duplicates(results)
 
-    @staticmethod
-    def _score(text: str, start: int, end: int, raw: str) -> float | None:
-        if _BAD_BEFORE.search(text, max(0, start - 2), start) or _BAD_AFTER.match(text[end:]):
-            return None
-        score = layout_score(raw)
-        if score is None:
-            return None
-        if PHONE_PHRASE_BEFORE.search(text, max(0, start - 40), start) or PHONE_LABEL_AFTER.match(
-            text, end
-        ):
-            return CONTEXT_SCORE
-        return None if score == SHORT_SCORE else score
 
 
 def is_possible_somewhere(raw: str, regions: Sequence[str]) -> bool:
