@@ -34,11 +34,12 @@ COMPOUND_ENDINGS = (
 # the name: "Møller Street", "Stone Cellar Road".
 ENGLISH_SUFFIXES = sorted(set(_SUFFIXES) | {"Str", "Rd."})
 
-# Flat, suite, apartment, unit, floor, room, building lines: "Apt. 441", "Suite 992",
-# "Flat 3", "2nd floor", "Unit 4B", "#12".
+# Flat, suite, apartment, unit, floor, building lines: "Apt. 441", "Suite 992", "Flat 3",
+# "2nd floor", "Unit 4B", "#12". Not "room", "top" (Austrian flats), "stock" (German
+# floors): "room 5", "Top 3", "stock 5" are chat.
 UNIT = (
-    r"(?:(?i:apt|apartment|appt|suite|ste|unit|flat|fl|floor|room|rm|bldg|building|bâtiment"
-    r"|bât|étage|piso|planta|puerta|stock|wohnung|whg|top|lgh|lokal|m)\.?\s*#?\s*"
+    r"(?:(?i:apt|apartment|appt|suite|ste|unit|flat|fl|floor|bldg|building|bâtiment"
+    r"|bât|étage|piso|planta|puerta|wohnung|whg|lgh)\.?[ \t]*#?[ \t]*"
     r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,4}[A-Za-z]?)?\b"
     r"|\d{1,2}(?i:st|nd|rd|th|º|ª|e|er)?\.?\s+(?i:floor|fl\.|étage|piso|stock|og)\b"
     r"|#\s?\d{1,5}[A-Za-z]?\b)"

@@ -56,6 +56,8 @@ _YEAR = re.compile(r"^(?:19|20)\d\d$")
 # Just before a number: part of a word, id, price, path, decimal or time ("JIRA-1234567",
 # "#48213", "$1 200", "v1.2", "10:30").
 _BAD_BEFORE = re.compile(r"(?:[^\W\d_]-?|[$€£¥#@/\\:_]|\d[.,]|\d[ -])\Z")
+# An IBAN's country, check digits and letter groups before the digits ("GB54 LWTB 8136").
+_IBAN_BEFORE = re.compile(r"\b[A-Z]{2}\d{2}(?: [A-Z0-9]{4})* \Z")
 # Just after: more of a word, a decimal or a time ("1234567.89", "12:30", "1234567abc").
 _BAD_AFTER = re.compile(r"^(?:[^\W_]|[.,:]\d|-\d)")
 LAYOUT_SCORE = 0.5
@@ -130,6 +132,8 @@ def _score(text: str, start: int, end: int, raw: str) -> float | None:
     """The score of the candidate ``raw`` at ``start:end``; None when it is no phone."""
     if _BAD_BEFORE.search(text, max(0, start - 2), start) or _BAD_AFTER.match(text[end:]):
         return None
+    if _IBAN_BEFORE.search(text, max(0, start - 40), start):
+        return None
     score = layout_score(raw)
     if score is None:
         return None
@@ -203,3 +207,11 @@ def is_possible_somewhere(raw: str, regions: Sequence[str]) -> bool:
         except phonenumbers.NumberParseException:
             continue
     return False
+
+
+def use_regions(recognizers: Sequence[object], regions: Sequence[str]) -> None:
+    """Give each PossiblePhoneRecognizer among ``recognizers`` the configured regions
+    (``DetectionConfig.phone_regions``); the registry builds them with the defaults."""
+    for recognizer in recognizers:
+        if isinstance(recognizer, PossiblePhoneRecognizer):
+            recognizer.supported_regions = list(regions)
