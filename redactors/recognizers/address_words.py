@@ -204,8 +204,10 @@ def trim_end(text: str, start: int, end: int) -> int:
     ("I live at 12 Elm St." or "... 12 Elm Street.") it stays out: the one period is both
     the abbreviation's and the sentence's, and the redacted text keeps its sentence end.
     presidio-research's generated gold spans end before the sentence's period too."""
-    while end > start and text[end - 1] in " \t\n,;:":
-        end -= 1
-    if end > start and text[end - 1] == "." and _SENTENCE_AFTER.match(text, end):
-        end -= 1
+    while end > start:
+        char = text[end - 1]
+        if char in " \t\n,;:" or (char == "." and _SENTENCE_AFTER.match(text, end)):
+            end -= 1
+        else:
+            return end
     return end

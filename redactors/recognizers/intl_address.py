@@ -151,20 +151,20 @@ def place_prefix(part: str, any_case: bool) -> int:
     if not tokens or (len(tokens) > 8 and not any_case):
         return 0
     end = 0
+    bare = [token.rstrip(".?!;:") or token for token, _ in tokens]
     for i, (token, token_end) in enumerate(tokens):
-        pair_next = i + 1 < len(tokens) and _POSTCODE_FULL.fullmatch(
-            f"{token} {tokens[i + 1][0]}"
+        word = bare[i]
+        pair_next = i + 1 < len(tokens) and _POSTCODE_FULL.fullmatch(f"{word} {bare[i + 1]}")
+        pair_prev = i > 0 and _POSTCODE_FULL.fullmatch(f"{bare[i - 1]} {word}")
+        is_code = bool(
+            _POSTCODE_FULL.fullmatch(word) or pair_next or pair_prev or _STATE.fullmatch(word)
         )
-        pair_prev = i > 0 and _POSTCODE_FULL.fullmatch(f"{tokens[i - 1][0]} {token}")
-        if _POSTCODE_FULL.fullmatch(token) or pair_next or pair_prev or _STATE.fullmatch(token):
-            end = token_end
-            continue
-        if not _is_name_word(token.rstrip("?!"), any_case):
+        if not is_code and not _is_name_word(word, any_case):
             break
-        if token.rstrip(".").lower() not in NAME_PARTICLES:
+        if is_code or word.lower() not in NAME_PARTICLES:
             end = token_end
-        if token[-1] in "?!" or (token[-1] == "." and len(token) > 2):
-            break  # the sentence ends here: "København K SJ. Please call me"
+        if token[-1] in "?!;:" or (token[-1] == "." and len(word) > 2):
+            break  # the sentence ends here: "København K SJ. Please call me", "Japan 26218."
     return end
 
 

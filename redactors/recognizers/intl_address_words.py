@@ -74,8 +74,8 @@ POSTCODE_NAMED = re.compile(
 NOT_TOWN_WORDS = frozenset(
     (
         "thanks thank regards best cheers hi hello dear sincerely yours kind warm phone tel "
-        "email e-mail fax mobile cell web website www http https note ps p.s. see and or "
-        "the to from subject date name address office for this that these those with "
+        "email e-mail fax mobile cell web website www http https note ps p.s. see or "
+        "to from subject date name address office for this that these those with "
         "please pls thx last next night week today tomorrow yesterday tonight is are was "
         "were be been will would can could should my your his her our their it its a an at "
         "in on by as so if but not no yes ok lol was has have had did does do i we you he "
