@@ -72,7 +72,8 @@ def _alternation(words: list[str]) -> str:
 # A word: letters first, then letters or digits, inner apostrophes and hyphens
 # ("Bailén-Motril", "People's"), an abbreviation's period ("Str.").
 _WORD = r"[^\W\d_][^\W_]*(?:['’-][^\W\d_][^\W_]*)*\.?"
-_HN = r"\d{1,5}[^\W\d_]?(?:[/-]\d{1,4}[^\W\d_]?)?"  # 12, 12a, 221B, 12/3, 12-14
+# 12, 12a, 221B, 12/3, 12-14; not "1990s" (a letter suffix is a-h or a capital).
+_HN = r"\d{1,5}(?:[A-Za-h](?![^\W_]))?(?:[/-]\d{1,4}[A-Za-h]?)?"
 _SP = r"[ \t]+"
 _TYPE_SEPARATE = (
     rf"(?:(?i:{_alternation(TYPE_WORDS_ANY_CASE)})|{_alternation(TYPE_WORDS_CAPITALISED)})"
@@ -95,11 +96,10 @@ TYPED_NUMBER_FIRST = re.compile(
     rf"(?<![\w.,:/#$-]){_HN}{_SP}(?P<type>{_TYPE_SEPARATE}|{_COMPOUND})\.?(?:{_SP}{_WORD}){{1,6}}"
 )
 # No type word: a name and a house number ("Koidu 31", "12 Drangahrauni 3"); kept only with
-# a unit or block after it, or an address phrase before it.
-UNTYPED = re.compile(
-    rf"(?<![\w.,:/#$-])(?:{_HN}{_SP})?{_WORD}(?:{_SP}{_WORD}){{0,3}}{_SP}{_HN}"
-    rf"(?![\w-]|[.,:]\d)"
-)
+# a unit or block after it, or an address phrase before it. Found from the house number
+# back (the words before it are checked in Python); a number before them is added by
+# growing back.
+UNTYPED_NUMBER = re.compile(rf"(?<=[^\W\d_.])[ \t]+({_HN})(?![\w-]|[.,:]\d)")
 # No type word, no number after the name, the rest of the line: "30 N. Stadion", "262
 # Pavlou Drandaki"; kept only with a unit or block after it.
 UNTYPED_NUMBER_FIRST = re.compile(
@@ -121,9 +121,11 @@ _LINE_BREAK = r"[ \t]*\n(?:[ \t]*(?:>|\?{1,3}|[•*|·]))*[ \t]*"
 _UNIT_NEXT = re.compile(rf"(?:[ \t]*,[ \t]*|[ \t]+|{_LINE_BREAK})({UNIT})")
 _UNIT_BEFORE = re.compile(rf"({UNIT})[ \t]*,?[ \t]*\Z")
 _NUMBER_BEFORE = re.compile(rf"(?:^|(?<=[\n>:?•*|]|\s))[ \t]*({_HN})[ \t]+\Z")
-_COMMA_PART = re.compile(r"[ \t]*,[ \t]*([^,\n]{1,60}?)(?=[ \t]*(?:,|\n|$))", re.MULTILINE)
+_COMMA_PART = re.compile(r"[ \t]*,[ \t]*([^,\n]{1,60})")
 _NEXT_LINE = re.compile(rf"{_LINE_BREAK}([^\n]{{1,80}}?)[ \t]*(?=\n|$)", re.MULTILINE)
 _UNIT_AT_END = re.compile(rf"{UNIT}\Z")
+_HN_AT_END = re.compile(rf"(?<![\w.,-]){_HN}{_SP}\Z")
+_UNIT_IN = re.compile(UNIT)
 _BLANK_LINE = re.compile(rf"{_LINE_BREAK}(?=\n)")
 _REST_OF_LINE = re.compile(r"[ \t]+([^\n,]{1,60})")
 _TRAILING_WORDS = re.compile(rf"{_SP}((?:{_WORD}{_SP}){{0,3}}{_ENGLISH})\.?")
@@ -148,7 +150,7 @@ def place_prefix(part: str, any_case: bool) -> int:
     ", SH", "05775", "Mali 44998"); 0 when it holds no name or code. Particles do not end
     it ("Fiji 34730 last night": "Fiji 34730")."""
     tokens = [(m.group(), m.end()) for m in re.finditer(r"[^\s,]+", part)]
-    if not tokens or (len(tokens) > 8 and not any_case):
+    if not tokens:
         return 0
     end = 0
     bare = [token.rstrip(".?!;:") or token for token, _ in tokens]
@@ -173,7 +175,7 @@ def place_part(part: str, any_case: bool) -> bool:
     return bool(part.strip()) and place_prefix(part, any_case) >= len(part.rstrip())
 
 
-_CODE = re.compile(rf"(?<![\w-])(?:{POSTCODE}|[A-Z]{{2}})(?![\w-])")
+_CODE = re.compile(rf"(?<![\w-])(?:{POSTCODE}|[A-Z]{{2}}|nan)(?![\w-])")
 
 
 def _has_code(part: str, any_case: bool) -> bool:
@@ -197,6 +199,22 @@ def _name_start(text: str, start: int, end: int) -> int:
         if not value[0].isupper():
             if name_start == end:
                 name_start = start + word.start()
+            break
+        name_start = start + word.start()
+    return name_start
+
+
+def _untyped_name_start(text: str, start: int, end: int, any_case: bool) -> int:
+    """Where a street name with no type word starts: up to four name words right before
+    its number, capitalised unless ``any_case`` ("Koidu 31", "Alt Reinickendorf 63")."""
+    name_start = end
+    for word in reversed(list(re.finditer(_WORD, text[start:end]))):
+        value = word.group()
+        if value.rstrip(".").lower() in NAME_PARTICLES:
+            if name_start == end:
+                break  # no street name ends in "the", "de" ("During the 1990s")
+            continue  # only kept with a name word before it
+        if not _is_name_word(value, any_case):
             break
         name_start = start + word.start()
     return name_start
@@ -227,8 +245,15 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
         lower_case = text == text.lower()
         for start, end, confirmed in self._anchors(text, lower_case):
             grown_end, parts = self._grow(text, start, end, lower_case)
-            if not confirmed and not parts:
-                continue
+            if not confirmed and not (
+                parts
+                and (
+                    "\n" in text[end:grown_end]
+                    or _UNIT_IN.search(text, end, grown_end)
+                    or _CODE.search(text, end, grown_end)
+                )
+            ):
+                continue  # a name and a number need a unit, a block line or a code
             start = self._grow_back(text, start)
             spans.append((start, trim_end(text, start, grown_end), self.SCORE))
         for match in POSTCODE_NAMED.finditer(text):
@@ -263,12 +288,17 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
             found.extend((m.start(), m.end(), True) for m in pattern.finditer(text))
         for match in ON_STREET.finditer(text):
             found.append((match.start(1), match.end(1), True))
-        for match in UNTYPED.finditer(text):
-            name = re.sub(rf"^{_HN}{_SP}|{_SP}{_HN}$", "", match.group())
-            before = text[max(0, match.start() - 60) : match.start()]
+        for match in UNTYPED_NUMBER.finditer(text):
+            words = _WORDS_BEFORE.search(text, max(0, match.start() - 80), match.start() + 1)
+            if not words:
+                continue
+            before = text[max(0, words.start() - 60) : words.start()]
+            before = _HN_AT_END.sub("", before)  # "lives at 18 Třebčínská 860"
             introduced = bool(ADDRESS_INTRO.search(before) or ADDRESS_NAMED.search(before))
-            if _name_ok(name, any_case=introduced or lower_case):
-                found.append((match.start(), match.end(), introduced))
+            any_case = introduced or lower_case
+            start = _untyped_name_start(text, words.start(), match.start(), any_case)
+            if start < match.start():
+                found.append((start, match.end(), introduced))
         for match in UNTYPED_NUMBER_FIRST.finditer(text):
             if _name_ok(match.group("name"), any_case=lower_case):
                 found.append((match.start(), match.end(), False))
@@ -325,9 +355,10 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
             ):
                 end, parts, lines = line.end(1), parts + 1, lines + 1
                 continue
-            if (parts or blank_lines == 0) and _has_code(value[:prefix], any_case):
+            if parts >= 2 or (parts and _has_code(value[:prefix], any_case)):
                 # The block's last line, the sentence going on after it: "Japan 26218.
-                # Please call", "Ukraine 34758 for this card".
+                # Please call", "Ukraine 34758 for this card"; without a postcode only
+                # after a unit or town line ("... Apt. 983\n Himmiste\n Thailand for").
                 return line.start(1) + prefix, parts + 1
             return end, parts
 

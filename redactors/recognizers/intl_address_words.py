@@ -87,7 +87,7 @@ NOT_TOWN_WORDS = frozenset(
 NAME_PARTICLES = frozenset(
     (
         "of the and de la le les des du da das do dos di del della van von der den ter "
-        "nad pod am an im auf bei y e i sur sous en aan op upon"
+        "nad pod u am an im auf bei y e i sur sous en aan op upon"
     ).split()
 )
 # Verbs and phrases that introduce an address ("lives at", "address:", "sent to") are
