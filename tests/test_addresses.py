@@ -107,6 +107,9 @@ NOT_ADDRESSES = [
     "PR 4521 will land tomorrow",
     "order 12345678 shipped, tracking 1Z999",
     "Release 2\nThanks,\nAnna",
+    "During the 1990s, Deloitte grew",
+    "During 1990, Deloitte grew",
+    "Sprint 12, floor 3 is booked",
 ]
 
 

@@ -125,7 +125,9 @@ _COMMA_PART = re.compile(r"[ \t]*,[ \t]*([^,\n]{1,60})")
 _NEXT_LINE = re.compile(rf"{_LINE_BREAK}([^\n]{{1,80}}?)[ \t]*(?=\n|$)", re.MULTILINE)
 _UNIT_AT_END = re.compile(rf"{UNIT}\Z")
 _HN_AT_END = re.compile(rf"(?<![\w.,-]){_HN}{_SP}\Z")
-_UNIT_IN = re.compile(UNIT)
+# Units that only homes have: what confirms a name and a number ("Sprint 12, floor 3" is
+# chat, "Koidu 31 Apt. 5" an address).
+_HOME_UNIT = re.compile(r"\b(?i:apt|apartment|appt|suite|ste|flat|unit)\b")
 _BLANK_LINE = re.compile(rf"{_LINE_BREAK}(?=\n)")
 _REST_OF_LINE = re.compile(r"[ \t]+([^\n,]{1,60})")
 _TRAILING_WORDS = re.compile(rf"{_SP}((?:{_WORD}{_SP}){{0,3}}{_ENGLISH})\.?")
@@ -249,7 +251,7 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
                 parts
                 and (
                     "\n" in text[end:grown_end]
-                    or _UNIT_IN.search(text, end, grown_end)
+                    or _HOME_UNIT.search(text, end, grown_end)
                     or _CODE.search(text, end, grown_end)
                 )
             ):
