@@ -110,6 +110,8 @@ NOT_ADDRESSES = [
     "During the 1990s, Deloitte grew",
     "During 1990, Deloitte grew",
     "Sprint 12, floor 3 is booked",
+    "read Passage 4 tonight",
+    "Via 2 routes",
 ]
 
 

@@ -85,8 +85,8 @@ _ENGLISH = rf"(?:{_alternation(ENGLISH_SUFFIXES)})(?![^\W_])"
 # "ul. Zuchów 65", "Alt Reinickendorf Str. 63" (the words before the type are found
 # backwards from it, a number before them by growing back: "12 Møller Vej 3").
 TYPED_NUMBER_AFTER = re.compile(
-    rf"(?<![^\W_])(?:{_TYPE_SEPARATE}|{_COMPOUND})\.?"
-    rf"(?:{_SP}{_WORD}){{0,4}}{_SP}{_HN}(?![\w-]|[.,]\d)\.?"
+    rf"(?<![^\W_])(?:(?P<separate>{_TYPE_SEPARATE})|{_COMPOUND})\.?"
+    rf"(?P<words>(?:{_SP}{_WORD}){{0,4}}){_SP}{_HN}(?![\w-]|[.,]\d)\.?"
 )
 # The name words right before a type word ("Alt Reinickendorf Str. 63").
 _WORDS_BEFORE = re.compile(rf"(?:{_WORD}{_SP}){{1,4}}\Z")
@@ -185,11 +185,11 @@ def _has_code(part: str, any_case: bool) -> bool:
     return bool(_CODE.search(part) or (any_case and _CODE.search(part.upper())))
 
 
-def _name_start(text: str, start: int, end: int) -> int:
+def _name_start(text: str, start: int, end: int, lower_type: bool) -> int:
     """Where the street name before a type word starts: the name words right before it
     ("I live at Hauptstraße 5": "Hauptstraße"; "Alt Reinickendorf Str. 63", "Dirk de
-    Derdelaan 149": all; in lower case only the one word before the type, "frankfurter
-    allee 73")."""
+    Derdelaan 149": all; before a lower-case type word only the one word before it,
+    "frankfurter allee 73")."""
     words = list(re.finditer(_WORD, text[start:end]))
     name_start = end
     for word in reversed(words):
@@ -199,7 +199,7 @@ def _name_start(text: str, start: int, end: int) -> int:
         if not _is_name_word(value, any_case=True):
             break
         if not value[0].isupper():
-            if name_start == end:
+            if name_start == end and lower_type:
                 name_start = start + word.start()
             break
         name_start = start + word.start()
@@ -275,7 +275,9 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
             start = match.start()
             before = _WORDS_BEFORE.search(text, max(0, start - 80), start)
             if before:
-                start = _name_start(text, before.start(), start)
+                start = _name_start(text, before.start(), start, text[start].islower())
+            if match.group("separate") and not match.group("words") and start == match.start():
+                continue  # a type word and a number, no name: "Passage 4", "Via 2"
             found.append((start, match.end(), True))
         for match in TYPED_NUMBER_FIRST.finditer(text):
             end = match.end()
