@@ -112,6 +112,8 @@ NOT_ADDRESSES = [
     "Sprint 12, floor 3 is booked",
     "read Passage 4 tonight",
     "Via 2 routes",
+    "WWE App Exclusive , April 21 , 2014 | http://t.co/x",
+    "see you Monday 5, 2014 style",
 ]
 
 

@@ -64,6 +64,8 @@ NOT_PHONES = [
     "on 2024-01-15 10:30:00",
     "Date: 1972-10-01 21:58:22",
     "at 10:30 on 12/05/2024",
+    "My fitbit #Fitstats for 4 / 22 / 2014 : 5 , 649 steps",
+    "on Willey Street : 4 / 23 / 2014 10 : 09 : 21 AM",
     "release 2024.01.15",
     "v1.2.3.4567",
     "build 20240115.3",

@@ -177,7 +177,8 @@ def place_part(part: str, any_case: bool) -> bool:
     return bool(part.strip()) and place_prefix(part, any_case) >= len(part.rstrip())
 
 
-_CODE = re.compile(rf"(?<![\w-])(?:{POSTCODE}|[A-Z]{{2}}|nan)(?![\w-])")
+# A postcode or state code; a year is neither ("April 21, 2014").
+_CODE = re.compile(rf"(?<![\w-])(?!(?:19|20)\d\d(?![\w-]))(?:{POSTCODE}|[A-Z]{{2}}|nan)(?![\w-])")
 
 
 def _has_code(part: str, any_case: bool) -> bool:

@@ -79,7 +79,12 @@ NOT_TOWN_WORDS = frozenset(
         "please pls thx last next night week today tomorrow yesterday tonight is are was "
         "were be been will would can could should my your his her our their it its a an at "
         "in on by as so if but not no yes ok lol was has have had did does do i we you he "
-        "she they me us them"
+        "she they me us them "
+        # a date is no street and no town: "April 21, 2014", "Monday 5"
+        "january february march april may june july august september october november "
+        "december jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday "
+        "wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat "
+        "sun"
     ).split()
 )
 # Lower-case words that may sit inside a town or country name: "Horka nad Moravou",

@@ -47,7 +47,8 @@ from redactors.recognizers.phone_words import (
 _SIX_DIGITS = re.compile(r"\d(?:[\s().+\-/x]{0,3}\d){5}")
 _EXTENSION = re.compile(r"\s*(?:x|ext\.?|extension|#)\s*\d{1,6}\s*$", re.IGNORECASE)
 _DATE = re.compile(
-    r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./](?:\d{4}|\d{2}))$"
+    r"^(?:\d{4}[-./]\d{1,2}[-./]\d{1,2}(?!\d)|\d{1,2}[-./]\d{1,2}[-./]\d{4}(?!\d)"
+    r"|\d{1,2}[-./]\d{1,2}[-./]\d{2}$)"
 )
 _SSN_SHAPE = re.compile(r"^\d{3}-\d{2}-\d{4}$")
 _ZIP_PLUS_FOUR = re.compile(r"^\d{5}-\d{4}$")
@@ -104,8 +105,13 @@ def layout_score(raw: str) -> float | None:
         # Short local numbers ("61 51 81 office") only in groups and next to phone words.
         return SHORT_SCORE if len(groups) > 1 else None
     stripped = core.strip()
-    if _DATE.match(stripped.lstrip("+(")) or _SSN_SHAPE.match(stripped):
+    if _SSN_SHAPE.match(stripped):
         return None
+    # Dates, also with spaces around the separators ("4 / 22 / 2014") or a time after.
+    if _DATE.match(re.sub(r"\s*([-./])\s*", r"\1", stripped.lstrip("+("))):
+        return None
+    if "/" in stripped and len(groups) >= 3:
+        return None  # "/" separates date parts and alternatives, not phone groups
     if _ZIP_PLUS_FOUR.match(stripped) or all(_YEAR.match(g) for g in groups):
         return None
     if "." in stripped and (len(groups) == 4 and all(len(g) <= 3 for g in groups)):
