@@ -20,7 +20,9 @@ almost any run of 7 to 15 digits is a possible number somewhere.
   digit), SSN-shaped 3-2-4, ZIP+4 5-4, year lists, numbers inside words, prices, paths or
   ids ("JIRA-1234567", "#48213", "$1 200 000"), card-length runs.
 
-Cheap on chat: texts without six digits close together (most of them) are not searched.
+Cheap on chat: texts without six digits close together (most of them) are not searched;
+the matcher runs only where a candidate passes the checks above, and regions are tried in
+order until every candidate is a possible number in one of them (usually the first).
 Not gated like phone.py: that proof covers Leniency.VALID only. No Presidio context words
 (the phrases are checked here), so a text whose only finding is a phone needs no lemmas.
 """
