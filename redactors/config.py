@@ -163,6 +163,18 @@ class DetectionConfig(_Strict):
     name_directory_columns: list[str] = Field(
         default_factory=lambda: ["display_name", "real_name"], min_length=1
     )
+    # Regions (ISO 3166 codes, as phonenumbers names them) whose numbering plans make a
+    # number *possible*: a number of the right length for one of them, written like a phone
+    # number or next to phone words, is masked even if phonenumbers does not know it as
+    # valid (recognizers/possible_phone.py). Presidio's defaults plus the common European
+    # ones; the same list as recognizers/phone_words.py DEFAULT_PHONE_REGIONS.
+    phone_regions: list[Annotated[str, Field(pattern=r"^[A-Z]{2}$")]] = Field(
+        default_factory=lambda: [
+            *("US", "GB", "DE", "FR", "IL", "IN", "CA", "BR"),
+            *("ES", "IT", "NL", "BE", "AT", "CH", "IE", "PT", "SE", "NO", "DK", "FI", "PL"),
+        ],
+        min_length=1,
+    )
 
     @model_validator(mode="after")
     def _overlap_fits_window(self) -> DetectionConfig:

@@ -30,6 +30,7 @@ from redactors.recognizers import (
     custom_recognizers,
 )
 from redactors.recognizers.directory_name import DirectoryNameRecognizer
+from redactors.recognizers.possible_phone import use_regions
 from redactors.staged import LEMMA_STAGES, NER_STAGES, StagedAnalyzerEngine, nlp_stage
 
 
@@ -68,6 +69,7 @@ def registry(config: DetectionConfig, nlp_engine: object | None) -> RecognizerRe
     ]
     for recognizer in custom_recognizers(config.language):
         registry.add_recognizer(recognizer)
+    use_regions(registry.recognizers, config.phone_regions)
     if config.countries is not None:
         # Country scoping: a Spanish NIF recognizer has no business in US chat.
         allowed = {country.lower() for country in config.countries}

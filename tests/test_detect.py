@@ -46,6 +46,20 @@ CASES = [
         "the party is at 742 Evergreen Terrace, Springfield, IL tonight",
         "742 Evergreen Terrace, Springfield, IL",
     ),
+    # issue 25: possible (not only valid) phones, 12-19 digit cards, international and
+    # multi-line addresses
+    ("PHONE_NUMBER", "call me at (488) 618-1460", "(488) 618-1460"),
+    ("PHONE_NUMBER", "You can call 73 448 266", "73 448 266"),
+    ("CREDIT_CARD", "amex 3782 822463 10005 please", "3782 822463 10005"),
+    ("CREDIT_CARD", "maestro card 6759649826438453", "6759649826438453"),
+    ("STREET_ADDRESS", "I live at Hauptstraße 5, 10115 Berlin.", "Hauptstraße 5, 10115 Berlin"),
+    ("STREET_ADDRESS", "send it to 12 rue de la Paix, 75002 Paris", "12 rue de la Paix, 75002"),
+    (
+        "STREET_ADDRESS",
+        "my address:\n\nFlat 3, 12 High Street\nLondon SW1A 2AA\n\nthanks",
+        "Flat 3, 12 High Street\nLondon SW1A 2AA",
+    ),
+    ("STREET_ADDRESS", "P.O. Box 123, Springfield", "P.O. Box 123, Springfield"),
     ("USER_MENTION", "thanks <@U024BE7LH>!", "<@U024BE7LH>"),
     ("USER_MENTION", "thanks @donna90!", "@donna90"),
     ("URL", "new profile: https://github.com/donna90", "https://github.com/donna90"),
@@ -128,6 +142,12 @@ CHAT_COUNTS = [
 def test_counts_in_chat_are_not_addresses(redactor, text):
     [result] = redactor.redact([text])
     assert not [s for s in result.spans if s.entity_type == "STREET_ADDRESS"], result
+
+
+def test_the_sentences_full_stop_stays_outside_the_address(redactor):
+    for text in ("I live at 42 Elm Street.", "I live at 42 Elm St.", "ship to Via Roma 10."):
+        [result] = redactor.redact([text])
+        assert result.text.endswith(">."), result.text
 
 
 def test_a_context_word_does_not_make_a_duration_an_address(redactor):

@@ -7,7 +7,10 @@
 | phone.py | GatedPhoneRecognizer (Presidio's, hopeless parses skipped) | PHONE_NUMBER |
 | mention.py | UserMentionRecognizer | USER_MENTION |
 | street_address.py | StreetAddressRecognizer (patterns in address_words.py) | STREET_ADDRESS |
+| intl_address.py | InternationalAddressRecognizer (intl_address_words.py) | STREET_ADDRESS |
 | card.py | Mastercard2SeriesRecognizer | CREDIT_CARD |
+| luhn_card.py | LuhnCardRecognizer (12-19 digits, Luhn; grouping or card words) | CREDIT_CARD |
+| possible_phone.py | PossiblePhoneRecognizer (possible, not only valid numbers) | PHONE_NUMBER |
 | secret.py | SecretRecognizer | SECRET |
 | date_of_birth.py | DateOfBirthRecognizer | DATE_OF_BIRTH |
 | chat_name.py | ChatAddressRecognizer | PERSON |
@@ -27,10 +30,13 @@ from redactors.recognizers.chat_name import ChatAddressRecognizer
 from redactors.recognizers.date_of_birth import DateOfBirthRecognizer
 from redactors.recognizers.email import OfflineEmailRecognizer
 from redactors.recognizers.group_regex import GroupRegexRecognizer, TextOnlyRecognizer
+from redactors.recognizers.intl_address import InternationalAddressRecognizer
 from redactors.recognizers.lexicon_name import LexiconNameRecognizer
+from redactors.recognizers.luhn_card import LuhnCardRecognizer
 from redactors.recognizers.mention import UserMentionRecognizer
 from redactors.recognizers.ner_name import NerNameRecognizer
 from redactors.recognizers.phone import GatedPhoneRecognizer
+from redactors.recognizers.possible_phone import PossiblePhoneRecognizer
 from redactors.recognizers.secret import SecretRecognizer
 from redactors.recognizers.street_address import StreetAddressRecognizer
 from redactors.recognizers.url import GatedUrlRecognizer, url_gate
@@ -39,7 +45,10 @@ from redactors.recognizers.url import GatedUrlRecognizer, url_gate
 CUSTOM_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
     UserMentionRecognizer,
     StreetAddressRecognizer,
+    InternationalAddressRecognizer,
     Mastercard2SeriesRecognizer,
+    LuhnCardRecognizer,
+    PossiblePhoneRecognizer,
     SecretRecognizer,
     DateOfBirthRecognizer,
     ChatAddressRecognizer,
@@ -60,10 +69,13 @@ __all__ = [
     "GatedPhoneRecognizer",
     "GatedUrlRecognizer",
     "GroupRegexRecognizer",
+    "InternationalAddressRecognizer",
     "LexiconNameRecognizer",
+    "LuhnCardRecognizer",
     "Mastercard2SeriesRecognizer",
     "NerNameRecognizer",
     "OfflineEmailRecognizer",
+    "PossiblePhoneRecognizer",
     "SecretRecognizer",
     "StreetAddressRecognizer",
     "TextOnlyRecognizer",

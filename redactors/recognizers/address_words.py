@@ -191,3 +191,23 @@ ADDRESS_INTRO = re.compile(
     re.IGNORECASE,
 )
 
+
+# What follows a sentence's full stop: the end of the text or line, a capital, a quote.
+_SENTENCE_AFTER = re.compile(r"\s*(?:\Z|\n)|\s+[^\W\d_a-z]|\s+[\"'(\[]")
+
+
+def trim_end(text: str, start: int, end: int) -> int:
+    """``end`` without trailing commas, colons, spaces or the sentence's full stop.
+
+    A period that belongs to the address stays in when the sentence goes on after it
+    ("Király u. 23., Budapest", "12 Elm St. in Springfield"); at the end of a sentence
+    ("I live at 12 Elm St." or "... 12 Elm Street.") it stays out: the one period is both
+    the abbreviation's and the sentence's, and the redacted text keeps its sentence end.
+    presidio-research's generated gold spans end before the sentence's period too."""
+    while end > start:
+        char = text[end - 1]
+        if char in " \t\n,;:" or (char == "." and _SENTENCE_AFTER.match(text, end)):
+            end -= 1
+        else:
+            return end
+    return end

@@ -13,6 +13,7 @@ from redactors.recognizers.address_words import (
     ANY_CASE_ADDRESS,
     STRONG_ANY_CASE_ADDRESS,
     TITLE_CASE_ADDRESS,
+    trim_end,
 )
 
 
@@ -52,6 +53,20 @@ class StreetAddressRecognizer(PatternRecognizer):
             name="StreetAddressRecognizer",
             global_regex_flags=re.DOTALL | re.MULTILINE,  # no IGNORECASE: see the docstring
         )
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        """Presidio's pattern matching, with the sentence's full stop left outside
+        (``address_words.trim_end``): the patterns end in an optional period for "St."."""
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        for result in results:
+            result.end = trim_end(text, result.start, result.end)
+        return results
 
     def enhance_using_context(
         self,

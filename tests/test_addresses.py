@@ -1,0 +1,163 @@
+"""International, multi-line and PO box addresses (recognizer level), and where the span
+ends (the sentence's punctuation stays outside)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from redactors.recognizers import InternationalAddressRecognizer, StreetAddressRecognizer
+from redactors.recognizers.address_words import trim_end
+
+THRESHOLD = 0.35
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> InternationalAddressRecognizer:
+    return InternationalAddressRecognizer()
+
+
+def _found(recognizer, text: str) -> list[str]:
+    return [
+        text[r.start : r.end]
+        for r in recognizer.analyze(text, ["STREET_ADDRESS"])
+        if r.score >= THRESHOLD
+    ]
+
+
+ADDRESSES = [
+    # DE / AT / CH
+    ("I live at Hauptstraße 5, 10115 Berlin.", "Hauptstraße 5, 10115 Berlin"),
+    ("send it to Musterweg 12a please", "Musterweg 12a"),
+    ("Alt Reinickendorf Str. 63", "Alt Reinickendorf Str. 63"),
+    ("Postfach 12 34", "Postfach 12 34"),
+    # FR
+    ("send it to 12 rue de la Paix, 75002 Paris", "12 rue de la Paix, 75002 Paris"),
+    ("we met at 5 avenue Foch yesterday", "5 avenue Foch"),
+    # ES / IT / PT
+    ("Calle Mayor 3, Madrid", "Calle Mayor 3, Madrid"),
+    ("the office is Via Roma 10", "Via Roma 10"),
+    ("Rua Augusta 27, Lisboa", "Rua Augusta 27, Lisboa"),
+    # NL
+    ("Keizersgracht 123\n1015 CJ Amsterdam", "Keizersgracht 123\n1015 CJ Amsterdam"),
+    # PL / HU / Nordic / FI
+    ("address: ul. Zuchów 65", "ul. Zuchów 65"),
+    ("Jerry lives at Király u. 23., Budapest", "Király u. 23., Budapest"),
+    ("Håndværkervej 35, Odense", "Håndværkervej 35, Odense"),
+    ("Koskikatu 83 Apt. 343, Churton Park", "Koskikatu 83 Apt. 343, Churton Park"),
+    # UK
+    ("10 Downing Street", "10 Downing Street"),
+    ("Flat 3, 12 High Street\nLondon SW1A 2AA", "Flat 3, 12 High Street\nLondon SW1A 2AA"),
+    ("postcode: SW1A 2AA", "SW1A 2AA"),
+    # PO boxes, military post
+    ("P.O. Box 123", "P.O. Box 123"),
+    ("PSC 4926, Box 7979\nAPO AA 63682", "PSC 4926, Box 7979\nAPO AA 63682"),
+    # named postcode
+    ("My zip code is 98547", "98547"),
+    # untyped street names, confirmed by a unit or a block
+    (
+        "The letter arrived at 76 Nurme 2 Suite 485, GRIMSTAD, Fiji 34730 last night.",
+        "76 Nurme 2 Suite 485, GRIMSTAD, Fiji 34730",
+    ),
+    ("56 Canelones 2266\nFahrdorf\n, SH\n 05775", "56 Canelones 2266\nFahrdorf\n, SH\n 05775"),
+    ("she lives at 18 Třebčínská 860, Horka nad Moravou", "18 Třebčínská 860, Horka nad Moravou"),
+    # a multi-line block is one span, quote marks included
+    (
+        "As promised:\n\n"
+        "Västra Husby 26 Veitonen Street\n Apt. 152\n SLUSSFORS\n Czech Republic 22764",
+        "Västra Husby 26 Veitonen Street\n Apt. 152\n SLUSSFORS\n Czech Republic 22764",
+    ),
+    (
+        "Kayla\n>17 31 Rue Al Imam Al Bakri\n>Suite 656\n>Cite Merzgui\n>Estonia 38695",
+        "17 31 Rue Al Imam Al Bakri\n>Suite 656\n>Cite Merzgui\n>Estonia 38695",
+    ),
+    # lower-case text
+    (
+        "tamara\n\n36 19 folkestone road\n suite 482\n wincle\n spain 63488",
+        "36 19 folkestone road\n suite 482\n wincle\n spain 63488",
+    ),
+    # the block's last line, then the sentence goes on
+    (
+        "a taxi to 30 Celso Emilio Ferreiro 90\n Suite 427\n Caspe\n Trinidad and Tobago 90850. "
+        "Please call me",
+        "30 Celso Emilio Ferreiro 90\n Suite 427\n Caspe\n Trinidad and Tobago 90850",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), ADDRESSES, ids=[a[1][:30] for a in ADDRESSES])
+def test_international_addresses_are_one_span(recognizer, text, value):
+    assert _found(recognizer, text) == [value]
+
+
+NOT_ADDRESSES = [
+    "we have 3 Windows 10 laptops",
+    "update to Python 3 and Sprint 12",
+    "2 Pixel 8, 3 Galaxy S23",
+    "Top 3 Key Points",
+    "page 3 main view is broken",
+    "it's a 10 min drive",
+    "see chapter 7 section 2",
+    "sent 3 via Slack",
+    "5 place settings for dinner",
+    "Spring 2024 release",
+    "room 5 at 3pm",
+    "the M1 8GB model",
+    "PR 4521 will land tomorrow",
+    "order 12345678 shipped, tracking 1Z999",
+    "Release 2\nThanks,\nAnna",
+    "During the 1990s, Deloitte grew",
+    "During 1990, Deloitte grew",
+    "Sprint 12, floor 3 is booked",
+    "read Passage 4 tonight",
+    "Via 2 routes",
+    "WWE App Exclusive , April 21 , 2014 | http://t.co/x",
+    "see you Monday 5, 2014 style",
+]
+
+
+@pytest.mark.parametrize("text", NOT_ADDRESSES)
+def test_chat_is_not_an_address(recognizer, text):
+    assert _found(recognizer, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("I live at 42 Elm Street.", "42 Elm Street"),
+        ("I live at 42 Elm St.", "42 Elm St"),  # the one period ends the sentence
+        ("42 Elm St. in Springfield", "42 Elm St."),  # the sentence goes on
+        ("meet at 42 Elm St., ok", "42 Elm St."),
+        ("ship to 4759 William Haven Apt. 194, Springfield, IL 62704.", None),
+    ],
+)
+def test_the_sentences_full_stop_stays_outside(text, value):
+    found = _found(StreetAddressRecognizer(), text)
+    if value is None:
+        assert found and not found[0].endswith(".")
+    else:
+        assert found == [value]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("ab1 .,\n"), max_size=12),
+    st.sampled_from(["", ".", ",", ", ", ".\n", ". Then"]),
+)
+def test_trim_end_never_keeps_trailing_separators(body, tail):
+    text = "12 Elm St" + body + tail
+    end = trim_end(text, 0, len(text) - len(tail) + (1 if tail.startswith((".", ",")) else 0))
+    assert end <= len(text)
+    assert text[end - 1] not in " \t\n,;:"
+
+
+def test_no_nlp_needed():
+    """Text-only: a text whose only finding is an address needs no NLP."""
+    from presidio_analyzer import EntityRecognizer
+
+    from redactors.recognizers import GroupRegexRecognizer
+
+    recognizer = InternationalAddressRecognizer()
+    assert isinstance(recognizer, GroupRegexRecognizer) and isinstance(recognizer, EntityRecognizer)
+    assert not recognizer.context

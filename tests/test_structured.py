@@ -1,0 +1,208 @@
+"""Possible (not only valid) phone numbers and 12-19 digit Luhn cards (recognizer level; the
+run's thresholds: 0.35)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from redactors.config import DetectionConfig
+from redactors.recognizers import LuhnCardRecognizer, PossiblePhoneRecognizer
+from redactors.recognizers.luhn_card import luhn_valid
+from redactors.recognizers.phone_words import DEFAULT_PHONE_REGIONS
+from redactors.recognizers.possible_phone import is_possible_somewhere, use_regions
+
+THRESHOLD = 0.35
+
+
+def _found(recognizer, text: str) -> list[str]:
+    return [
+        text[r.start : r.end]
+        for r in recognizer.analyze(text, [recognizer.supported_entities[0]])
+        if r.score >= THRESHOLD
+    ]
+
+
+@pytest.fixture(scope="module")
+def phones() -> PossiblePhoneRecognizer:
+    return PossiblePhoneRecognizer()
+
+
+PHONES = [
+    ("call me at (488) 618-1460", "(488) 618-1460"),  # unassigned US area code
+    ("They're not answering at (88) 684-334", "(88) 684-334"),
+    ("call 785 8949", "785 8949"),  # local, no area code
+    ("You can call 73 448 266", "73 448 266"),
+    ("Phone: 88 165 40 96", "88 165 40 96"),
+    ("reach me on 25-62-29-72", "25-62-29-72"),
+    ("fax +1-962-819-8200 pls", "+1-962-819-8200"),
+    ("001-748-088-2851x818", "001-748-088-2851x818"),
+    ("(311)905-4466x8827", "(311)905-4466x8827"),
+    ("0431 35 06 90-Office", "0431 35 06 90"),
+    ("96 228011 office", "96 228011"),
+    ("my number is 4886181460", "4886181460"),
+    ("text me 0612345678", "0612345678"),
+    ("whatsapp: +44 20 7946 0958", "+44 20 7946 0958"),
+    ("61 51 81 office", "61 51 81"),  # six digits only with a phone label
+]
+
+
+@pytest.mark.parametrize(("text", "value"), PHONES)
+def test_possible_numbers_in_phone_layout_or_context_are_found(phones, text, value):
+    assert _found(phones, text) == [value]
+
+
+NOT_PHONES = [
+    "order 12345678 shipped",  # a bare run: needs phone words
+    "call me about order 12345678",  # phone word, but not right before the number
+    "price 1 200 000",
+    "$1,234,567.89",
+    "scores 10 20 30 40",
+    "on 2024-01-15 10:30:00",
+    "Date: 1972-10-01 21:58:22",
+    "at 10:30 on 12/05/2024",
+    "My fitbit #Fitstats for 4 / 22 / 2014 : 5 , 649 steps",
+    "on Willey Street : 4 / 23 / 2014 10 : 09 : 21 AM",
+    "release 2024.01.15",
+    "v1.2.3.4567",
+    "build 20240115.3",
+    "ip 93.184.216.34",
+    "ssn 433-65-3111",
+    "zip 62704-1234",
+    "2019 2020 2021",
+    "ticket JIRA-1234567",
+    "order #48213 and #48214",
+    "meeting 0900-1700",
+    "card 4111 1111 1111 1111",
+    "IBAN GB54 LWTB 8136 6695 2159 33",
+    "61 51 81 apples",
+]
+
+
+@pytest.mark.parametrize("text", NOT_PHONES)
+def test_numbers_that_are_not_phones_stay(phones, text):
+    assert _found(phones, text) == []
+
+
+def test_texts_without_six_digits_are_not_searched(phones, monkeypatch):
+    from redactors.recognizers import possible_phone
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("matcher ran")
+
+    monkeypatch.setattr(possible_phone, "PhoneNumberMatcher", refuse)
+    for text in ("ok", "see you at 10:30", "PR 4521", "v2.3.1", "2024-01-15"):
+        assert phones.analyze(text, ["PHONE_NUMBER"]) == []
+
+
+def test_no_presidio_context_words(phones):
+    """Phone words are checked by the recognizer itself: a text whose only finding is a
+    phone needs no lemma stage."""
+    assert phones.context == []
+
+
+def test_regions_default_and_config_agree():
+    assert DetectionConfig(entities=["PHONE_NUMBER"]).phone_regions == list(DEFAULT_PHONE_REGIONS)
+    recognizer = PossiblePhoneRecognizer()
+    use_regions([recognizer, object()], ["US"])
+    assert recognizer.supported_regions == ["US"]
+    with pytest.raises(ValueError):
+        DetectionConfig(entities=["PHONE_NUMBER"], phone_regions=["usa"])
+
+
+def test_possible_is_judged_per_region():
+    assert is_possible_somewhere("+44 20 7946 0958", ["US"])  # "+" carries its own region
+    assert is_possible_somewhere("030 1234567", ["DE"])
+
+
+# Cards
+
+
+@pytest.fixture(scope="module")
+def cards() -> LuhnCardRecognizer:
+    return LuhnCardRecognizer()
+
+
+def _luhn_complete(body: str) -> str:
+    return next(body + d for d in "0123456789" if luhn_valid(body + d))
+
+
+GROUPINGS = {
+    12: [(4, 4, 4)],
+    14: [(4, 6, 4)],
+    15: [(4, 6, 5)],
+    16: [(4, 4, 4, 4)],
+    19: [(4, 4, 4, 4, 3)],
+}
+
+
+def _group(digits: str, sizes: tuple[int, ...], sep: str) -> str:
+    out, i = [], 0
+    for size in sizes:
+        out.append(digits[i : i + size])
+        i += size
+    return sep.join(out)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    length=st.sampled_from(sorted(GROUPINGS)),
+    seed=st.integers(0, 2**32),
+    sep=st.sampled_from([" ", "-"]),
+)
+def test_luhn_valid_numbers_in_card_grouping_are_found(cards, length, seed, sep):
+    rng = random.Random(seed)
+    body = str(rng.randint(1, 9)) + "".join(rng.choice("0123456789") for _ in range(length - 2))
+    digits = _luhn_complete(body)
+    if len(set(digits)) == 1:
+        return
+    for sizes in GROUPINGS[length]:
+        number = _group(digits, sizes, sep)
+        assert _found(cards, f"paid with {number} yesterday") == [number]
+
+
+@settings(max_examples=200, deadline=None)
+@given(length=st.integers(12, 19), seed=st.integers(0, 2**32))
+def test_contiguous_numbers_need_a_card_word(cards, length, seed):
+    rng = random.Random(seed)
+    body = str(rng.randint(1, 9)) + "".join(rng.choice("0123456789") for _ in range(length - 2))
+    digits = _luhn_complete(body)
+    if len(set(digits)) == 1:
+        return
+    assert _found(cards, f"my card: {digits}") == [digits]
+    assert _found(cards, f"order {digits} shipped") == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(length=st.integers(12, 19), seed=st.integers(0, 2**32))
+def test_numbers_failing_luhn_are_not_cards(cards, length, seed):
+    rng = random.Random(seed)
+    digits = str(rng.randint(1, 9)) + "".join(
+        rng.choice("0123456789") for _ in range(length - 1)
+    )
+    if luhn_valid(digits):
+        digits = digits[:-1] + str((int(digits[-1]) + 1) % 10)
+    assert _found(cards, f"card {digits}") == []
+    sizes = (4,) * (length // 4) + ((length % 4,) if length % 4 else ())
+    assert _found(cards, f"card {_group(digits, sizes, ' ')}") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "4111 1111 1111 1111 2222",  # part of a longer run of groups
+        "ts 1700000000000 logged",  # a millisecond timestamp, no card word
+        "0000 0000 0000 0000",  # one digit repeated
+        "v4111.1111.1111.1111",
+    ],
+)
+def test_not_cards(cards, text):
+    assert _found(cards, text) == []
+
+
+def test_known_test_cards():
+    assert luhn_valid("4111111111111111") and luhn_valid("378282246310005")
+    assert not luhn_valid("4111111111111112")
