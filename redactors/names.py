@@ -16,6 +16,7 @@ Findings of the deny list and of the user directory are never dropped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from presidio_analyzer import RecognizerResult
@@ -36,6 +37,8 @@ PERSON = "PERSON"
 _TRUSTED_PREFIXES = ("DenyList", "DirectoryNameRecognizer")
 _INNER = "'’-"
 _POSSESSIVES = ("'s", "’s")
+# One capital and its dot right before a name: "J. ", "W . " (tokenised text).
+_INITIAL_BEFORE = re.compile(r"(?<![^\s(])[A-Z] ?\. \Z")
 _MAX_GROWN_PARTS = 3
 
 
@@ -81,6 +84,15 @@ def _grow(text: str, finding: RecognizerResult, lex: NameLexicon) -> RecognizerR
             if words and fold(words[-1]) in TITLES and head.endswith(words[-1]):
                 start -= len(title_end) + len(words[-1])
                 break
+    # initials right before: "T. W. Shannon", "T . W . Shannon" (tokenised text)
+    while True:
+        initial = _INITIAL_BEFORE.search(text, 0, start)
+        if initial is None:
+            break
+        start = initial.start()
+    # a hashtag's "#": the name is the whole tag ("#Klaroline")
+    if start > 0 and text[start - 1] == "#" and (start == 1 or not text[start - 2].isalnum()):
+        start -= 1
     # 3. capitalised name parts right after, then a suffix
     parts = 0
     for match in WORD.finditer(text, end):
@@ -93,6 +105,10 @@ def _grow(text: str, finding: RecognizerResult, lex: NameLexicon) -> RecognizerR
             break
         if gap != " " or parts == _MAX_GROWN_PARTS or folded in PARTICLES:
             break
+        if word.islower() and _lower_name_part(text, finding, folded, lex):
+            # "Mauro rossi", "Donald trump": a surname written in lower case
+            end, parts = match.end(), parts + 1
+            continue
         if not is_capitalised(word) or (lex.is_word(folded) and not lex.is_name(folded)):
             break
         if not (lex.is_name(folded) or folded not in lex.common):
@@ -102,6 +118,24 @@ def _grow(text: str, finding: RecognizerResult, lex: NameLexicon) -> RecognizerR
         return finding
     return RecognizerResult(
         PERSON, start, end, finding.score, recognition_metadata=finding.recognition_metadata
+    )
+
+
+def _lower_name_part(
+    text: str, finding: RecognizerResult, folded: str, lex: NameLexicon
+) -> bool:
+    """A lower-case word after a name is its surname when it is a known last name, or, after
+    a capitalised first name, when it is no English word at all ("Mauro renallo")."""
+    if lex.is_last(folded) and not lex.is_word(folded):
+        return True
+    words = WORD.findall(text[finding.start : finding.end])
+    return (
+        len(folded) >= 3
+        and bool(words)
+        and is_capitalised(words[-1])
+        and lex.is_first(fold(words[-1]))
+        and not lex.is_word(folded)
+        and folded not in lex.sentence_starts
     )
 
 

@@ -151,3 +151,29 @@ def test_a_bad_name_directory_is_a_clear_error(tmp_path) -> None:
         read_name_directory(wrong, ["real_name"])
     with pytest.raises(ConfigError, match="none of the columns"):
         read_name_directory(wrong, ["display_name"])
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("our 3 founders: smit, zhang and edwards.", ["smit", "zhang", "edwards"]),
+        ("what's the name on the account? tina roelink", ["tina roelink"]),
+        ("endorsing T. W. Shannon for Senate", ["T. W. Shannon"]),
+        ("nothing beats #Klaroline", ["#Klaroline"]),
+        ("check #jamesyboy tonight", ["#jamesyboy"]),
+        ("That moment Lil Wayne gets on the hook", ["Lil Wayne"]),
+    ],
+)
+def test_names_in_lists_lower_case_initials_and_tags(
+    redactor: TextRedactor, text: str, names: list[str]
+) -> None:
+    for name in names:
+        assert not visible(redactor, text, name), masked_values(redactor, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["apples, oranges and pears", "#marketing sync at noon", "we shipped v2 to prod"],
+)
+def test_lists_and_tags_of_words_stay(redactor: TextRedactor, text: str) -> None:
+    assert masked_values(redactor, text) == []

@@ -14,7 +14,8 @@ model; its findings are PERSON:
   that is no everyday word: "Will Rogers", not "Will Do" (0.7);
 - in lower case, a first name of at least four letters that is no everyday word
   ("samantha", "larry lombardo") (0.55 alone, 0.65 with a surname);
-- a hashtag that spells a name in camel case: "#DonaldSterling", "#TeamPhil" (0.6).
+- a hashtag that spells a name in camel case ("#DonaldSterling", "#TeamPhil") or opens
+  with a first name in lower case ("#jamesyboy") (0.6).
 
 Words inside handles, emails, URLs and file names are left to their own recognizers.
 """
@@ -42,8 +43,8 @@ from redactors.recognizers.name_lexicon import (
 _HASHTAG = re.compile(r"(?<![\w#])#([A-Za-z][A-Za-z0-9]{3,})")
 _CAMEL_PART = re.compile(r"[A-Z]{2,}(?![a-z])|[A-Z][a-z]+|[a-z]+|\d+")
 # A word glued to these is part of a handle, address, path or identifier, not prose.
-_GLUE_BEFORE = frozenset("@#/\\_.:=")
-_GLUE_AFTER = frozenset("@/\\_=")
+_GLUE_BEFORE = frozenset("@#/_.:=")
+_GLUE_AFTER = frozenset("@/_=")
 _MAX_PARTS = 5
 
 
@@ -99,12 +100,17 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
     def _list_mates(
         self, text: str, words: list[_Word], found: list[RecognizerResult]
     ) -> list[RecognizerResult]:
-        """Capitalised single words listed with names found ("Ann, Kyle, Dawn and Seth"):
-        when two or more items of a list of capitalised words are names, all are."""
+        """Single words listed with names ("Ann, Kyle, Dawn and Seth", "smit, zhang and
+        edwards"): when two or more items of a list are names, all are."""
+        lex = self.lexicon
         starts = {f.start for f in found}
         mates: list[RecognizerResult] = []
-        for items in _lists(text, words):
-            if sum(w.start in starts for w in items) >= 2:
+        for items in _lists(text, words) + _lists(text, words, lower=True):
+            named = [
+                w for w in items
+                if w.start in starts or (lex.is_name(w.folded) and not lex.is_word(w.folded))
+            ]
+            if len(named) >= 2:
                 mates += [
                     self._result(w.start, w.end, self.FIRST_NAME_SCORE, "list")
                     for w in items
@@ -155,8 +161,7 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
                 nxt < len(words)
                 and _joined(text, words[i], words[nxt])
                 and words[nxt].text.islower()
-                and lex.is_last(words[nxt].folded)
-                and not lex.is_word(words[nxt].folded)
+                and self._lower_surname(words[nxt])
             ):
                 return nxt, self.LOWER_FULL_NAME_SCORE
             return i, self.LOWER_FIRST_NAME_SCORE
@@ -199,12 +204,25 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
             return False
         left = words[i - 1]
         return (
-            is_capitalised(left.text)
+            self._free(text, left)  # not a handle's last part ("@Harry_Styles HARRY")
+            and is_capitalised(left.text)
             and left.text != "I"
             and not self.lexicon.is_name(left.folded)
             and left.folded not in TITLES
             and not _opens_sentence(text, left.start)
         )
+
+    def _lower_surname(self, word: _Word) -> bool:
+        """After a lower-case first name: a last name, or a word that is no English word
+        at all ("tina roelink", "heather pustivšek")."""
+        lex = self.lexicon
+        if lex.is_word(word.folded) or word.folded in lex.sentence_starts:
+            return False
+        return lex.is_last(word.folded) or (len(word.folded) >= 3 and self._free_word(word))
+
+    @staticmethod
+    def _free_word(word: _Word) -> bool:
+        return word.text.isalpha()
 
     def _clear_part(self, word: _Word) -> bool:
         return is_capitalised(word.text) and not self.lexicon.is_word(word.folded)
@@ -247,7 +265,13 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
     def _hashtags(self, text: str) -> list[RecognizerResult]:
         results = []
         for match in _HASHTAG.finditer(text):
-            parts = _CAMEL_PART.findall(match.group(1))
+            body = match.group(1)
+            if body.islower() and self._starts_with_first_name(body):
+                results.append(
+                    self._result(match.start(), match.end(), self.HASHTAG_SCORE, "hashtag")
+                )
+                continue
+            parts = _CAMEL_PART.findall(body)
             if len(parts) < 2 and len(match.group(1)) < 5:
                 continue
             if any(
@@ -258,6 +282,16 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
                     self._result(match.start(), match.end(), self.HASHTAG_SCORE, "hashtag")
                 )
         return results
+
+    def _starts_with_first_name(self, body: str) -> bool:
+        """A lower-case hashtag that opens with a first name of 4+ letters and goes on
+        ("#jamesyboy", "#tonymemmel"); not a word itself ("#marketing")."""
+        lex = self.lexicon
+        if lex.is_common(body) or lex.is_word(body) or not body.isalpha():
+            return False
+        return any(
+            lex.is_clear_first(body[:cut]) for cut in range(4, len(body) - 2)
+        )
 
 
 def _word(start: int, text: str) -> _Word:
@@ -277,23 +311,24 @@ _LIST_GAP = re.compile(r",\s|,?\s(?:and|or|&)\s")
 _CONNECTORS = frozenset({"and", "or"})
 
 
-def _lists(text: str, words: list[_Word]) -> list[list[_Word]]:
-    """Runs of three or more capitalised single words joined by list gaps."""
-    items = [w for w in words if w.folded not in _CONNECTORS]
+def _lists(text: str, words: list[_Word], lower: bool = False) -> list[list[_Word]]:
+    """Runs of three or more single words joined by list gaps, capitalised (or, with
+    ``lower``, in lower case: "smit, zhang and edwards")."""
+
+    def shaped(word: _Word) -> bool:
+        return word.text.islower() if lower else is_capitalised(word.text)
+
     lists: list[list[_Word]] = []
     current: list[_Word] = []
-    for word in [*items, None]:
-        if (
-            word is not None
-            and is_capitalised(word.text)
-            and current
-            and _LIST_GAP.fullmatch(text[current[-1].end : word.start])
-        ):
+    for word in (w for w in words if w.folded not in _CONNECTORS):
+        if shaped(word) and current and _LIST_GAP.fullmatch(text[current[-1].end : word.start]):
             current.append(word)
             continue
         if len(current) >= 3:
             lists.append(current)
-        current = [word] if word is not None and is_capitalised(word.text) else []
+        current = [word] if shaped(word) else []
+    if len(current) >= 3:
+        lists.append(current)
     return lists
 
 

@@ -22,6 +22,8 @@ WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 TITLES = frozenset(
     "mr mrs ms miss mx dr prof sir dame madam mme mlle herr frau sr sra srta dott dona don "
     "rev fr capt sgt lt col gen".split()
+    # stage-name prefixes in posts: "Lil Wayne", "DJ Khaled", "MC Hammer"
+    + "lil dj mc".split()
 )
 # After a name: "Jr.", "Sr.", "MD", "PhD", "II".
 SUFFIXES = frozenset("jr sr md phd dds esq ii iii iv".split())
