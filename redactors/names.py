@@ -4,8 +4,9 @@ Recognizers disagree about where a name starts and ends: an ASCII-only pattern s
 "No" in "Noémie", the model finds "Nathan" of "Aoife Nathan", a chat rule finds "Ann" while
 the model finds "Ann Lee". Masking the pieces leaves the rest visible ("Shaunémie Dubois").
 ``settle_names`` makes every PERSON finding cover the whole name, for every text:
-1. a finding that holds only everyday non-name words ("Congrats", "Reach out") is dropped:
-   the model's sentence-opening false names are noise in training text;
+1. a finding that holds only everyday non-name words ("Congrats", "Reach out"), apart from
+   what other entities' findings cover ("Congrats @ann"), is dropped: the model's
+   sentence-opening false names are noise in training text;
 2. each finding grows to whole words (Unicode letters, inner hyphens and apostrophes), over
    a title right before it ("Dr. ", "Mr "), over the capitalised name parts right after it
    ("Aoife" -> "Aoife Nathan") and over a suffix ("Jr.", "PhD");
@@ -49,16 +50,25 @@ def settle_names(text: str, findings: Sequence[RecognizerResult]) -> list[Recogn
         return list(findings)
     lex = lexicon()
     others = [f for f in findings if f.entity_type != PERSON]
+    covered = {i for f in others for i in range(f.start, f.end)}
     grown = [
         _grow(text, f, lex)
         for f in people
-        if _trusted(f) or not _only_everyday_words(text[f.start : f.end], lex)
+        if _trusted(f) or not _only_everyday_words(_own_text(text, f, covered), lex)
     ]
     return sorted(others + _merge(grown), key=lambda f: (f.start, f.end, f.entity_type))
 
 
 def _trusted(finding: RecognizerResult) -> bool:
     return _recognizer(finding).startswith(_TRUSTED_PREFIXES)
+
+
+def _own_text(text: str, finding: RecognizerResult, covered: set[int]) -> str:
+    """The finding's characters that no other entity's finding covers: the model's "Congrats
+    @ann" is a handle (masked as such) and an everyday word."""
+    return "".join(
+        text[i] if i not in covered else " " for i in range(finding.start, finding.end)
+    )
 
 
 def _only_everyday_words(value: str, lex: NameLexicon) -> bool:

@@ -177,3 +177,25 @@ def test_names_in_lists_lower_case_initials_and_tags(
 )
 def test_lists_and_tags_of_words_stay(redactor: TextRedactor, text: str) -> None:
     assert masked_values(redactor, text) == []
+
+
+def test_no_dictionary_word_becomes_a_name_in_the_sample_export(redactor: TextRedactor) -> None:
+    """Sentence openers the model calls a person ("Congrats @ann on the promotion!") are
+    neither masked nor replaced by a surrogate name, over the whole sample chat export."""
+    import polars as pl
+
+    from redactors.recognizers.name_lexicon import WORD, fold, lexicon
+
+    texts = pl.read_parquet("data/sample/messages.parquet")["text"].drop_nulls().to_list()
+    words = lexicon()
+    wordy = [
+        value
+        for text, redacted in zip(texts, redactor.redact(texts), strict=True)
+        for span in redacted.spans
+        if span.entity_type == "PERSON"
+        and (value := text[span.start : span.end])
+        and all(
+            words.is_common(fold(w)) and not words.is_name(fold(w)) for w in WORD.findall(value)
+        )
+    ]
+    assert wordy == []
