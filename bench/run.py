@@ -249,14 +249,66 @@ def print_table(title: str, results: dict[str, dict[str, float]]) -> None:
         )
 
 
+def bench_core(args: argparse.Namespace) -> None:
+    """One process against one process on the chat mix: the pipeline (one worker thread,
+    the model on numpy's BLAS with one thread) against Presidio's batch engines on thinc's
+    default BLAS and on the same numpy BLAS, same model, same data, same run."""
+    default = REPO / "bench" / "results.json"
+    out = REPO / "bench" / "results_core.json" if args.out == default else args.out
+    with tempfile.TemporaryDirectory(prefix="redact-bench-") as tmp:
+        work = Path(tmp)
+        config = make_export(work / "n", args.n)
+        results = bench_presidio(config, args.reps, rows=("batch", "floor"))
+        results["pipeline"] = bench_pipeline(config, work / "p", args.reps)
+        results |= bench_presidio(config, args.reps, rows=("batch", "floor"), numpy_blas=True)
+    pipeline = results["pipeline"]["docs_per_s"]
+    ratios = {
+        "pipeline_vs_presidio_batch": round(pipeline / results["presidio_batch"]["docs_per_s"], 3),
+        "pipeline_vs_presidio_batch_numpy_blas": round(
+            pipeline / results["presidio_batch_numpy_blas"]["docs_per_s"], 3
+        ),
+        "pipeline_time_vs_floor_numpy_blas": round(
+            results["pipeline"]["seconds"] / results["spacy_floor_numpy_blas"]["seconds"], 3
+        ),
+    }
+    payload = {
+        "n_records": args.n,
+        "reps": args.reps,
+        "cpus": os.cpu_count(),
+        "model": yaml.safe_load((REPO / "configs" / "sample.yaml").read_text())["detection"][
+            "spacy_model"
+        ],
+        "versions": {
+            name: importlib.metadata.version(name)
+            for name in ("spacy", "thinc", "presidio-analyzer", "phonenumbers", "numpy")
+        },
+        "data": "chat mix (redactors/testing/synth_chat.py)",
+        "results": results,
+        "ratios": ratios,
+    }
+    out.write_text(json.dumps(payload, indent=2) + "\n")
+    print_table("chat mix, one process", results)
+    print(json.dumps(ratios))
+    print(f"wrote {out}  (N={args.n}, medians of {args.reps})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
+    parser.add_argument(
+        "--core",
+        action="store_true",
+        help="only the one-process rows on the chat mix (Presidio batch on both BLAS "
+        "settings, the spaCy floor, the pipeline with one worker), into bench/results_core.json",
+    )
     args = parser.parse_args()
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry call
+    if args.core:
+        bench_core(args)
+        return
     with tempfile.TemporaryDirectory(prefix="redact-bench-") as tmp:
         work = Path(tmp)
         config = make_export(work / "n", args.n)
