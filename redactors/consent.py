@@ -300,6 +300,10 @@ def _decisions(
     return latest.select(id_column, reason.otherwise(pl.lit(_KEEP)).alias("reason"))
 
 
+def _row_count(path: Path) -> int:
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
 def _fingerprint(path: Path, frame: pl.DataFrame, ids: int, time_column: str) -> dict[str, Any]:
     as_of = frame[time_column].max() if frame.height else None
     return {
@@ -402,6 +406,8 @@ class ConsentGate:
             missing_org_reason = ORG_NOT_IN_REGISTRY if config.org_policy == "opt_in" else None
             org_fingerprint = {
                 **_fingerprint(org_registry_path, orgs, org_latest.height, "updated_at"),
+                "rows": _row_count(org_registry_path),
+                "rows_for_purpose": orgs.height,
                 "policy": config.org_policy,
             }
         deletions = deletions_fingerprint = None
