@@ -606,3 +606,28 @@ def test_no_record_of_a_non_consented_org_user_or_purpose_nor_a_deleted_one_in_a
     # rebuild from scratch
     run(root, output, redactor, rebuild=True)
     assert shard_ids(output) == third
+
+
+def test_an_export_without_the_org_column_fails_preflight_naming_file_and_column(tmp_path):
+    from redactors.errors import InputError
+
+    write_users(tmp_path / "users.parquet", USERS_V1)
+    write_orgs(tmp_path / "orgs.parquet", ORGS_V1)
+    write_deletions(tmp_path / "deletions.parquet", [])
+    write_messages(tmp_path / "messages.parquet", MESSAGES, group=2)
+    frame = pl.read_parquet(tmp_path / "messages.parquet").drop("org_id")
+    frame.write_parquet(tmp_path / "messages.parquet")
+    config_path = make_config(tmp_path)
+    with pytest.raises(InputError, match=r"messages.parquet: missing column\(s\) \['org_id'\]"):
+        run_local(load_config(config_path), str(config_path), tmp_path / "out", SECRET_A)
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_forget_command_needs_a_registry_org_registry_or_deletions(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipelines.cli import app
+
+    result = CliRunner().invoke(app, ["forget", "--output", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "--registry, --org-registry or --deletions" in result.output
