@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 
 from redactors.card import write_card
 from redactors.config import RunConfig
-from redactors.consent import consent_provenance, write_applied_deletions
+from redactors.consent import consent_provenance
+from redactors.consent_files import write_applied_deletions
 from redactors.dedup import dedup_run
 from redactors.errors import ResidualRiskError, ThresholdError
 from redactors.io import sha256_file, shard_schema

@@ -27,9 +27,8 @@ import pyarrow.parquet as pq
 
 from redactors.card import write_card
 from redactors.config import NON_CONSENTED_ENTITY, ConsentConfig, MaskingConfig, OutputConfig
-from redactors.consent import (
-    ConsentGate,
-    consent_provenance,
+from redactors.consent import ConsentGate, consent_provenance
+from redactors.consent_files import (
     merged_deletions,
     read_applied_deletions,
     write_applied_deletions,
