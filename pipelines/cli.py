@@ -237,14 +237,32 @@ def report(
 @app.command()
 def forget(
     output: Annotated[Path, typer.Option("--output", "-o", help="an output of `redact run`")],
-    registry: Annotated[Path, typer.Option("--registry", "-r", help="the newer consent registry")],
+    registry: Annotated[
+        Path | None, typer.Option("--registry", "-r", help="the newer consent registry")
+    ] = None,
+    org_registry: Annotated[
+        Path | None, typer.Option("--org-registry", help="the newer org registry")
+    ] = None,
+    deletions: Annotated[
+        Path | None,
+        typer.Option("--deletions", help="tombstones: Parquet source, record_id, deleted_at"),
+    ] = None,
 ) -> None:
-    """Apply withdrawn consent to existing shards: remove those users' records and mask
-    mentions of them; only affected shards are rewritten (atomically)."""
+    """Apply withdrawn consent and deletions to existing shards: remove the records of users
+    and orgs no longer consented and tombstoned records, and mask mentions of those users;
+    only affected shards are rewritten (atomically)."""
     from pipelines.forget import forget_flow
 
+    if registry is None and org_registry is None and deletions is None:
+        _fail("forget needs --registry, --org-registry or --deletions (or several)")
+        return
     try:
-        report = forget_flow(output=str(output), registry=str(registry))
+        report = forget_flow(
+            output=str(output),
+            registry=None if registry is None else str(registry),
+            org_registry=None if org_registry is None else str(org_registry),
+            deletions=None if deletions is None else str(deletions),
+        )
     except RedactError as exc:
         _fail(str(exc))
         return

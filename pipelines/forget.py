@@ -34,10 +34,22 @@ def _markdown(report: dict[str, Any]) -> str:
 
 
 @flow(name="redact-forget", log_prints=False)
-def forget_flow(output: str, registry: str) -> dict[str, Any]:
-    """Remove records of users whose consent is withdrawn, and mask mentions of them."""
+def forget_flow(
+    output: str,
+    registry: str | None = None,
+    org_registry: str | None = None,
+    deletions: str | None = None,
+) -> dict[str, Any]:
+    """Remove records of users and orgs whose consent is withdrawn and tombstoned records,
+    and mask mentions of those users."""
     logger = get_run_logger()
-    report = forget(Path(output), Path(registry), os.environ.get(SECRET_ENV))
+    report = forget(
+        Path(output),
+        None if registry is None else Path(registry),
+        os.environ.get(SECRET_ENV),
+        org_registry_path=None if org_registry is None else Path(org_registry),
+        deletions_path=None if deletions is None else Path(deletions),
+    )
     logger.info(
         "forget on %s: %d record(s) removed, %d mention(s) masked, %d shard(s) rewritten",
         output,

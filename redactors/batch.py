@@ -67,9 +67,12 @@ def redact_batch(
     redactor: TextRedactor,
     stats: SourceStats,
     leak_scan: LeakScanConfig | None = None,
+    org_ids: list[str | None] | None = None,
 ) -> tuple[pa.Table, list[str]]:
     """Consented rows in, shard rows out (empty-text rows are counted and left out), with
-    the user id of each row written (for the lineage index; never written to shards)."""
+    the user id of each row written (for the lineage index; never written to shards).
+    ``org_ids``, if given, is extended with the org id of each row written (sources with
+    an org_column)."""
     fields = _text_fields(batch, source)
     has_text = [any(field[i] for field in fields) for i in range(batch.height)]
     stats.skipped_empty += has_text.count(False)
@@ -124,4 +127,6 @@ def redact_batch(
     arrays["created_at"] = _created_at(rows[source.time_column])
     arrays["pii_masked"] = pa.array(masked_per_row, pa.int32())
     user_ids = rows[source.user_column].cast(pl.String).to_list()
+    if org_ids is not None and source.org_column is not None:
+        org_ids += rows[source.org_column].cast(pl.String).to_list()
     return pa.Table.from_pydict(arrays, schema=schema), user_ids

@@ -96,7 +96,7 @@ Registry sha256 `{consent.registry["sha256"][:16]}…` ({consent.registry["users
 Records of users without a current consent are not here; mentions of them in other people's
 text are masked as `<NON_CONSENTED_USER>`. Consent withdrawn later is applied to this output by
 `redact forget` (see `manifest.json` history).
-
+{consent_levels_paragraph(manifest, report)}
 ## Personal data
 
 Detected with Presidio and spaCy `{report.run.model["name"]}`
@@ -149,3 +149,31 @@ def write_card(directory: Path, manifest: Manifest, report: Report) -> None:
         first, last = str(span["first"][0]), str(span["last"][0])
     card = render_card(manifest, sha256_file(directory / MANIFEST), report, (first, last))
     (directory / CARD).write_text(card, encoding="utf-8")
+
+
+def consent_levels_paragraph(manifest: Manifest, report: Report) -> str:
+    """Which consent the shards rest on, per level (after forgets: the newest files)."""
+    levels = manifest.consent_provenance or report.consent.levels
+    if not levels:
+        return ""
+    policy = manifest.consent_policy
+    lines = ["", "The shards rest on this consent, per level (newest applied):", ""]
+    names = {"record": "record deletions", "org": "organizations", "user": "users"}
+    for name in ("record", "org", "user"):
+        level = levels.get(name)
+        if level is None:
+            continue
+        source = level.get("registry") or level.get("deletions")
+        if source is None:
+            lines.append(f"- {names[name]}: no deletions file (only the export's own flags)")
+            continue
+        rule = ""
+        if name == "org":
+            rule = f", policy `{policy.org_policy}`"
+        if name != "record" and level.get("purpose"):
+            rule += f", purpose `{level['purpose']}`"
+        lines.append(
+            f"- {names[name]}: sha256 `{str(source['sha256'])[:16]}…`, as of "
+            f"{source.get('as_of')}, {source.get('ids')} ids{rule}"
+        )
+    return "\n".join(lines) + "\n"

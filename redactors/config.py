@@ -77,6 +77,9 @@ class SourceConfig(_Strict):
     # represent, bytes that are not UTF-8): quarantine it (count it, list its position, go
     # on) or fail the run. Either way it never reaches a shard (see redactors.quarantine).
     on_bad_record: Literal["quarantine", "fail"] = "quarantine"
+    # Workspace / team / tenant id of each record, checked against consent.org_registry
+    # (required on every source when an org registry is set; a null id drops the record).
+    org_column: str | None = None
 
     @model_validator(mode="after")
     def _distinct_columns(self) -> SourceConfig:
@@ -87,7 +90,8 @@ class SourceConfig(_Strict):
 
     def needed_columns(self) -> list[str]:
         columns = [self.id_column, self.user_column, self.time_column, *self.text_columns]
-        return columns + ([self.deleted_column] if self.deleted_column else [])
+        columns += [self.deleted_column] if self.deleted_column else []
+        return columns + ([self.org_column] if self.org_column else [])
 
     def output_text_columns(self) -> list[str]:
         """Names of the redacted text columns this source writes to shards."""
@@ -103,6 +107,15 @@ class ConsentConfig(_Strict):
     # Mask handles, display names and mention tokens of non-consented users inside the text
     # of consented records (entity NON_CONSENTED_USER).
     mask_non_consented_mentions: bool = True
+    # Organization level: Parquet file org_id, status, region (optional), updated_at[, purpose];
+    # a record is kept only if its org passes org_policy and its user passes policy.
+    org_registry: str | None = None
+    org_policy: Literal["opt_in", "opt_out"] = "opt_in"
+    # The run's purpose: only registry rows for it, or with a null purpose (all purposes),
+    # count. Unset: only null-purpose rows count (a registry with purposes is then refused).
+    purpose: str | None = Field(default=None, min_length=1, pattern=r"^\S(.*\S)?$")
+    # Tombstones: Parquet file source, record_id, deleted_at; those records are dropped.
+    deletions: str | None = None
 
     @field_validator("excluded_regions")
     @classmethod
@@ -399,6 +412,19 @@ class RunConfig(_Strict):
         if unknown:
             raise ValueError(
                 f"masking.operators names entities not in detection.entities: {unknown}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _org_column_with_org_registry(self) -> RunConfig:
+        if self.consent.org_registry is None:
+            return self
+        lacking = [source.name for source in self.sources if not source.org_column]
+        if lacking:
+            raise ValueError(
+                f"consent.org_registry is set but source(s) {lacking} have no org_column: "
+                "every record must be checked against its organization (set org_column to "
+                "the workspace / team / tenant id column)"
             )
         return self
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,6 +19,8 @@ import pyarrow.parquet as pq
 
 from redactors.card import write_card
 from redactors.config import RunConfig
+from redactors.consent import consent_provenance
+from redactors.consent_files import write_applied_deletions
 from redactors.dedup import dedup_run
 from redactors.errors import ResidualRiskError, ThresholdError
 from redactors.io import sha256_file, shard_schema
@@ -115,7 +118,9 @@ def finalize(
             "policy": config.consent.policy,
             "excluded_regions": list(config.consent.excluded_regions),
             "mask_non_consented_mentions": config.consent.mask_non_consented_mentions,
+            **_consent_policy_levels(config),
         },
+        **_consent_provenance(prepared, per_source),
         "shards": shards,
         "schemas": {
             source.name: [
@@ -164,7 +169,10 @@ def finalize(
         "policy": config.consent.policy,
         "excluded_regions": list(config.consent.excluded_regions),
         "registry": prepared.registry_fingerprint,
+        **_consent_policy_levels(config),
+        **_consent_provenance(prepared, per_source, key="levels"),
     }
+    write_applied_deletions(prepared.staging_dir, prepared.deletions)
     report = build_report(
         leak_scan=config.leak_scan,
         run=run,
@@ -291,6 +299,28 @@ def _check_thresholds(config: RunConfig, report: Report) -> None:
             f"{config.report.change_threshold:.0%} since the previous run: {flags}; output not "
             "published (report.fail_on_change is on)"
         )
+
+
+def _consent_policy_levels(config: RunConfig) -> dict[str, Any]:
+    """The org policy and purpose, when configured (older outputs have neither key)."""
+    extra: dict[str, Any] = {}
+    if config.consent.org_registry is not None:
+        extra["org_policy"] = config.consent.org_policy
+    if config.consent.purpose is not None:
+        extra["purpose"] = config.consent.purpose
+    return extra
+
+
+def _consent_provenance(
+    prepared: Preflight, per_source: dict[str, SourceStats], key: str = "consent_provenance"
+) -> dict[str, Any]:
+    """Per consent level: fingerprint, as-of time, purpose and records dropped by reason."""
+    if not prepared.consent_levels:
+        return {}
+    dropped: Counter[str] = Counter()
+    for stats in per_source.values():
+        dropped.update(stats.dropped)
+    return {key: consent_provenance(prepared.consent_levels, dropped)}
 
 
 def _merge_lineage(

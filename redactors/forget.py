@@ -12,7 +12,9 @@ Given an output directory and a newer consent registry:
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -25,14 +27,21 @@ import pyarrow.parquet as pq
 
 from redactors.card import write_card
 from redactors.config import NON_CONSENTED_ENTITY, ConsentConfig, MaskingConfig, OutputConfig
-from redactors.consent import ConsentGate
+from redactors.consent import ConsentGate, consent_provenance
+from redactors.consent_files import (
+    merged_deletions,
+    read_applied_deletions,
+    write_applied_deletions,
+)
 from redactors.engine import Masker, secret_key
 from redactors.errors import OutputError, SecretError
 from redactors.io import sha256_file
 from redactors.lineage import (
+    APPLIED_DELETIONS_FILE,
     LINEAGE_FILE,
     LINEAGE_SCHEMA,
     read_lineage,
+    reasons_by_org_key,
     reasons_by_user_key,
     write_lineage,
 )
@@ -110,6 +119,37 @@ def _update_run_report(output_dir: Path, staging: Path, manifest: Manifest) -> N
     write_card(staging, manifest, report)
 
 
+def _provenance_after(
+    manifest: Manifest,
+    gate: ConsentGate,
+    registry_path: Path | None,
+    org_registry_path: Path | None,
+    deletions_path: Path | None,
+    removed: Counter[str],
+) -> dict[str, Any] | None:
+    """The manifest's consent provenance after a forget: each level given now rests on its
+    newer file; what forget removed is counted per level, apart from what the run dropped."""
+    given = {"user": registry_path, "org": org_registry_path, "record": deletions_path}
+    levels = consent_provenance(gate.levels(), removed)
+    previous = manifest.consent_provenance or {}
+    result: dict[str, Any] = {}
+    for name, level in levels.items():
+        before = previous.get(name)
+        if given[name] is None and before is None:
+            continue
+        merged = dict(before or {})
+        if given[name] is not None:
+            merged.update({k: v for k, v in level.items() if k != "dropped_by_reason"})
+        removed_now = level["dropped_by_reason"]
+        merged["dropped_by_reason"] = (before or {}).get("dropped_by_reason", {})
+        merged["removed_by_forget"] = {
+            reason: int((before or {}).get("removed_by_forget", {}).get(reason, 0)) + count
+            for reason, count in removed_now.items()
+        }
+        result[name] = merged
+    return result or None
+
+
 def _link_tree(source: Path, target: Path, skip: set[Path]) -> None:
     """Hard-link every file of source into target, except those in skip (relative paths)."""
     for path in sorted(source.rglob("*")):
@@ -122,16 +162,89 @@ def _link_tree(source: Path, target: Path, skip: set[Path]) -> None:
 
 
 def forget(
-    output_dir: Path, registry_path: Path, secret: str | None, *, now: datetime | None = None
+    output_dir: Path,
+    registry_path: Path | None,
+    secret: str | None,
+    *,
+    org_registry_path: Path | None = None,
+    deletions_path: Path | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Remove and mask what the new registry no longer allows. Returns the forget report."""
+    """Remove and mask what the newer registries no longer allow, and the records newer
+    tombstones delete. Any of the three may be given (at least one). Returns the forget
+    report."""
+    if registry_path is None and org_registry_path is None and deletions_path is None:
+        raise OutputError("forget needs --registry, --org-registry or --deletions (or several)")
     output_dir = output_dir.resolve()
     with output_lock(output_dir):
-        return _forget_locked(output_dir, registry_path, secret, now)
+        return _forget_locked(
+            output_dir, registry_path, secret, now, org_registry_path, deletions_path
+        )
+
+
+def _forget_gate(
+    manifest: Manifest,
+    registry_path: Path | None,
+    org_registry_path: Path | None,
+    deletions_path: Path | None,
+) -> ConsentGate:
+    """The gate forget decides with, under the policy and purpose the output was built
+    with. Without a newer user registry the user level keeps every record (nothing new to
+    apply there); an org registry for an output built without org keys is refused."""
+    policy = manifest.consent_policy
+    if org_registry_path is not None and policy.org_policy is None:
+        raise OutputError(
+            "this output was built without an org registry (no org keys in its lineage): "
+            "forget cannot apply one; rebuild it with consent.org_registry set"
+        )
+    consent = ConsentConfig(
+        registry=str(registry_path),
+        policy=policy.policy if registry_path is not None else "opt_out",
+        excluded_regions=policy.excluded_regions if registry_path is not None else [],
+        mask_non_consented_mentions=policy.mask_non_consented_mentions,
+        org_policy=policy.org_policy or "opt_in",  # type: ignore[arg-type]
+        purpose=policy.purpose,
+    )
+    sources = sorted({shard.source for shard in manifest.shards} | set(manifest.schemas))
+    if registry_path is not None:
+        return ConsentGate.load(
+            consent,
+            registry_path,
+            org_registry_path=org_registry_path,
+            deletions_path=deletions_path,
+            sources=sources,
+        )
+    # No user registry given: the user level has no say (every user passes), and the
+    # output's registry fingerprint stays.
+    with tempfile.TemporaryDirectory(prefix="redact-forget-") as temp:
+        empty = Path(temp) / "empty-registry.parquet"
+        pl.DataFrame(
+            schema={
+                "user_id": pl.String,
+                "status": pl.String,
+                "region": pl.String,
+                "updated_at": pl.Datetime("us", "UTC"),
+            }
+        ).write_parquet(empty)
+        gate = ConsentGate.load(
+            consent,
+            empty,
+            org_registry_path=org_registry_path,
+            deletions_path=deletions_path,
+            sources=sources,
+        )
+    return dataclasses.replace(
+        gate, missing_user_reason=None, registry_fingerprint=manifest.consent_registry
+    )
 
 
 def _forget_locked(
-    output_dir: Path, registry_path: Path, secret: str | None, now: datetime | None
+    output_dir: Path,
+    registry_path: Path | None,
+    secret: str | None,
+    now: datetime | None,
+    org_registry_path: Path | None = None,
+    deletions_path: Path | None = None,
 ) -> dict[str, Any]:
     started = time.perf_counter()
     manifest = _load_manifest(output_dir)
@@ -141,19 +254,27 @@ def _forget_locked(
             "REDACT_SECRET is not the secret this output was built with (fingerprints "
             "differ): lineage keys would not match, so forget refuses to guess"
         )
-    policy = manifest.consent_policy
-    consent = ConsentConfig(
-        registry=str(registry_path),
-        policy=policy.policy,
-        excluded_regions=policy.excluded_regions,
-        mask_non_consented_mentions=policy.mask_non_consented_mentions,
+    gate = _forget_gate(manifest, registry_path, org_registry_path, deletions_path)
+    mentions = (
+        NonConsentedMentions.from_gate(gate)
+        if manifest.consent_policy.mask_non_consented_mentions and registry_path is not None
+        else None
     )
-    gate = ConsentGate.load(consent, registry_path)
-    mentions = NonConsentedMentions.from_gate(gate) if consent.mask_non_consented_mentions else None
     masker = Masker(MaskingConfig.model_validate(manifest.masking), [NON_CONSENTED_ENTITY], key)
 
+    lineage_table = read_lineage(output_dir / LINEAGE_FILE)
+    if gate.org_lookup is not None and lineage_table["org_key"].null_count:
+        raise OutputError(
+            f"{output_dir}: {lineage_table['org_key'].null_count} lineage row(s) have no org "
+            "key (written before org keys were kept): forget cannot apply an org registry to "
+            "them; rebuild the output with `redact run --rebuild`"
+        )
     lineage = lineage_reasons(
-        read_lineage(output_dir / LINEAGE_FILE), gate, reasons_by_user_key(gate, key)
+        lineage_table,
+        gate,
+        reasons_by_user_key(gate, key) if registry_path is not None else {},
+        org_reasons=reasons_by_org_key(gate, key),
+        sources={shard.path: shard.source for shard in manifest.shards},
     )
     forgotten = lineage.filter(~pl.col("reason").is_in(KEPT_REASONS))
     removed_by_shard: dict[str, set[int]] = {}
@@ -200,9 +321,13 @@ def _forget_locked(
                 Path(REPORT_JSON),
                 Path(REPORT_HTML),
                 Path(CARD),
+                Path(APPLIED_DELETIONS_FILE),
             }
         )
         _link_tree(output_dir, staging, skip)
+        write_applied_deletions(
+            staging, merged_deletions(read_applied_deletions(output_dir), gate.deletions)
+        )
         for shard in manifest.shards:
             table = rewritten.get(shard.path)
             if table is None:
@@ -238,8 +363,20 @@ def _forget_locked(
             shards_rewritten=sum(1 for t in rewritten.values() if t.num_rows),
             shards_removed=sum(1 for t in rewritten.values() if not t.num_rows),
         )
+        if org_registry_path is not None:
+            entry.org_registry = gate.org_fingerprint
+        if deletions_path is not None:
+            entry.deletions = gate.deletions_fingerprint
         manifest = manifest.model_copy(
             update={
+                "consent_provenance": _provenance_after(
+                    manifest,
+                    gate,
+                    registry_path,
+                    org_registry_path,
+                    deletions_path,
+                    removed_by_reason,
+                ),
                 "shards": new_shards,
                 "consent_registry": gate.registry_fingerprint,
                 "totals": ShardTotals(

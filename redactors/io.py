@@ -67,6 +67,10 @@ def _check_type(path: Path, column: str, actual: pa.DataType, role: str) -> None
         "deleted": pa.types.is_boolean(actual)
         or pa.types.is_timestamp(actual)
         or pa.types.is_date(actual),
+        "org": pa.types.is_string(actual)
+        or pa.types.is_large_string(actual)
+        or pa.types.is_integer(actual)
+        or pa.types.is_null(actual),
     }[role]
     if not ok:
         expected = {
@@ -75,6 +79,7 @@ def _check_type(path: Path, column: str, actual: pa.DataType, role: str) -> None
             "time": "timestamp or date",
             "text": "string",
             "deleted": "boolean, timestamp or date",
+            "org": "string or integer",
         }[role]
         raise InputError(
             f"{path}: column {column!r} ({role}) has type {actual}, expected {expected}"
@@ -92,6 +97,8 @@ def check_source_file(path: Path, source: SourceConfig) -> pq.FileMetaData:
     roles += [("text", column) for column in source.text_columns]
     if source.deleted_column:
         roles.append(("deleted", source.deleted_column))
+    if source.org_column:
+        roles.append(("org", source.org_column))
     missing = [column for _, column in roles if column not in schema.names]
     if missing:
         raise InputError(

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 LINEAGE_DIR = "lineage"
 LINEAGE_FILE = f"{LINEAGE_DIR}/lineage.parquet"
+# Tombstones (source, record_id) applied to this output by runs and forgets: a later run
+# must apply them too (consent.check_applied_deletions), so no deleted record comes back.
+APPLIED_DELETIONS_FILE = f"{LINEAGE_DIR}/deletions.parquet"
 # row: position in the shard, so forget removes exactly these rows even if ids repeat.
 LINEAGE_SCHEMA = pa.schema(
     [
@@ -30,6 +33,8 @@ LINEAGE_SCHEMA = pa.schema(
         ("row", pa.int32()),
         ("record_id", pa.string()),
         ("user_key", pa.string()),
+        # keyed HMAC of the record's org id (null: the source has no org_column)
+        ("org_key", pa.string()),
     ]
 )
 
@@ -38,8 +43,15 @@ def user_key(key: bytes, user_id: str) -> str:
     return hmac.new(key, b"lineage/user/v1\x1f" + user_id.encode(), hashlib.sha256).hexdigest()[:32]
 
 
+def org_key(key: bytes, org_id: str) -> str:
+    return hmac.new(key, b"lineage/org/v1\x1f" + org_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def lineage_table(
-    shard_rows: Sequence[tuple[str, int]], record_ids: Sequence[str], user_keys: Sequence[str]
+    shard_rows: Sequence[tuple[str, int]],
+    record_ids: Sequence[str],
+    user_keys: Sequence[str],
+    org_keys: Sequence[str | None] | None = None,
 ) -> pa.Table:
     """Rows in write order, split over shards by their row counts."""
     shards: list[str] = []
@@ -55,6 +67,7 @@ def lineage_table(
             "row": positions,
             "record_id": list(record_ids),
             "user_key": list(user_keys),
+            "org_key": list(org_keys) if org_keys is not None else [None] * len(shards),
         },
         schema=LINEAGE_SCHEMA,
     )
@@ -77,5 +90,19 @@ def reasons_by_user_key(gate: ConsentGate, key: bytes) -> dict[str, str]:
     }
 
 
+def reasons_by_org_key(gate: ConsentGate, key: bytes) -> dict[str, str]:
+    """Decision of the org registry for every org in it, by lineage org key ("" = keep)."""
+    if gate.org_lookup is None:
+        return {}
+    return {
+        org_key(key, org_id): reason
+        for org_id, reason in zip(gate.org_lookup["org_id"], gate.org_lookup["reason"], strict=True)
+    }
+
+
 def read_lineage(path: Path) -> pa.Table:
-    return pq.read_table(path, schema=LINEAGE_SCHEMA)
+    """The lineage rows; an index written before org keys existed gets a null org_key."""
+    table = pq.read_table(path)
+    if "org_key" not in table.column_names:
+        table = table.append_column("org_key", pa.nulls(table.num_rows, pa.string()))
+    return table.select(LINEAGE_SCHEMA.names).cast(LINEAGE_SCHEMA)

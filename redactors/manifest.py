@@ -47,6 +47,8 @@ class ConsentPolicy(Record):
     policy: str
     excluded_regions: list[str]
     mask_non_consented_mentions: bool = True  # older manifests do not say
+    org_policy: str | None = None  # set when an org registry was used
+    purpose: str | None = None  # the run's consent purpose, when set
 
 
 class ShardWriterSettings(Record):
@@ -72,6 +74,9 @@ class ForgetEntry(Record):
     mentions_masked: int
     shards_rewritten: int
     shards_removed: int
+    # What else forget applied (None: not given): the org registry and tombstones file.
+    org_registry: dict[str, Any] | None = None
+    deletions: dict[str, Any] | None = None
 
 
 class Manifest(Record):
@@ -95,6 +100,9 @@ class Manifest(Record):
     shard_writer: ShardWriterSettings = ShardWriterSettings()
     masking: dict[str, Any] = Field(default_factory=dict)
     history: list[ForgetEntry] = Field(default_factory=list)
+    # Per consent level (user, org, record): registry fingerprint, as-of time, purpose and
+    # records dropped by reason (consent.consent_provenance); forget updates it.
+    consent_provenance: dict[str, Any] | None = None
 
     @classmethod
     def read(cls, path: Path) -> Manifest:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from redactors.config import RunConfig
-from redactors.consent import ConsentGate
+from redactors.consent import ConsentGate, check_applied_deletions, load_gate
 from redactors.detector import check_detection_config
 from redactors.engine import secret_key
 from redactors.io import Plan, check_output_apart_from_inputs, plan_units
@@ -54,6 +54,13 @@ class Preflight:
     depends_on: dict[str, Any] = dataclass_field(default_factory=dict)
     rebuild_requested: bool = False
     stored_units: int = 0  # in the state store when the run started
+    # One hash of everything the consent gate decides with (ConsentGate.decision_sha256);
+    # units and engines compare it, so a new org registry or tombstone file refreshes them.
+    consent_sha256: str = ""
+    # Per consent level (user, org, record), what it rests on (ConsentGate.levels).
+    consent_levels: dict[str, Any] = dataclass_field(default_factory=dict)
+    # The run's tombstones (source, record_id; a polars DataFrame), recorded in the output.
+    deletions: Any = None
 
 
 def secret_fingerprint(key: bytes | None) -> str | None:
@@ -87,12 +94,13 @@ def preflight(
     (and, with ``rebuild``, the stored units, so that nothing is reused)."""
     key = secret_key(secret, required=config.needs_secret())
     check_detection_config(config.detection)
-    gate = ConsentGate.load(config.consent, config.resolve(config.consent.registry))
+    gate = load_gate(config)
     plan = plan_units(config)
     check_output_apart_from_inputs(config, plan, output_dir.resolve())
     output_dir = output_dir.resolve()
     check_output_dir(output_dir)
     clear_leftovers(output_dir)
+    check_applied_deletions(output_dir, gate)
     store = UnitStore.for_output(output_dir)
     if rebuild:
         store.clear()
@@ -107,7 +115,7 @@ def preflight(
     if not can_refresh(config, key):
         # Without a lineage index a stored unit cannot take a newer registry's decisions:
         # then the registry is part of what the unit depends on, and a change redoes it.
-        depends_on["registry_sha256"] = gate.registry_fingerprint["sha256"]
+        depends_on["registry_sha256"] = gate.decision_sha256
     # A stored unit was masked with the names then known: a new name redoes it.
     depends_on["people_names_sha256"] = names_digest(people_names(config, gate))
     _key_units(plan, depends_on)
@@ -122,6 +130,9 @@ def preflight(
         depends_on=depends_on,
         rebuild_requested=rebuild,
         stored_units=store.count(),
+        consent_sha256=gate.decision_sha256,
+        consent_levels=gate.levels(),
+        deletions=gate.deletions,
     )
 
 

@@ -9,6 +9,9 @@ same matcher and operator as a run and ``redact forget``. Its lineage and dedup 
 updated to match, and it is stored again under the new registry, so the store keeps no
 record the new registry withdrew.
 
+Tombstones (consent.deletions) and org decisions are applied the same way, by the lineage
+rows' record ids and org keys: a record deleted since the unit was stored never comes back.
+
 Not done here: a person who newly consented has records that the unit dropped when it was
 built; they come in when the unit is next redone (``redact run --rebuild``). Fail closed.
 """
@@ -54,13 +57,17 @@ def refresh_unit(
     reasons: dict[str, str],
     mentions: NonConsentedMentions | None,
     masker: Masker,
+    *,
+    org_reasons: dict[str, str] | None = None,
 ) -> Refreshed | None:
     """Rewrite the unit's files in ``staging_dir`` under the new registry. None if the unit
     has no lineage (built without lineage or secret): then it must be redone."""
     lineage_path = staging_dir / LINEAGE_DIR / "units" / f"{unit_id}.parquet"
     if not lineage_path.is_file():
         return None if shards else Refreshed(shards, stats, 0, 0)
-    lineage = lineage_reasons(read_lineage(lineage_path), gate, reasons)
+    lineage = lineage_reasons(
+        read_lineage(lineage_path), gate, reasons, org_reasons=org_reasons, sources=source.name
+    )
     codec, level = output.parquet_compression()
     text_columns = source.output_text_columns()
     new_shards: list[ShardInfo] = []

@@ -3,7 +3,8 @@
 Used by ``redact forget`` (a whole committed output) and by a run's refresh of a stored unit
 (refresh.py). Both know, from the lineage index, whose record each shard row is; here:
 
-- the registry's decision for every lineage row ("" or kept: the record stays);
+- the gate's decision for every lineage row ("" or kept: the record stays): a tombstone
+  (source, record id), then the org registry (lineage org key), then the user registry;
 - one shard rewritten: rows of users no longer consented dropped by position (record ids
   need not be unique), and mentions of non-consented users masked in what stays, with the
   run's operator for NON_CONSENTED_USER; ``pii_masked`` counts updated;
@@ -12,6 +13,7 @@ Used by ``redact forget`` (a whole committed output) and by a run's refresh of a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -19,7 +21,12 @@ import pyarrow as pa
 from presidio_analyzer import RecognizerResult
 
 from redactors.config import NON_CONSENTED_ENTITY
-from redactors.consent import KEPT_NOT_IN_REGISTRY, ConsentGate
+from redactors.consent import (
+    KEPT_NOT_IN_REGISTRY,
+    MISSING_ORG_ID,
+    RECORD_DELETED,
+    ConsentGate,
+)
 from redactors.engine import Masker
 from redactors.mentions import NonConsentedMentions
 
@@ -27,19 +34,52 @@ from redactors.mentions import NonConsentedMentions
 KEPT_REASONS = ("", KEPT_NOT_IN_REGISTRY)
 
 
-def lineage_reasons(lineage: pa.Table, gate: ConsentGate, reasons: dict[str, str]) -> pl.DataFrame:
-    """Lineage rows with the registry's decision for their user (``reasons``: by lineage
-    user key; a key the registry lacks gets the gate's decision for missing users)."""
+def lineage_reasons(
+    lineage: pa.Table,
+    gate: ConsentGate,
+    reasons: dict[str, str],
+    *,
+    org_reasons: dict[str, str] | None = None,
+    sources: str | Mapping[str, str] | None = None,
+) -> pl.DataFrame:
+    """Lineage rows with the gate's decision for each record (``reasons``: by lineage user
+    key; a key the registry lacks gets the gate's decision for missing users). With an org
+    level, ``org_reasons`` by lineage org key decides first (a row without an org key is
+    dropped: fail closed); a tombstone (``sources``: the source of every shard, or of all)
+    before both."""
     frame = pl.from_arrow(lineage)
     assert isinstance(frame, pl.DataFrame)
     missing = gate.missing_user_reason or KEPT_NOT_IN_REGISTRY
-    return frame.with_columns(
-        pl.col("user_key")
-        .replace_strict(
-            old=list(reasons), new=list(reasons.values()), default=missing, return_dtype=pl.String
-        )
-        .alias("reason")
+    user = pl.col("user_key").replace_strict(
+        old=list(reasons), new=list(reasons.values()), default=missing, return_dtype=pl.String
     )
+    decided = pl.when(pl.lit(False)).then(pl.lit(None, dtype=pl.String))
+    if gate.deletions is not None and sources is not None:
+        source = (
+            pl.lit(sources)
+            if isinstance(sources, str)
+            else pl.col("shard").replace_strict(dict(sources), return_dtype=pl.String)
+        )
+        tombstones = gate.deletions.select(pl.struct("source", "record_id")).to_series()
+        decided = decided.when(
+            pl.struct(source.alias("source"), pl.col("record_id")).is_in(tombstones.implode())
+        ).then(pl.lit(RECORD_DELETED))
+    if gate.org_lookup is not None:
+        org_reasons = org_reasons or {}
+        org = (
+            pl.when(pl.col("org_key").is_null())
+            .then(pl.lit(MISSING_ORG_ID))
+            .otherwise(
+                pl.col("org_key").replace_strict(
+                    old=list(org_reasons) or [""],
+                    new=list(org_reasons.values()) or [""],
+                    default=gate.missing_org_reason or KEPT_NOT_IN_REGISTRY,
+                    return_dtype=pl.String,
+                )
+            )
+        )
+        decided = decided.when(~org.is_in(KEPT_REASONS)).then(org)
+    return frame.with_columns(decided.otherwise(user).alias("reason"))
 
 
 def mask_mentions_in_table(

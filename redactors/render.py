@@ -14,6 +14,17 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from redactors.report import Report, SourceTotals
 
 
+def consent_summary_lines(report: Report) -> list[str]:
+    """Records dropped per consent level and reason (only reasons that dropped any)."""
+    lines = []
+    for level in ("record", "org", "user"):
+        counts = report.consent.levels.get(level, {}).get("dropped_by_reason", {})
+        shown = ", ".join(f"{reason} {count}" for reason, count in counts.items() if count)
+        if shown:
+            lines.append(f"  dropped ({level}): {shown}")
+    return lines
+
+
 def _environment() -> Environment:
     return Environment(
         loader=PackageLoader("redactors", "templates"),
@@ -160,6 +171,7 @@ def run_summary(report: Report) -> list[str]:
         f"  masked:   {totals.spans_masked} PII spans in {totals.records_with_pii} "
         "redacted records (counted before dedup)",
     ]
+    lines += consent_summary_lines(report)
     risk = report.residual_risk
     if risk.status == "measured":
         lines.append(

@@ -179,6 +179,10 @@ class ConsentSection(Record):
     policy: str = ""
     excluded_regions: list[str] = Field(default_factory=list)
     registry: dict[str, Any] = Field(default_factory=dict)
+    org_policy: str | None = None
+    purpose: str | None = None
+    # Per level (user, org, record): what it rests on and what it dropped, by reason.
+    levels: dict[str, Any] = Field(default_factory=dict)
 
 
 class ShardSummary(Record):

@@ -74,7 +74,11 @@ def run(
         prepared = preflight(config, output_dir, secret, rebuild)
         plan_seconds = time.perf_counter() - started
         _log_plan(prepared, logger)
-        job = UnitJob(config, str(prepared.staging_dir), prepared.registry_fingerprint["sha256"])
+        job = UnitJob(
+            config,
+            str(prepared.staging_dir),
+            prepared.consent_sha256 or prepared.registry_fingerprint["sha256"],
+        )
         try:
             process_started = time.perf_counter()
             (prepared.staging_dir / "shards").mkdir(parents=True)

@@ -24,12 +24,12 @@ from typing import Any
 
 from redactors.batch import redact_batch, source_config
 from redactors.config import RunConfig
-from redactors.consent import ConsentGate
+from redactors.consent import ConsentGate, load_gate
 from redactors.engine import TextRedactor, secret_key
 from redactors.errors import CanaryError, ConsentError, RedactError, UnitError
 from redactors.evaluate import canary_check
 from redactors.io import WorkUnit, read_unit
-from redactors.lineage import LINEAGE_DIR, reasons_by_user_key
+from redactors.lineage import LINEAGE_DIR, reasons_by_org_key, reasons_by_user_key
 from redactors.mentions import NonConsentedMentions
 from redactors.nlp import one_blas_thread
 from redactors.preflight import people_names, secret_fingerprint
@@ -50,11 +50,18 @@ class Engines:
     key: bytes | None  # keys pseudonyms, hashes and lineage user keys
     # The registry's decisions by lineage user key, built on first use (refreshing units).
     _user_reasons: dict[str, str] = dataclass_field(default_factory=dict)
+    _org_reasons: dict[str, str] = dataclass_field(default_factory=dict)
 
     def user_reasons(self) -> dict[str, str]:
         if not self._user_reasons and self.key is not None:
             self._user_reasons.update(reasons_by_user_key(self.gate, self.key))
         return self._user_reasons
+
+    def org_reasons(self) -> dict[str, str]:
+        """The org registry's decisions by lineage org key (empty without an org level)."""
+        if not self._org_reasons and self.key is not None:
+            self._org_reasons.update(reasons_by_org_key(self.gate, self.key))
+        return self._org_reasons
 
 
 @dataclass
@@ -96,11 +103,11 @@ def build_engines(
     worker's process gets one BLAS thread: workers are the parallelism (one_blas_thread)."""
     one_blas_thread()
     key = secret_key(secret, required=config.needs_secret())
-    gate = ConsentGate.load(config.consent, config.resolve(config.consent.registry))
-    if registry_sha256 is not None and gate.registry_fingerprint["sha256"] != registry_sha256:
+    gate = load_gate(config)
+    if registry_sha256 is not None and gate.decision_sha256 != registry_sha256:
         raise ConsentError(
-            f"consent registry {gate.registry_fingerprint['path']} changed since this run "
-            "started; rerun to use the new one"
+            f"consent registry {gate.registry_fingerprint['path']} (or the org registry or "
+            "deletions file) changed since this run started; rerun to use the new one"
         )
     mentions = (
         NonConsentedMentions.from_gate(gate) if config.consent.mask_non_consented_mentions else None
@@ -170,7 +177,7 @@ def _engines_key(config: RunConfig, registry_sha256: str, secret: str | None) ->
 def keep_engines(config: RunConfig, secret: str | None, engines: Engines) -> None:
     """Make engines built elsewhere (a notebook's, a test session's) this thread's engines
     for runs of this config, secret and the registry they were built with."""
-    key = _engines_key(config, engines.gate.registry_fingerprint["sha256"], secret)
+    key = _engines_key(config, engines.gate.decision_sha256, secret)
     worker_cache.engines = WorkerEngines(key, engines, run="")
 
 
@@ -278,11 +285,11 @@ def process_unit(
     store = _store_of(staging_dir)
     stored = store.load(unit.key, staging_dir) if unit.key else None
     if stored is not None:
-        registry_sha256 = registry_sha256 or build().gate.registry_fingerprint["sha256"]
+        registry_sha256 = registry_sha256 or build().gate.decision_sha256
         if stored.get("registry_sha256") == registry_sha256:
             return _stored_result(unit, stored)
     built = build()
-    registry_sha256 = built.gate.registry_fingerprint["sha256"]
+    registry_sha256 = built.gate.decision_sha256
     result = None
     if stored is not None:
         result = _refresh(unit, config, built, staging_dir, _stored_result(unit, stored))
@@ -318,6 +325,7 @@ def _refresh(
         engines.user_reasons(),
         redactor.mentions,
         redactor.masker,
+        org_reasons=engines.org_reasons(),
     )
     if refreshed is None:
         return None
@@ -350,13 +358,14 @@ def _redact_unit(
             batch, quarantined, quarantine_rows = screen_batch(batch, source, unit.path, first_row)
             stats.quarantined.update(quarantined)
             writer.quarantine(quarantine_rows)
-            consented, dropped, kept_unregistered = gate.split(
-                batch, source.user_column, source.deleted_column
-            )
+            consented, dropped, kept_unregistered = gate.split_source(batch, source)
             stats.dropped.update(dropped)
             stats.kept_not_in_registry += kept_unregistered
-            table, user_ids = redact_batch(consented, source, redactor, stats, config.leak_scan)
-            writer.write(table, user_ids)
+            org_ids: list[str | None] | None = [] if source.org_column else None
+            table, user_ids = redact_batch(
+                consented, source, redactor, stats, config.leak_scan, org_ids
+            )
+            writer.write(table, user_ids, org_ids)
         shards = writer.close()
     except RedactError:
         writer.abort()

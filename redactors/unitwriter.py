@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 from redactors.config import OutputConfig, SourceConfig
 from redactors.errors import OutputError
 from redactors.io import shard_prefix, shard_schema
-from redactors.lineage import LINEAGE_DIR, lineage_table, user_key, write_lineage
+from redactors.lineage import LINEAGE_DIR, lineage_table, org_key, user_key, write_lineage
 from redactors.quarantine import unit_quarantine_path, write_unit_quarantine
 from redactors.shards import ShardInfo, ShardWriter
 
@@ -66,6 +66,7 @@ class UnitWriter:
         self._writers: dict[str, ShardWriter] = {}
         self._record_ids: dict[str, list[str]] = {}
         self._user_keys: dict[str, list[str]] = {}
+        self._org_keys: dict[str, list[str | None]] = {}
         self._hashes: dict[str, list[int]] = {}
         self._quarantined: list[pa.Table] = []
 
@@ -100,13 +101,20 @@ class UnitWriter:
                 split or None,
             )
             self._record_ids[split], self._user_keys[split], self._hashes[split] = [], [], []
+            self._org_keys[split] = []
         return self._writers[split]
 
-    def write(self, table: pa.Table, user_ids: list[str]) -> None:
+    def write(
+        self, table: pa.Table, user_ids: list[str], org_ids: list[str | None] | None = None
+    ) -> None:
+        """Shard rows and, per row, its user id and (sources with org_column) org id: only
+        their keyed hashes are kept, in the lineage index."""
         with self._disk_full_is_an_output_error():
-            self._write(table, user_ids)
+            self._write(table, user_ids, org_ids)
 
-    def _write(self, table: pa.Table, user_ids: list[str]) -> None:
+    def _write(
+        self, table: pa.Table, user_ids: list[str], org_ids: list[str | None] | None = None
+    ) -> None:
         if not table.num_rows:
             return
         splits = self.output.splits
@@ -125,6 +133,10 @@ class UnitWriter:
             self._record_ids[split] += part["record_id"].to_pylist()
             if self.output.lineage and self.key is not None:
                 self._user_keys[split] += [user_key(self.key, user_ids[i]) for i in rows]
+                self._org_keys[split] += [
+                    None if org_ids is None or org_ids[i] is None else org_key(self.key, org_ids[i])
+                    for i in rows
+                ]
             if self.output.dedup == "exact":
                 self._hashes[split] += [text_hash([column[i] for column in texts]) for i in rows]
 
@@ -141,7 +153,12 @@ class UnitWriter:
             shard_rows = [(shard.path, shard.rows) for shard in written]
             if self.output.lineage and self.key is not None:
                 lineage_parts.append(
-                    lineage_table(shard_rows, self._record_ids[split], self._user_keys[split])
+                    lineage_table(
+                        shard_rows,
+                        self._record_ids[split],
+                        self._user_keys[split],
+                        self._org_keys[split],
+                    )
                 )
             if self.output.dedup == "exact":
                 paths = [path for path, rows in shard_rows for _ in range(rows)]

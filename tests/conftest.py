@@ -113,7 +113,9 @@ def variant_config(directory: Path, **changes: dict | str) -> Path:
     base = SAMPLE_CONFIG.parent
     for source in data["sources"]:
         source["path"] = str((base / source["path"]).resolve())
-    data["consent"]["registry"] = str((base / data["consent"]["registry"]).resolve())
+    for key in ("registry", "org_registry", "deletions"):
+        if data["consent"].get(key):
+            data["consent"][key] = str((base / data["consent"][key]).resolve())
     for key, value in changes.items():
         if isinstance(value, dict):
             data[key] = {**data.get(key, {}), **value}

@@ -145,7 +145,7 @@ def test_lineage_holds_pseudonymous_keys_not_ids(built):
     _, output = built
     lineage = pl.read_parquet(output / "lineage" / "lineage.parquet")
     assert lineage.height == 6
-    assert set(lineage.columns) == {"shard", "row", "record_id", "user_key"}
+    assert set(lineage.columns) == {"shard", "row", "record_id", "user_key", "org_key"}
     assert lineage.group_by("shard").agg(pl.col("row").sort())["row"].to_list() == [[0, 1]] * 3
     assert lineage["user_key"].n_unique() == 3
     raw = (output / "lineage" / "lineage.parquet").read_bytes()

@@ -162,7 +162,7 @@ def test_a_worker_checks_its_engines_once_per_run(sample_config, monkeypatch, tm
     real = unit.check_canaries
     monkeypatch.setattr(unit, "check_canaries", check)
     monkeypatch.setenv("REDACT_SECRET", SECRET_A)
-    sha = preflight(sample_config, tmp_path / "out", SECRET_A).registry_fingerprint["sha256"]
+    sha = preflight(sample_config, tmp_path / "out", SECRET_A).consent_sha256
 
     def worker() -> None:  # a fresh thread: a worker with no engines yet
         for _ in range(2):

@@ -65,6 +65,34 @@ def expected_decisions(sample) -> dict[str, str]:
     return decisions
 
 
+def record_decisions(sample) -> dict[tuple[str, str], str]:
+    """(source, record_id) -> drop reason ('' = keep): a tombstone first, then the record's
+    workspace (latest org registry row for training or all purposes; opt_in), then its user."""
+    users = expected_decisions(sample)
+    tombstones = set(sample.deletions.select("source", "record_id").rows())
+    latest: dict[str, dict] = {}
+    for row in sorted(sample.orgs.iter_rows(named=True), key=lambda r: r["updated_at"]):
+        if row["purpose"] in (None, "generative_model_training"):
+            latest[row["org_id"]] = row
+    orgs = {
+        org: "" if row["status"] == "opted_in" else f"org_{row['status']}"
+        for org, row in latest.items()
+    }
+    rows = [
+        ("messages", r, u, w)
+        for r, u, w in sample.messages.select("message_id", "user_id", "workspace_id").rows()
+    ] + [
+        ("posts", r, u, w)
+        for r, u, w in sample.posts.select("post_id", "author_id", "workspace_id").rows()
+    ]
+    return {
+        (s, r): "record_deleted"
+        if (s, r) in tombstones
+        else orgs.get(w, "org_not_in_registry") or users[u]
+        for s, r, u, w in rows
+    }
+
+
 def records(sample) -> list[tuple[str, str, str]]:
     """(source, record_id, user_id) of every input record."""
     return [
@@ -83,7 +111,8 @@ def texts_by_record(output: Path) -> dict[tuple[str, str], str]:
 
 def test_exactly_the_consented_records_reach_shards(sample_runs, sample):
     decisions = expected_decisions(sample)
-    expected = {(s, r) for s, r, u in records(sample) if decisions[u] == ""}
+    by_record = record_decisions(sample)
+    expected = {key for key, reason in by_record.items() if reason == ""}
     assert set(shards(sample_runs["a_all"]).select("source", "record_id").rows()) == expected
     written = set(shards(sample_runs["a"]).select("source", "record_id").rows())
     report = json.loads((sample_runs["a"] / "report.json").read_text())
@@ -94,14 +123,14 @@ def test_exactly_the_consented_records_reach_shards(sample_runs, sample):
     # every kind of refusal occurs in the sample, and none of those records is written
     reasons = Counter(decisions[u] for _, _, u in records(sample))
     assert {"opted_out", "deleted", "region_excluded", "not_in_registry"} <= set(reasons)
+    assert {"org_opted_out", "record_deleted"} <= set(by_record.values())
 
 
 def test_report_counts_agree_with_inputs_and_shards(sample_runs, sample):
-    decisions = expected_decisions(sample)
     report = json.loads((sample_runs["a"] / "report.json").read_text())
     manifest = json.loads((sample_runs["a"] / "manifest.json").read_text())
     totals = report["totals"]
-    expected_drops = Counter(decisions[u] for _, _, u in records(sample) if decisions[u])
+    expected_drops = Counter(reason for reason in record_decisions(sample).values() if reason)
     assert totals["records_in"] == len(records(sample))
     assert {k: v for k, v in totals["dropped_by_reason"].items() if v} == dict(expected_drops)
     assert totals["records_out"] == shards(sample_runs["a"]).height == manifest["totals"]["rows"]

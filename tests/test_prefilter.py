@@ -273,13 +273,12 @@ def test_engines_outlive_a_run_and_the_repeat_cache_does_not(monkeypatch, sample
     """A long-lived worker (an existing Dask cluster) keeps its engines for the next run of
     the same config, registry and secret, but starts that run with an empty repeat cache."""
     from pipelines import redact
-    from redactors.consent import ConsentGate
+    from redactors.consent import load_gate
 
     from .conftest import SECRET_A
 
     monkeypatch.setenv("REDACT_SECRET", SECRET_A)
-    registry = sample_config.resolve(sample_config.consent.registry)
-    sha256 = ConsentGate.load(sample_config.consent, registry).registry_fingerprint["sha256"]
+    sha256 = load_gate(sample_config).decision_sha256
     monkeypatch.delitem(redact._worker.__dict__, "engines", raising=False)
     try:
         engines = redact._checked(sample_config, sha256, "run-1")[0]

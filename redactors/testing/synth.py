@@ -156,6 +156,63 @@ class SampleData:
     users: list[User]
     # (source, record_id, kind, value) for every PII value planted in a record
     truth: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # Org registry (org_id, status, region, updated_at, purpose) of the exports' workspaces
+    orgs: pl.DataFrame | None = None
+    # Tombstones (source, record_id, deleted_at): records deleted after the export
+    deletions: pl.DataFrame | None = None
+
+
+MAIN_WORKSPACE = "T04MAIN0001"
+SECOND_WORKSPACE = "T07SECOND02"  # its admin opted the whole workspace out
+SAMPLE_PURPOSE = "generative_model_training"
+
+
+def _with_workspaces(data: SampleData, seed: int) -> SampleData:
+    """Give every record a workspace (one per user: most in the main workspace, about one in
+    ten in a second one that opted out), the org registry and a small tombstone file. Its
+    own random stream, so the other columns are what they were before workspaces existed."""
+    rng = random.Random(seed + 23)
+    second = {user.user_id for user in data.users if rng.random() < 0.1}
+    epoch = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def workspace(frame: pl.DataFrame, user_column: str) -> pl.DataFrame:
+        return frame.with_columns(
+            pl.when(pl.col(user_column).is_in(sorted(second)))
+            .then(pl.lit(SECOND_WORKSPACE))
+            .otherwise(pl.lit(MAIN_WORKSPACE))
+            .alias("workspace_id")
+        )
+
+    timestamp = pl.Datetime("us", "UTC")
+    orgs = pl.DataFrame(
+        [
+            (MAIN_WORKSPACE, "opted_in", "US", epoch + timedelta(days=5), None),
+            # consent for another purpose does not count for training (nor against it)
+            (MAIN_WORKSPACE, "opted_out", "US", epoch + timedelta(days=90), "advertising"),
+            (SECOND_WORKSPACE, "opted_in", None, epoch + timedelta(days=5), SAMPLE_PURPOSE),
+            (SECOND_WORKSPACE, "opted_out", None, epoch + timedelta(days=200), None),
+        ],
+        schema={
+            "org_id": pl.String,
+            "status": pl.String,
+            "region": pl.String,
+            "updated_at": timestamp,
+            "purpose": pl.String,
+        },
+        orient="row",
+    )
+    messages = sorted(rng.sample(data.messages["message_id"].to_list(), 6))
+    posts = sorted(rng.sample(data.posts["post_id"].to_list(), min(3, data.posts.height)))
+    deletions = pl.DataFrame(
+        [("messages", m, epoch + timedelta(days=310, hours=i)) for i, m in enumerate(messages)]
+        + [("posts", p, epoch + timedelta(days=320, hours=i)) for i, p in enumerate(posts)],
+        schema={"source": pl.String, "record_id": pl.String, "deleted_at": timestamp},
+        orient="row",
+    )
+    data.messages = workspace(data.messages, "user_id")
+    data.posts = workspace(data.posts, "author_id")
+    data.orgs, data.deletions = orgs, deletions
+    return data
 
 
 class _Planter:
@@ -364,7 +421,7 @@ def generate_sample(
         )
 
     timestamp = pl.Datetime("us", "UTC")
-    return SampleData(
+    sample = SampleData(
         messages=pl.DataFrame(
             messages,
             schema={
@@ -400,16 +457,22 @@ def generate_sample(
         users=users,
         truth=truth,
     )
+    return _with_workspaces(sample, seed)
 
 
 def write_sample(data: SampleData, directory: Path, row_group_rows: int = 500) -> None:
-    """Write the three exports as Parquet (zstd, fixed row groups so the planner has units)."""
+    """Write the exports, registries and tombstones as Parquet (zstd, fixed row groups so
+    the planner has units)."""
     directory.mkdir(parents=True, exist_ok=True)
     for name, frame in (
         ("messages", data.messages),
         ("posts", data.posts),
         ("consent", data.consent),
+        ("orgs", data.orgs),
+        ("deletions", data.deletions),
     ):
+        if frame is None:
+            continue
         frame.write_parquet(
             directory / f"{name}.parquet",
             compression="zstd",
