@@ -308,3 +308,17 @@ def test_forget_flow_artifact_lists_downstream_copies(built, hf_cache):
     assert "datasets cache of consent epoch 1" in markdown
     assert "Alma" not in markdown
     assert len(pq.read_table(shard_files(output)[0]).column_names) > 0
+
+
+def test_a_run_that_replaces_the_output_drops_the_loaders_cache(built, hf_cache):
+    root, output = built
+    assert len(hf_dataset(output)["train"]) == 6
+    assert loader_cache_dir(output).is_dir()
+    config_path = root / "run.yaml"
+    data = json.loads(config_path.read_text())
+    data["consent"]["registry"] = "v2.parquet"  # a run under the newer registry
+    config_path.write_text(json.dumps(data))
+    run_local(load_config(config_path), str(config_path), output, SECRET_A)
+    assert not (output / ".cache").exists()
+    assert records(hf_dataset(output)["train"]) == shard_records(output)
+    assert json.loads((output / "manifest.json").read_text())["consent_epoch"] == 2
