@@ -280,6 +280,43 @@ def forget(
         f"  shards rewritten: {report['shards_rewritten']}, removed: "
         f"{report['shards_removed']}; report: {output / 'forget_report.json'}"
     )
+    typer.echo("  downstream copies to refresh:")
+    for item in report.get("downstream_copies_to_refresh", []):
+        typer.echo(f"    - {item}")
+
+
+@app.command()
+def verify(
+    copy: Annotated[
+        Path, typer.Argument(help="a copy: a folder of shards, or a datasets cache directory")
+    ],
+    against: Annotated[Path, typer.Option("--against", help="the output it was taken from")],
+    ids: Annotated[
+        Path | None,
+        typer.Option(help="write the record ids the output no longer holds here (source, id)"),
+    ] = None,
+) -> None:
+    """Is a copy of an output current? Counts the copy's records the output no longer holds
+    (matched by record id; no text is printed). Exit 0: current, 1: not current."""
+    from redactors.copies import verify_copy
+
+    try:
+        check = verify_copy(copy, against)
+    except (RedactError, OSError, ValueError) as exc:
+        _fail(f"cannot verify {copy}: {exc}")
+        return
+    for line in check.lines():
+        typer.echo(line)
+    if ids is not None:
+        temp = ids.with_name(f".{ids.name}.tmp")
+        temp.write_text(
+            "".join(f"{source or ''}\t{record_id}\n" for source, record_id in check.removed),
+            encoding="utf-8",
+        )
+        temp.replace(ids)
+        typer.echo(f"  record ids written to {ids}")
+    if not check.current:
+        raise typer.Exit(code=1)
 
 
 @app.command("eval")

@@ -30,7 +30,14 @@ def _markdown(report: dict[str, Any]) -> str:
         f"| {report['records_removed']} | {report['users_forgotten']} | "
         f"{report['mentions_masked']} | {report['shards_rewritten']} | "
         f"{report['shards_removed']} |\n\n| reason | records |\n|---|---:|\n{reasons}\n"
+        + _downstream(report)
     )
+
+
+def _downstream(report: dict[str, Any]) -> str:
+    items = report.get("downstream_copies_to_refresh") or []
+    lines = "".join(f"- {item}\n" for item in items)
+    return f"\n## Downstream copies to refresh\n\n{lines}" if lines else ""
 
 
 @flow(name="redact-forget", log_prints=False)

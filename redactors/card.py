@@ -11,6 +11,7 @@ from pathlib import Path
 import polars as pl
 import yaml
 
+from redactors.epoch import card_description
 from redactors.io import sha256_file
 from redactors.manifest import Manifest
 from redactors.output import CARD, MANIFEST
@@ -36,6 +37,7 @@ def render_card(
         "configs": [{"config_name": "default", "data_files": _data_files(manifest)}],
         "tags": ["pii-redacted", "consent-filtered"],
     }
+    header.update(_version_info(manifest))
     totals = report.totals
     consent = report.consent
     canaries = report.canaries
@@ -75,7 +77,7 @@ polars.scan_parquet("<this directory>/shards/*.parquet")       # polars
 duckdb.read_parquet("<this directory>/shards/*.parquet")       # DuckDB
 redactors.loaders.torch_dataset("<this directory>", split="train")  # PyTorch IterableDataset
 ```
-
+{_version_text(manifest)}
 Columns: `record_id`, `source`, `text` (or `text_<column>`), `created_at` (UTC),
 `pii_masked` (masked spans in the record). No user id, raw or hashed.
 
@@ -131,6 +133,30 @@ Leak re-scan of the output: {leaked} of
 
 Internal training data, for the purposes the users consented to. Do not redistribute, do not
 try to re-identify people, and rebuild or `redact forget` when consent changes.
+"""
+
+
+def _version_info(manifest: Manifest) -> dict[str, object]:
+    """The card's ``dataset_info``: its description names this version, and ``datasets``
+    keys its cache on it, so a cache made from an older version is never served."""
+    if manifest.output_id is None or manifest.consent_epoch is None:
+        return {}
+    location = manifest.location or ""
+    description = card_description(manifest.output_id, manifest.consent_epoch, location)
+    return {"dataset_info": {"config_name": "default", "description": description}}
+
+
+def _version_text(manifest: Manifest) -> str:
+    if manifest.output_id is None:
+        return ""
+    return f"""
+This is version `{manifest.output_id}` of this output, **consent epoch
+{manifest.consent_epoch}**: the epoch advances whenever a run or `redact forget` changes the
+shards (every shard's Parquet metadata carries its version as `redact.output_id`). Loading
+as above always gives this version (the `datasets` cache is keyed by it; the
+`redactors.loaders` helpers refuse a copy older than the output it was taken from). After a
+withdrawal, load again; check a copy you keep with
+`redact verify COPY --against <this directory>`.
 """
 
 

@@ -22,6 +22,7 @@ from redactors.config import RunConfig
 from redactors.consent import consent_provenance
 from redactors.consent_files import write_applied_deletions
 from redactors.dedup import dedup_run
+from redactors.epoch import stamp_run_shards
 from redactors.errors import ResidualRiskError, ThresholdError
 from redactors.io import sha256_file, shard_schema
 from redactors.lineage import (
@@ -84,6 +85,13 @@ def finalize(
     for result in results:
         per_source[result.source].merge(result.stats)
     shards = [shard.__dict__ for result in results for shard in result.shards]
+    shards, identity = stamp_run_shards(
+        prepared.staging_dir,
+        shards,
+        read_manifest_json(prepared.output_dir),
+        prepared.output_dir,
+        config.output.parquet_compression(),
+    )
     inputs = [dict(item.__dict__) for item in prepared.plan.inputs]
     versions = {**package_versions(), **(extra_versions or {})}
     model = model_fingerprint(config.detection.spacy_model)
@@ -143,6 +151,7 @@ def finalize(
         },
         "masking": config.masking.model_dump(mode="json"),
         "history": [],
+        **identity,  # output id, consent epoch (redactors.epoch)
     }
     manifest = Manifest.model_validate(manifest_json)
     (prepared.staging_dir / "shards").mkdir(parents=True, exist_ok=True)

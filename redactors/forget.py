@@ -33,7 +33,9 @@ from redactors.consent_files import (
     read_applied_deletions,
     write_applied_deletions,
 )
+from redactors.copies import refresh_copies
 from redactors.engine import Masker, secret_key
+from redactors.epoch import content_id, next_identity, stamp_table, table_digest
 from redactors.errors import OutputError, SecretError
 from redactors.io import sha256_file
 from redactors.lineage import (
@@ -100,7 +102,9 @@ def _write_shard(table: pa.Table, path: Path, settings: ShardWriterSettings) -> 
     write_parquet_atomic(table, path, *writer.parquet_compression())
 
 
-def _update_run_report(output_dir: Path, staging: Path, manifest: Manifest) -> None:
+def _update_run_report(
+    output_dir: Path, staging: Path, manifest: Manifest, downstream: list[str] | None = None
+) -> None:
     """The run report describes the run; after forget it also says what the output holds
     now, so a reviewer opening report.html is not misled by the run's counts."""
     path = output_dir / REPORT_JSON
@@ -113,6 +117,7 @@ def _update_run_report(output_dir: Path, staging: Path, manifest: Manifest) -> N
             count=len(manifest.shards), rows=manifest.totals.rows, bytes=manifest.totals.bytes
         ),
         consent_registry=manifest.consent_registry,
+        downstream_copies_to_refresh=downstream or [],
     )
     report.write(staging / REPORT_JSON)
     (staging / REPORT_HTML).write_text(render_html(report), encoding="utf-8")
@@ -304,6 +309,14 @@ def _forget_locked(
         return {"changed": False, "records_removed": 0, "mentions_masked": 0, "shards_rewritten": 0}
 
     at = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    identity = next_identity(
+        content_id(
+            [(s.path, s.sha256) for s in manifest.shards if s.path not in rewritten]
+            + [(path, table_digest(t)) for path, t in rewritten.items() if t.num_rows]
+        ),
+        manifest.to_json(),
+        output_dir,
+    )
     removed_by_reason = Counter(forgotten["reason"].to_list())
     new_shards: list[ShardEntry] = []
     new_twins: dict[str, FileEntry] = {}
@@ -328,12 +341,15 @@ def _forget_locked(
         write_applied_deletions(
             staging, merged_deletions(read_applied_deletions(output_dir), gate.deletions)
         )
+        # The loaders' cache goes in this swap; copies out of reach are listed.
+        downstream = refresh_copies(output_dir, staging, manifest)
         for shard in manifest.shards:
             table = rewritten.get(shard.path)
             if table is None:
                 new_shards.append(shard)
             elif table.num_rows:
                 path = staging / shard.path
+                table = stamp_table(table, identity["output_id"], shard.path)
                 _write_shard(table, path, manifest.shard_writer)
                 if has_jsonl:
                     new_twins[jsonl_twin_path(shard.path)] = FileEntry.model_validate(
@@ -345,6 +361,7 @@ def _forget_locked(
                             "rows": table.num_rows,
                             "bytes": path.stat().st_size,
                             "sha256": sha256_file(path),
+                            "output_id": identity["output_id"],
                         }
                     )
                 )
@@ -388,6 +405,7 @@ def _forget_locked(
                     sha256=sha256_file(staging / LINEAGE_FILE),
                 ),
                 "history": [*manifest.history, entry],
+                **identity,
                 "jsonl": (
                     [
                         new_twins.get(jsonl_twin_path(s.path))
@@ -404,9 +422,11 @@ def _forget_locked(
             "changed": True,
             **entry.to_json(),
             "seconds": round(time.perf_counter() - started, 3),
+            "consent_epoch": identity["consent_epoch"],
+            "downstream_copies_to_refresh": downstream,
         }
         write_json(staging / FORGET_REPORT, report)
-        _update_run_report(output_dir, staging, manifest)
+        _update_run_report(output_dir, staging, manifest, downstream)
         # The state store still holds the forgotten records as the units first wrote them:
         # drop it before the commit, so no later run can bring them back (it rebuilds).
         UnitStore.for_output(output_dir).clear()

@@ -32,6 +32,7 @@ class ShardEntry(Record):
     bytes: int
     sha256: str
     split: str | None = None
+    output_id: str | None = None  # the output version that wrote it (also in its metadata)
 
 
 class FileEntry(Record):
@@ -103,6 +104,13 @@ class Manifest(Record):
     # Per consent level (user, org, record): registry fingerprint, as-of time, purpose and
     # records dropped by reason (consent.consent_provenance); forget updates it.
     consent_provenance: dict[str, Any] | None = None
+    # Which version this is (redactors.epoch): content id, consent epoch (advances with
+    # every run or forget that changes the shards), every id this location had -> its
+    # epoch, and the location itself (so a copied folder knows what it is a copy of).
+    output_id: str | None = None
+    consent_epoch: int | None = None
+    epochs: dict[str, int] = Field(default_factory=dict)
+    location: str | None = None
 
     @classmethod
     def read(cls, path: Path) -> Manifest:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from redactors.epoch import LOADER_CACHE
 from redactors.errors import OutputError
 from redactors.lineage import LINEAGE_DIR
 from redactors.quarantine import QUARANTINE_FILE
@@ -44,6 +45,7 @@ OUTPUT_ENTRIES = frozenset(
         LINEAGE_DIR,
         FORGET_REPORT,
         QUARANTINE_FILE,
+        LOADER_CACHE,  # the loaders' cache: goes with the version it was made from
     }
 )
 

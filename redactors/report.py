@@ -248,6 +248,7 @@ class AfterForget(Record):
     history: list[ForgetEntry]
     shards: ShardSummary
     consent_registry: dict[str, Any]
+    downstream_copies_to_refresh: list[str] = Field(default_factory=list)  # latest forget's
 
 
 class Report(Record):

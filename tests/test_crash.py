@@ -155,6 +155,11 @@ def test_killed_runs_leave_the_previous_output_and_resume_to_the_same_result(tmp
     expected = json.loads((reference / "manifest.json").read_text())
     for volatile in ("run_id", "created_at", "versions"):  # the flow adds prefect's version
         manifest.pop(volatile), expected.pop(volatile)
+    # Per output location: where it is, and its consent epochs (this one had an older output).
+    assert manifest.pop("location") == str(output.resolve())
+    assert manifest.pop("consent_epoch") == manifest.pop("epochs")[manifest["output_id"]] > 1
+    for volatile in ("location", "consent_epoch", "epochs"):
+        expected.pop(volatile)
     assert manifest == expected
     assert report["totals"] == uninterrupted["totals"]
     # Nothing a killed run left behind survives a finished one.
