@@ -99,10 +99,21 @@ def run(
     rebuild: Annotated[
         bool, typer.Option(help="redo every work unit (ignore the units earlier runs left)")
     ] = False,
+    accept_risk: Annotated[
+        str | None,
+        typer.Option(
+            "--accept-risk",
+            help='publish even if release gates fail, for this reason ("...": recorded with '
+            "your name in report and manifest)",
+        ),
+    ] = None,
 ) -> None:
     """Run the redaction flow once: exports -> consent gate -> Presidio -> shards + report.
     Work units an earlier (or killed) run finished under the same config and secret are
-    reused after their checksums verify."""
+    reused after their checksums verify. A run whose verdict is FAIL publishes nothing and
+    exits 2; its report is written next to the output."""
+    if accept_risk is not None and not accept_risk.strip():
+        _fail('--accept-risk needs a reason: --accept-risk "why publishing is acceptable"')
     try:
         run_config = load_config(config)
         kind, flow = _flow_with_runner(run_config, runner, workers, dask_address)
@@ -111,6 +122,7 @@ def run(
                 config_path=str(config),
                 output=str(output) if output else None,
                 rebuild=rebuild,
+                **({"accept_risk": accept_risk.strip()} if accept_risk is not None else {}),
             )
     except RedactError as exc:
         _fail(str(exc))

@@ -95,6 +95,9 @@ class Manifest(Record):
     shard_writer: ShardWriterSettings = ShardWriterSettings()
     masking: dict[str, Any] = Field(default_factory=dict)
     history: list[ForgetEntry] = Field(default_factory=list)
+    # Set when gates failed and the run was published anyway (`--accept-risk`): who, why,
+    # when, which gates.
+    risk_acceptance: dict[str, Any] | None = None
 
     @classmethod
     def read(cls, path: Path) -> Manifest:

@@ -200,6 +200,49 @@ class ResidualRisk(Record):
     examples: list[Any] = Field(default_factory=list)
     fail_above_rate: float | None = None
     passed: bool = True
+    # Estimated residual names ("First Last" pairs of the name lexicon outside masked spans)
+    records_with_names: int = 0
+    name_rate: float = 0.0
+    name_pairs: int = 0
+    name_shapes: list[str] = Field(default_factory=list)
+    # Records written mostly in non-Latin scripts (detection is tuned for English)
+    records_non_latin: int = 0
+    non_latin_share: float = 0.0
+
+
+class GateResult(Record):
+    """One release gate: what was measured against which threshold, and the result."""
+
+    id: str
+    name: str
+    group: str
+    threshold: str
+    measured: str
+    result: str  # PASS | FAIL | NOT MEASURED
+    config_key: str
+    note: str | None = None
+
+
+class Verdict(Record):
+    """PASS when every gate passed; FAIL otherwise (published only with accepted risk)."""
+
+    result: str
+    published: bool = True
+    gates: list[GateResult] = Field(default_factory=list)
+    failed: list[str] = Field(default_factory=list)
+    not_measured: list[str] = Field(default_factory=list)
+    risk_acceptance: dict[str, Any] | None = None
+    failed_report_dir: str | None = None
+
+
+class Coverage(Record):
+    """What detection is known to cover and not: canary recall (this run), the external
+    devset measurement (bench/eval_external.json, where present), types not detected."""
+
+    canary_recall: dict[str, float | int] = Field(default_factory=dict)
+    external: dict[str, Any] | None = None
+    not_detected: list[str] = Field(default_factory=list)
+    non_latin_share: float | None = None
 
 
 class Canaries(Record):
@@ -260,6 +303,9 @@ class Report(Record):
     change: Change = Change(status="first_run")
     incremental: Incremental | None = None
     after_forget: AfterForget | None = None
+    verdict: Verdict | None = None
+    coverage: Coverage | None = None
+    review: dict[str, Any] | None = None
 
     @classmethod
     def read(cls, path: Path) -> Report:
@@ -274,8 +320,15 @@ def residual_risk_section(leaks: LeakStats, config: LeakScanConfig) -> dict[str,
         return {"status": "not_measured", "note": "leak_scan.enabled is false"}
     rate = _rate(leaks.records_with_hits, leaks.records_scanned)
     threshold = config.fail_above_rate
+    scanned = leaks.records_scanned
     return {
         "status": "measured",
+        "records_with_names": leaks.records_with_names,
+        "name_rate": _rate(leaks.records_with_names, scanned),
+        "name_pairs": leaks.name_pairs,
+        "name_shapes": sorted(set(leaks.name_shapes))[: config.max_examples],
+        "records_non_latin": leaks.records_non_latin,
+        "non_latin_share": _rate(leaks.records_non_latin, scanned),
         "records_scanned": leaks.records_scanned,
         "sample_rate": config.sample_rate,
         "records_with_hits": leaks.records_with_hits,
@@ -285,8 +338,9 @@ def residual_risk_section(leaks: LeakStats, config: LeakScanConfig) -> dict[str,
         "fail_above_rate": threshold,
         "passed": threshold is None or rate <= threshold,
         "note": "Strict detectors (emails, phones, Luhn-valid cards, SSNs, IBANs with "
-        "checksum, secrets) over the text written to shards, outside replaced regions. "
-        "Examples are shapes (x = letter, 9 = digit), never text.",
+        "checksum, secrets) over the text written to shards, outside replaced regions, and "
+        "pieces of emails or phones left beside a masked value (partly masked). Examples "
+        "are shapes (x = letter, 9 = digit), never text.",
     }
 
 
@@ -355,6 +409,7 @@ def _rates(report: Report) -> dict[str, float]:
     risk = report.residual_risk
     if risk.status == "measured":
         rates["leak_rate"] = float(risk.rate)
+        rates["name_leak_rate"] = float(risk.name_rate)
     return rates
 
 
@@ -366,10 +421,9 @@ def compare_reports(current: Report, previous: Report, threshold: float) -> Chan
     for metric in sorted(set(now) | set(before)):
         new, old = now.get(metric), before.get(metric)
         change = None if new is None or old is None or old == 0 else (new - old) / old
-        flagged = (
-            change is not None
-            and abs(change) > threshold
-            and metric not in ("records_in", "records_out")
+        from_zero = old is not None and new is not None and (old == 0) != (new == 0)
+        flagged = metric not in ("records_in", "records_out") and (
+            (change is not None and abs(change) > threshold) or from_zero
         )
         if flagged:
             flags.append(metric)
