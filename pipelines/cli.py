@@ -222,27 +222,33 @@ def report(
     ] = None,
     threshold: Annotated[float, typer.Option(help="flag rates that moved by more than this")] = 0.5,
 ) -> None:
-    """Re-render report.html from report.json, or compare two runs."""
+    """Re-render report.html from report.json, or compare two runs side by side (which is
+    newer, where each lives, what changed in how they were made, counts and rates)."""
     from redactors.output import REPORT_HTML, REPORT_JSON
-    from redactors.render import render_html
-    from redactors.report import Report, compare_reports
+    from redactors.render import render_compare, render_html
+    from redactors.report import Report, compare_reports, order_runs
 
     try:
         current = Report.read(output / REPORT_JSON)
-        if compare is None:
-            target = output / REPORT_HTML
-        else:
-            other = Report.read(compare / REPORT_JSON)
-            current.change = compare_reports(current, other, threshold)
-            target = html or Path("report-compare.html")
+        other = None if compare is None else Report.read(compare / REPORT_JSON)
     except (OSError, ValueError) as exc:
         _fail(f"cannot read a report: {exc}")
         return
+    if other is None:
+        target, page, flags = output / REPORT_HTML, render_html(current), []
+    else:
+        target = html or Path("report-compare.html")
+        page = render_compare(current, other, str(output), str(compare), threshold)
+        older, newer, _ = order_runs(current, other)
+        flags = compare_reports(newer, older, threshold).flags
     temp = target.with_name(f".{target.name}.tmp")
-    temp.write_text(render_html(current), encoding="utf-8")
+    temp.write_text(page, encoding="utf-8")
     temp.replace(target)
     typer.echo(f"wrote {target}")
-    for flag in current.change.flags:
+    if other is not None:
+        newer_path = output if newer is current else compare
+        typer.echo(f"  newer run: {newer.run.run_id} in {newer_path}")
+    for flag in flags:
         typer.echo(f"  flagged: {flag}")
 
 

@@ -354,7 +354,7 @@ class GatesConfig(_Strict):
     # Configured entity types the run's engines never detect (canary recall 0).
     max_undetected_entities: int = Field(default=0, ge=0)
     # Share of scanned records with an estimated residual "First Last" name.
-    max_name_leak_rate: float = Field(default=0.03, ge=0.0, le=1.0)
+    max_name_leak_rate: float = Field(default=0.005, ge=0.0, le=1.0)
     # Fail when a gate could not be measured (canaries or leak re-scan turned off).
     require_measured: bool = False
 

@@ -107,9 +107,9 @@ DETECTORS: dict[str, Callable[[str], Iterable[tuple[int, int]]]] = {
 
 # Partial masks. An email's local part right in front of a replaced region ("ann.lee42@"
 # + "<URL>"), and a phone's digits beside a region that held a phone ("(415) " + tag).
-LOCAL_PART = re.compile(r"(?<![\w.+-])[\w.+-]*\w@\s?$")
-DIGITS_BEFORE = re.compile(r"(?<![\w])\+?\(?\d[\d().\- ]*\d\)?[\s\-.]?$")
-DIGITS_AFTER = re.compile(r"^[\s\-.x]?\(?\d[\d().\- ]*\d(?![\w])")
+LOCAL_PART = re.compile(r"(?<![\w.+-])[\w.+-]*\w@ ?\Z")
+DIGITS_BEFORE = re.compile(r"(?<![\w])\+?\(?\d[\d().\- ]*\d\)?[ \-.]?\Z")
+DIGITS_AFTER = re.compile(r"^[ \-.x]?\(?\d[\d().\- ]*\d(?![\w])")
 PARTIAL_EMAIL = "EMAIL_ADDRESS (partly masked)"
 PARTIAL_PHONE = "PHONE_NUMBER (partly masked)"
 _PHONE_TAG = re.compile(r"PHONE", re.IGNORECASE)

@@ -11,7 +11,14 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from redactors.report import Report, SourceTotals, Verdict
+from redactors.report import (
+    Report,
+    SourceTotals,
+    Verdict,
+    compare_reports,
+    config_diff,
+    order_runs,
+)
 
 # Human names of the report's timings (report.json keeps the keys).
 TIMING_NAMES = {
@@ -37,6 +44,32 @@ def render_html(report: Report) -> str:
         _environment()
         .get_template("report.html.j2")
         .render(report=report, timing_names=TIMING_NAMES)
+    )
+
+
+def render_compare(
+    first: Report, second: Report, first_location: str, second_location: str, threshold: float
+) -> str:
+    """Two runs side by side (`redact report A --compare B`): which is newer and where each
+    lives, what changed in how they were made, counts and rates with deltas and flags."""
+    older, newer, swapped = order_runs(first, second)
+    older_location, newer_location = (
+        (first_location, second_location) if swapped else (second_location, first_location)
+    )
+    change = compare_reports(newer, older, threshold)
+    return (
+        _environment()
+        .get_template("compare.html.j2")
+        .render(
+            older=older,
+            newer=newer,
+            older_location=older_location,
+            newer_location=newer_location,
+            same_location=Path(older_location).resolve() == Path(newer_location).resolve(),
+            first_is_newer=not swapped,
+            diff=config_diff(older, newer),
+            change=change,
+        )
     )
 
 

@@ -401,6 +401,8 @@ def _rates(report: Report) -> dict[str, float]:
         "share_records_with_pii": float(totals.share_records_with_pii),
     }
     for reason, count in totals.dropped_by_reason.items():
+        if reason == "missing_user_id" and not count:
+            continue  # always 0: rows without a user are quarantined before the gate
         rates[f"drop_rate.{reason}"] = count / records_in
     for reason, count in totals.quarantined_by_reason.items():
         rates[f"quarantine_rate.{reason}"] = count / records_in
@@ -447,3 +449,75 @@ def compare_reports(current: Report, previous: Report, threshold: float) -> Chan
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _run_time(report: Report) -> str:
+    return report.run.finished_at or report.run.started_at or report.run.run_id
+
+
+def order_runs(a: Report, b: Report) -> tuple[Report, Report, bool]:
+    """(older, newer, swapped): by finish time (run ids sort by start time too);
+    ``swapped`` when ``a`` is the older one."""
+    if (_run_time(a), a.run.run_id) < (_run_time(b), b.run.run_id):
+        return a, b, True
+    return b, a, False
+
+
+def config_diff(older: Report, newer: Report) -> list[dict[str, Any]]:
+    """What changed in how the two runs were made: consent policy, regions, registry,
+    entities, operators, model, thresholds, gates, package versions. Every row is listed,
+    ``changed`` says whether it differs."""
+
+    def operators(report: Report) -> dict[str, str | None]:
+        return {entity: item.operator for entity, item in report.totals.entities.items()}
+
+    def gate_thresholds(report: Report) -> dict[str, str]:
+        verdict = report.verdict
+        return {gate.id: gate.threshold for gate in verdict.gates} if verdict else {}
+
+    def model(report: Report) -> str:
+        item = report.run.model
+        digest = str(item.get("sha256", ""))[:12]
+        return f"{item.get('name', '?')} {item.get('version', '')} ({digest})"
+
+    items: list[tuple[str, Any, Any]] = [
+        ("consent policy", older.consent.policy, newer.consent.policy),
+        ("excluded regions", older.consent.excluded_regions, newer.consent.excluded_regions),
+        (
+            "consent registry sha256",
+            str(older.consent.registry.get("sha256", ""))[:16],
+            str(newer.consent.registry.get("sha256", ""))[:16],
+        ),
+        (
+            "entities detected",
+            older.run.detection.get("entities", []),
+            newer.run.detection.get("entities", []),
+        ),
+        ("model", model(older), model(newer)),
+        (
+            "score threshold",
+            older.run.detection.get("score_threshold"),
+            newer.run.detection.get("score_threshold"),
+        ),
+        ("config hash", older.run.config_hash[:16], newer.run.config_hash[:16]),
+        (
+            "verdict",
+            older.verdict.result if older.verdict else "not recorded",
+            newer.verdict.result if newer.verdict else "not recorded",
+        ),
+    ]
+    old_ops, new_ops = operators(older), operators(newer)
+    for entity in sorted(set(old_ops) | set(new_ops)):
+        items.append((f"operator {entity}", old_ops.get(entity), new_ops.get(entity)))
+    old_gates, new_gates = gate_thresholds(older), gate_thresholds(newer)
+    for gate in sorted(set(old_gates) | set(new_gates)):
+        items.append((f"gate {gate}", old_gates.get(gate), new_gates.get(gate)))
+    versions = sorted(set(older.run.versions) | set(newer.run.versions))
+    for name in versions:
+        items.append(
+            (f"package {name}", older.run.versions.get(name), newer.run.versions.get(name))
+        )
+    return [
+        {"setting": name, "older": old, "newer": new, "changed": old != new}
+        for name, old, new in items
+    ]
