@@ -234,8 +234,8 @@ def _refuse(prepared: Preflight, report: Report) -> None:
         # Units whose masked text failed the re-scan are not kept for reuse either.
         UnitStore.for_output(prepared.output_dir).clear()
     raise GateError(
-        f"verdict FAIL: {failure_message(report.verdict)}. Output not published (the "
-        f"previous output, if any, is untouched); this run's report: {target}/{REPORT_HTML}. "
+        f"verdict FAIL, output not published: {failure_message(report.verdict)}. The "
+        f"previous output, if any, is untouched; this run's report: {target}/{REPORT_HTML}. "
         'Tighten the data or detection, loosen the gate in the config, or publish anyway with '
         '--accept-risk "reason"',
         report_dir=str(target),
