@@ -126,7 +126,7 @@ def render_markdown(report: Report) -> str:
         "",
         "| drop reason | records |",
         "|---|---:|",
-        *[f"| {reason} | {count} |" for reason, count in totals.dropped_by_reason.items()],
+        *[f"| {reason} | {count} |" for reason, count in _drop_reasons(totals)],
         "",
         *quarantine_markdown(totals),
         "",
@@ -152,6 +152,16 @@ def render_markdown(report: Report) -> str:
             ),
         ]
     return "\n".join(lines)
+
+
+def _drop_reasons(totals: SourceTotals) -> list[tuple[str, int]]:
+    """Drop reasons to show: missing_user_id is always 0 (such rows are quarantined before
+    the consent gate), so it is left out unless it ever counts something."""
+    return [
+        (reason, count)
+        for reason, count in totals.dropped_by_reason.items()
+        if reason != "missing_user_id" or count
+    ]
 
 
 def quarantine_markdown(totals: SourceTotals) -> list[str]:
@@ -197,7 +207,7 @@ def summary_table(report: Report) -> list[dict[str, Any]]:
             "non_consented_mentions_masked",
         )
     ]
-    rows += [{"metric": f"dropped.{k}", "value": v} for k, v in totals.dropped_by_reason.items()]
+    rows += [{"metric": f"dropped.{k}", "value": v} for k, v in _drop_reasons(totals)]
     rows += [
         {"metric": f"quarantined.{k}", "value": v} for k, v in totals.quarantined_by_reason.items()
     ]

@@ -302,3 +302,41 @@ def test_the_verdict_fails_exactly_when_a_gate_fails(
     assert {gate.id for gate in result.gates} == set(expected)
     assert all(gate.threshold and gate.measured for gate in result.gates)
     json.dumps(result.to_json())  # serialisable as written to report.json
+
+
+@pytest.mark.slow
+def test_compare_shows_which_run_is_newer_what_changed_and_flags_from_zero(
+    risky: dict[str, Any], tmp_path: Path
+) -> None:
+    from pipelines import cli
+
+    root = risky["root"]
+    older = tmp_path / "older"
+    older.mkdir()
+    (older / "report.json").write_text(json.dumps(risky["report"]))
+    config = yaml.safe_load(_config(root, risky["export"], LOOSE_GATES, "opt-in").read_text())
+    config["consent"] = {"registry": str(REGISTRY), "policy": "opt_in", "excluded_regions": ["CH"]}
+    path = root / "opt-in.yaml"
+    path.write_text(yaml.safe_dump(config))
+    newer = root / "out-opt-in"
+    run_local(load_config(path), str(path), newer, SECRET_A)
+    newer_id = Report.read(newer / "report.json").run.run_id
+    older_id = risky["report"]["run"]["run_id"]
+    for first, second in ((newer, older), (older, newer)):  # either order, same labels
+        page = tmp_path / f"compare-{first.name}.html"
+        result = CliRunner().invoke(
+            cli.app, ["report", str(first), "--compare", str(second), "--html", str(page)]
+        )
+        assert result.exit_code == 0, result.output
+        assert f"newer run: {newer_id} in {newer}" in result.output
+        assert "flagged: drop_rate.not_in_registry" in result.output  # 0 -> above 0
+        html = page.read_text()
+        header = html[: html.index("How the runs were made")]
+        assert header.index(older_id) < header.index(newer_id)  # older column, then newer
+        assert header.index(str(older)) < header.index(str(newer))
+        assert "different output locations" in header and "same output location" not in header
+        assert f"the first is the {'newer' if first == newer else 'older'} run" in header
+        for setting in ("consent policy", "excluded regions"):
+            row = html[html.index(f"<td>{setting}</td>") - 30 : html.index(f"<td>{setting}</td>")]
+            assert 'class="changed"' in row, setting
+        assert "from 0" in html
