@@ -341,9 +341,11 @@ class GatesConfig(_Strict):
     only with require_measured."""
 
     # Share of input records dropped for consent: a broken or stale registry drops nearly all.
-    max_consent_drop_rate: float = Field(default=0.95, ge=0.0, le=1.0)
-    # Share of records out kept without any registry row (opt_out policy only).
-    max_unregistered_rate: float = Field(default=0.25, ge=0.0, le=1.0)
+    # Shown, not limiting by default (dropping is never a privacy risk): tighten per export.
+    max_consent_drop_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    # Share of records out kept without any registry row (opt_out policy only; by default
+    # shown, not limiting: an opt-out registry may list only those who opted out).
+    max_unregistered_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     # Share of scanned records where the strict re-scan (partial masks included) found PII.
     max_leak_rate: float = Field(default=0.005, ge=0.0, le=1.0)
     # Lowest canary recall per configured entity; canary_recall overrides per entity.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -139,6 +140,11 @@ def test_report_prints_to_pdf(sample_runs, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 20_000
+    # every page is A4 (595 x 842 pt): the page's @page rule, for the sign-off's print
+    boxes = set(re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf.read_bytes()))
+    assert boxes and all(
+        abs(float(w) - 595.3) < 1 and abs(float(h) - 841.9) < 1 for w, h in boxes
+    ), boxes
 
 
 def png_pixels(path: Path) -> np.ndarray:
