@@ -106,13 +106,14 @@ def evaluate_gates(config: RunConfig, report: Report) -> list[GateResult]:
             "consent registry complete?",
         )
     )
-    masked_records = totals.records_out + totals.records_deduplicated
+    # records the consent gate kept (empty texts among them are skipped later)
+    kept = totals.records_in - totals.records_quarantined - totals.records_dropped
     gate_list.append(
         _gate(
             "consent_unregistered",
             "Consent: records kept without a registry row",
             "consent",
-            measured=totals.kept_not_in_registry / masked_records if masked_records else 0.0,
+            measured=min(totals.kept_not_in_registry / kept, 1.0) if kept > 0 else 0.0,
             threshold=gates.max_unregistered_rate,
             at_most=True,
             config_key="gates.max_unregistered_rate",

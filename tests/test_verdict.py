@@ -284,10 +284,13 @@ def test_the_verdict_fails_exactly_when_a_gate_fails(
     report = _report(measured)
     result = verdict(config, report)
     totals = report.totals
+    kept = 1000 - totals.records_quarantined - totals.records_dropped
     expected = {
         "consent_drop_rate": totals.records_dropped / 1000 > thresholds["max_consent_drop_rate"],
         "quarantine_rate": totals.records_quarantined / 1000 > thresholds["max_quarantine_rate"],
-        "consent_unregistered": totals.kept_not_in_registry / 1000
+        "consent_unregistered": (
+            min(totals.kept_not_in_registry / kept, 1.0) if kept > 0 else 0.0
+        )
         > thresholds["max_unregistered_rate"],
         "leak_rate": measured["leak"] > thresholds["max_leak_rate"],
         "name_leak_rate": measured["names"] > thresholds["max_name_leak_rate"],
