@@ -99,10 +99,21 @@ def run(
     rebuild: Annotated[
         bool, typer.Option(help="redo every work unit (ignore the units earlier runs left)")
     ] = False,
+    accept_risk: Annotated[
+        str | None,
+        typer.Option(
+            "--accept-risk",
+            help='publish even if release gates fail, for this reason ("...": recorded with '
+            "your name in report and manifest)",
+        ),
+    ] = None,
 ) -> None:
     """Run the redaction flow once: exports -> consent gate -> Presidio -> shards + report.
     Work units an earlier (or killed) run finished under the same config and secret are
-    reused after their checksums verify."""
+    reused after their checksums verify. A run whose verdict is FAIL publishes nothing and
+    exits 2; its report is written next to the output."""
+    if accept_risk is not None and not accept_risk.strip():
+        _fail('--accept-risk needs a reason: --accept-risk "why publishing is acceptable"')
     try:
         run_config = load_config(config)
         kind, flow = _flow_with_runner(run_config, runner, workers, dask_address)
@@ -111,6 +122,7 @@ def run(
                 config_path=str(config),
                 output=str(output) if output else None,
                 rebuild=rebuild,
+                **({"accept_risk": accept_risk.strip()} if accept_risk is not None else {}),
             )
     except RedactError as exc:
         _fail(str(exc))
@@ -210,27 +222,33 @@ def report(
     ] = None,
     threshold: Annotated[float, typer.Option(help="flag rates that moved by more than this")] = 0.5,
 ) -> None:
-    """Re-render report.html from report.json, or compare two runs."""
+    """Re-render report.html from report.json, or compare two runs side by side (which is
+    newer, where each lives, what changed in how they were made, counts and rates)."""
     from redactors.output import REPORT_HTML, REPORT_JSON
-    from redactors.render import render_html
-    from redactors.report import Report, compare_reports
+    from redactors.render import render_compare, render_html
+    from redactors.report import Report, compare_reports, order_runs
 
     try:
         current = Report.read(output / REPORT_JSON)
-        if compare is None:
-            target = output / REPORT_HTML
-        else:
-            other = Report.read(compare / REPORT_JSON)
-            current.change = compare_reports(current, other, threshold)
-            target = html or Path("report-compare.html")
+        other = None if compare is None else Report.read(compare / REPORT_JSON)
     except (OSError, ValueError) as exc:
         _fail(f"cannot read a report: {exc}")
         return
+    if other is None:
+        target, page, flags = output / REPORT_HTML, render_html(current), []
+    else:
+        target = html or Path("report-compare.html")
+        page = render_compare(current, other, str(output), str(compare), threshold)
+        older, newer, _ = order_runs(current, other)
+        flags = compare_reports(newer, older, threshold).flags
     temp = target.with_name(f".{target.name}.tmp")
-    temp.write_text(render_html(current), encoding="utf-8")
+    temp.write_text(page, encoding="utf-8")
     temp.replace(target)
     typer.echo(f"wrote {target}")
-    for flag in current.change.flags:
+    if other is not None:
+        newer_path = output if newer is current else compare
+        typer.echo(f"  newer run: {newer.run.run_id} in {newer_path}")
+    for flag in flags:
         typer.echo(f"  flagged: {flag}")
 
 

@@ -199,11 +199,17 @@ def _artifact_key(run_name: str) -> str:
 
 @flow(name="redact-run", log_prints=False)
 def redact_flow(
-    config_path: str, output: str | None = None, rebuild: bool = False
+    config_path: str,
+    output: str | None = None,
+    rebuild: bool = False,
+    accept_risk: str | None = None,
+    accepted_by: str | None = None,
 ) -> dict[str, Any]:
     """Redact the exports named in the config into training shards + manifest + report.
     Work units already done under the same config, secret and registry (an earlier run,
-    or a killed one) are reused after their checksums verify; ``rebuild`` redoes all."""
+    or a killed one) are reused after their checksums verify; ``rebuild`` redoes all.
+    A run whose release gates fail publishes nothing unless ``accept_risk`` gives a reason
+    (``accepted_by``: who; default the login name)."""
     import prefect
 
     logger = get_run_logger()
@@ -224,11 +230,14 @@ def redact_flow(
         started=started,
         extra_versions={"prefect": prefect.__version__},
         logger=logger,
+        accept_risk=accept_risk,
+        accepted_by=accepted_by,
     )
     create_markdown_artifact(
         key=_artifact_key(config.run_name),
         markdown=render_markdown(report),
-        description=f"Redaction report for run {report.run.run_id}",
+        description=f"Redaction report for run {report.run.run_id}: verdict "
+        f"{report.verdict.result if report.verdict else 'not recorded'}",
     )
     create_table_artifact(
         key=f"redaction-counts-{config.run_name}",

@@ -357,6 +357,53 @@ class ReportConfig(_Strict):
     fail_on_change: bool = False
 
 
+class GatesConfig(_Strict):
+    """Release gates, on by default: a run that fails one publishes nothing (the previous
+    output stays; the failed run's report is written next to the output) unless the run is
+    started with ``--accept-risk "reason"``. Defaults rest on measured values (README,
+    "Verdict and gates"); a reviewer tightens them here. A gate whose measurement is turned
+    off (canaries.count 0, leak_scan.enabled false) shows as not measured, and fails the run
+    only with require_measured."""
+
+    # Share of input records dropped for consent: a broken or stale registry drops nearly all.
+    # Shown, not limiting by default (dropping is never a privacy risk): tighten per export.
+    max_consent_drop_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    # Share of records out kept without any registry row (opt_out policy only; by default
+    # shown, not limiting: an opt-out registry may list only those who opted out).
+    max_unregistered_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    # Share of scanned records where the strict re-scan (partial masks included) found PII.
+    max_leak_rate: float = Field(default=0.005, ge=0.0, le=1.0)
+    # Lowest canary recall per configured entity; canary_recall overrides per entity.
+    min_canary_recall: float = Field(default=0.9, ge=0.0, le=1.0)
+    canary_recall: dict[str, float] = Field(default_factory=dict)
+    # Share of input rows quarantined (null ids, bad UTF-8, ...).
+    max_quarantine_rate: float = Field(default=0.05, ge=0.0, le=1.0)
+    # Configured entity types the run's engines never detect (canary recall 0).
+    max_undetected_entities: int = Field(default=0, ge=0)
+    # Share of scanned records with an estimated residual "First Last" name.
+    max_name_leak_rate: float = Field(default=0.005, ge=0.0, le=1.0)
+    # Fail when a gate could not be measured (canaries or leak re-scan turned off).
+    require_measured: bool = False
+
+    @field_validator("canary_recall")
+    @classmethod
+    def _recall_within_bounds(cls, values: dict[str, float]) -> dict[str, float]:
+        bad = {e: v for e, v in values.items() if not 0.0 <= v <= 1.0}
+        if bad:
+            raise ValueError(f"canary recall thresholds must be within 0..1: {bad}")
+        return values
+
+
+class ReviewConfig(_Strict):
+    """The DPIA-style sign-off block of the report (all optional, free text)."""
+
+    purpose: str | None = None
+    lawful_basis: str | None = None
+    data_owner: str | None = None
+    retention: str | None = None
+    approver: str | None = None
+
+
 class RunnerConfig(_Strict):
     # threads: one process; processes: a local process pool; dask: a Dask cluster (a local
     # one of `workers` processes, or an existing scheduler at dask_address).
@@ -397,6 +444,8 @@ class RunConfig(_Strict):
     leak_scan: LeakScanConfig = LeakScanConfig()
     canaries: CanaryConfig = CanaryConfig()
     report: ReportConfig = ReportConfig()
+    gates: GatesConfig = GatesConfig()
+    review: ReviewConfig | None = None
     runner: RunnerConfig = RunnerConfig()
     # Directory the config file sits in; relative paths are resolved against it.
     base_dir: str = "."
@@ -451,6 +500,9 @@ class RunConfig(_Strict):
             mode="json",
             exclude={
                 "base_dir": True,
+                # release decisions and sign-off text: they change no shard
+                "gates": True,
+                "review": True,
                 "output": {"directory"},
                 "runner": {"kind", "workers", "dask_address", "repeat_cache"},
             },

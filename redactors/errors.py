@@ -53,3 +53,12 @@ class CanaryError(RedactError):
 class ThresholdError(RedactError):
     """A configured alert threshold (drop rate, change since the last run) was crossed: the
     output is not published and the run ends failed, so schedulers can alert."""
+
+
+class GateError(ThresholdError):
+    """A release gate failed (README, "Verdict and gates"): nothing is published, the
+    failed run's report is written next to the output (``report_dir``)."""
+
+    def __init__(self, message: str, report_dir: str | None = None) -> None:
+        super().__init__(message)
+        self.report_dir = report_dir

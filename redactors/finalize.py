@@ -6,6 +6,7 @@ Everything is written into the run's staging dir; only the commit makes it the o
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from collections import Counter
@@ -23,7 +24,8 @@ from redactors.consent import consent_provenance
 from redactors.consent_files import write_applied_deletions
 from redactors.dedup import dedup_run
 from redactors.epoch import stamp_run_shards
-from redactors.errors import ResidualRiskError, ThresholdError
+from redactors.errors import GateError
+from redactors.gates import LEAK_GATES, coverage, failure_message, risk_acceptance, verdict
 from redactors.io import sha256_file, shard_schema
 from redactors.lineage import (
     LINEAGE_DIR,
@@ -40,6 +42,7 @@ from redactors.output import (
     REPORT_HTML,
     REPORT_JSON,
     commit_output,
+    failed_report_dir,
     read_manifest_json,
     read_report_json,
 )
@@ -71,8 +74,14 @@ def finalize(
     timings: dict[str, float],
     extra_versions: dict[str, str] | None = None,
     canaries: dict[str, Any] | None = None,
+    accept_risk: str | None = None,
+    accepted_by: str | None = None,
 ) -> Report:
-    """Write manifest and report into staging, then commit. Returns the report."""
+    """Write manifest and report into staging, then commit. Returns the report.
+
+    A run whose verdict is FAIL (a release gate failed) is not committed: its report goes
+    next to the output (failed_report_dir) and GateError is raised; ``accept_risk`` (a
+    reason; ``accepted_by``: who) publishes it anyway, recorded in report and manifest."""
     finalize_started = time.perf_counter()
     order = {unit.unit_id: index for index, unit in enumerate(prepared.plan.units)}
     results = sorted(results, key=lambda result: order[result.unit_id])
@@ -201,18 +210,21 @@ def finalize(
     report.incremental = _incremental_section(
         prepared, results, _previous(Manifest, read_manifest_json(prepared.output_dir))
     )
-    _check_thresholds(config, report)
-    risk = report.residual_risk
-    if risk.status == "measured" and not risk.passed:
-        # Units whose masked text failed the re-scan are not kept for reuse either.
-        UnitStore.for_output(prepared.output_dir).clear()
-        raise ResidualRiskError(
-            f"leak re-scan: {risk.records_with_hits} of {risk.records_scanned} scanned "
-            f"records ({risk.rate:.4%}) still hold PII-like values {risk.hits_by_entity}, "
-            f"above leak_scan.fail_above_rate {risk.fail_above_rate}: output not published"
-        )
+    report.coverage = coverage(config, report)
+    if config.review is not None:
+        report.review = config.review.model_dump(mode="json")
+    report.verdict = verdict(config, report)
     # Dedup, lineage, twins, manifest and report: all of finalize but rendering and commit.
     report.timings["finalize_s"] = round(time.perf_counter() - finalize_started, 3)
+    if report.verdict.failed and accept_risk is None:
+        _refuse(prepared, report)
+    if report.verdict.failed:
+        assert accept_risk is not None
+        accepted = risk_acceptance(accept_risk, accepted_by, report.verdict.failed)
+        report.verdict.risk_acceptance = accepted
+        report.verdict.published = True
+        manifest.risk_acceptance = accepted
+        write_json(prepared.staging_dir / MANIFEST, manifest.to_json())
     report.write(prepared.staging_dir / REPORT_JSON)
     (prepared.staging_dir / REPORT_HTML).write_text(render_html(report), encoding="utf-8")
     write_card(prepared.staging_dir, manifest, report)
@@ -221,6 +233,30 @@ def finalize(
     # an older config, secret or registry go (they may hold records no longer consented).
     UnitStore.for_output(prepared.output_dir).prune({unit.key for unit in prepared.plan.units})
     return report
+
+
+def _refuse(prepared: Preflight, report: Report) -> None:
+    """Fail closed: the failed run's report next to the output (never in it), no commit."""
+    assert report.verdict is not None
+    report.verdict.published = False
+    target = failed_report_dir(prepared.output_dir, prepared.run_id)
+    report.verdict.failed_report_dir = str(target)
+    temp = target.with_name(f".{target.name}.tmp")
+    shutil.rmtree(temp, ignore_errors=True)
+    temp.mkdir(parents=True)
+    report.write(temp / REPORT_JSON)
+    (temp / REPORT_HTML).write_text(render_html(report), encoding="utf-8")
+    os.replace(temp, target)
+    if set(report.verdict.failed) & set(LEAK_GATES):
+        # Units whose masked text failed the re-scan are not kept for reuse either.
+        UnitStore.for_output(prepared.output_dir).clear()
+    raise GateError(
+        f"verdict FAIL, output not published: {failure_message(report.verdict)}. The "
+        f"previous output, if any, is untouched; this run's report: {target}/{REPORT_HTML}. "
+        'Tighten the data or detection, loosen the gate in the config, or publish anyway with '
+        '--accept-risk "reason"',
+        report_dir=str(target),
+    )
 
 
 def _previous(model: type[_Loaded], stored: dict[str, Any] | None) -> _Loaded | None:
@@ -252,7 +288,8 @@ def _incremental_section(
             "records_removed_by_newer_registry": sum(r.records_removed for r in results),
             "records_in": processed.records_in,
             "records_dropped": processed.records_dropped,
-            "records_redacted": processed.records_out,  # before the run-wide dedup
+            # before the run-wide dedup (which moved copies from records_out)
+            "records_redacted": processed.records_out + processed.records_deduplicated,
             "spans_masked": processed.spans_masked,
         },
     }
@@ -288,26 +325,6 @@ def _incremental_section(
         reasons.append("no stored units (state deleted, or cleared by a forget)")
     section["rebuild_reasons"] = reasons
     return Incremental.model_validate(section)
-
-
-def _check_thresholds(config: RunConfig, report: Report) -> None:
-    totals = report.totals
-    limit = config.report.fail_above_drop_rate
-    if limit is not None and totals.records_in:
-        rate = totals.records_dropped / totals.records_in
-        if rate > limit:
-            raise ThresholdError(
-                f"{totals.records_dropped} of {totals.records_in} records ({rate:.2%}) "
-                f"were dropped for consent, above report.fail_above_drop_rate {limit:.2%}: "
-                "output not published (is the consent registry complete?)"
-            )
-    flags = report.change.flags
-    if config.report.fail_on_change and flags:
-        raise ThresholdError(
-            f"rates moved more than report.change_threshold "
-            f"{config.report.change_threshold:.0%} since the previous run: {flags}; output not "
-            "published (report.fail_on_change is on)"
-        )
 
 
 def _consent_policy_levels(config: RunConfig) -> dict[str, Any]:

@@ -111,6 +111,9 @@ class Manifest(Record):
     consent_epoch: int | None = None
     epochs: dict[str, int] = Field(default_factory=dict)
     location: str | None = None
+    # Set when gates failed and the run was published anyway (`--accept-risk`): who, why,
+    # when, which gates.
+    risk_acceptance: dict[str, Any] | None = None
 
     @classmethod
     def read(cls, path: Path) -> Manifest:

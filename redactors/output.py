@@ -61,6 +61,12 @@ def staging_dir_for(output_dir: Path, run_id: str, kind: str = "staging") -> Pat
     return output_dir.parent / f".{output_dir.name}.{kind}-{run_id}"
 
 
+def failed_report_dir(output_dir: Path, run_id: str) -> Path:
+    """Where a run that failed its gates leaves its report: ``<name>.failed-<run id>`` next
+    to the output, never inside the published location."""
+    return output_dir.parent / f"{output_dir.name}.failed-{run_id}"
+
+
 def is_our_output(output_dir: Path) -> bool:
     try:
         manifest = json.loads((output_dir / MANIFEST).read_text(encoding="utf-8"))

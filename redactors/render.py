@@ -11,7 +11,22 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from redactors.report import Report, SourceTotals
+from redactors.report import (
+    Report,
+    SourceTotals,
+    Verdict,
+    compare_reports,
+    config_diff,
+    order_runs,
+)
+
+# Human names of the report's timings (report.json keeps the keys).
+TIMING_NAMES = {
+    "plan_s": "Checks and planning (s)",
+    "process_s": "Detection and masking, all work units (s)",
+    "finalize_s": "Finishing: dedup, manifest, report (s)",
+    "records_per_s": "Records per second",
+}
 
 
 def consent_summary_lines(report: Report) -> list[str]:
@@ -36,7 +51,71 @@ def _environment() -> Environment:
 
 def render_html(report: Report) -> str:
     """One self-contained HTML file: inline CSS, no scripts, no external requests."""
-    return _environment().get_template("report.html.j2").render(report=report)
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(report=report, timing_names=TIMING_NAMES)
+    )
+
+
+def render_compare(
+    first: Report, second: Report, first_location: str, second_location: str, threshold: float
+) -> str:
+    """Two runs side by side (`redact report A --compare B`): which is newer and where each
+    lives, what changed in how they were made, counts and rates with deltas and flags."""
+    older, newer, swapped = order_runs(first, second)
+    older_location, newer_location = (
+        (first_location, second_location) if swapped else (second_location, first_location)
+    )
+    change = compare_reports(newer, older, threshold)
+    return (
+        _environment()
+        .get_template("compare.html.j2")
+        .render(
+            older=older,
+            newer=newer,
+            older_location=older_location,
+            newer_location=newer_location,
+            same_location=Path(older_location).resolve() == Path(newer_location).resolve(),
+            first_is_newer=not swapped,
+            diff=config_diff(older, newer),
+            change=change,
+        )
+    )
+
+
+def verdict_headline(verdict: Verdict | None) -> str:
+    """The verdict in a line: PASS, FAIL: not published, or FAIL: published with risk."""
+    if verdict is None:
+        return "not recorded (report written before verdicts)"
+    if verdict.result == "PASS":
+        return "PASS" + (
+            f" ({len(verdict.not_measured)} gate(s) not measured)" if verdict.not_measured else ""
+        )
+    accepted = verdict.risk_acceptance
+    if accepted:
+        return (
+            f"FAIL: published with accepted risk (by {accepted['accepted_by']}, "
+            f"{accepted['at']}: {accepted['reason']})"
+        )
+    return "FAIL: not published"
+
+
+def verdict_markdown(verdict: Verdict | None) -> list[str]:
+    """The verdict and its gate table, first thing in the artifact."""
+    lines = [f"## Verdict: {verdict_headline(verdict)}", ""]
+    if verdict is None:
+        return lines
+    lines += [
+        "| gate | threshold | measured | result |",
+        "|---|---:|---:|---|",
+        *[
+            f"| {gate.name} | {gate.threshold} | {gate.measured} | "
+            f"{'**FAIL**' if gate.result == 'FAIL' else gate.result} |"
+            for gate in verdict.gates
+        ],
+    ]
+    return lines
 
 
 def render_markdown(report: Report) -> str:
@@ -44,6 +123,8 @@ def render_markdown(report: Report) -> str:
     totals = report.totals
     lines = [
         f"# Redaction run `{report.run.run_id}`",
+        "",
+        *verdict_markdown(report.verdict),
         "",
         f"Config hash `{report.run.config_hash[:12]}`, output `{report.run.output}`",
         "",
@@ -56,7 +137,7 @@ def render_markdown(report: Report) -> str:
         "",
         "| drop reason | records |",
         "|---|---:|",
-        *[f"| {reason} | {count} |" for reason, count in totals.dropped_by_reason.items()],
+        *[f"| {reason} | {count} |" for reason, count in _drop_reasons(totals)],
         "",
         *quarantine_markdown(totals),
         "",
@@ -84,6 +165,16 @@ def render_markdown(report: Report) -> str:
     return "\n".join(lines)
 
 
+def _drop_reasons(totals: SourceTotals) -> list[tuple[str, int]]:
+    """Drop reasons to show: missing_user_id is always 0 (such rows are quarantined before
+    the consent gate), so it is left out unless it ever counts something."""
+    return [
+        (reason, count)
+        for reason, count in totals.dropped_by_reason.items()
+        if reason != "missing_user_id" or count
+    ]
+
+
 def quarantine_markdown(totals: SourceTotals) -> list[str]:
     """Markdown lines on quarantined rows (rows that could not be processed safely)."""
     quarantined = totals.records_quarantined
@@ -106,7 +197,15 @@ def quarantine_markdown(totals: SourceTotals) -> list[str]:
 def summary_table(report: Report) -> list[dict[str, Any]]:
     """Rows (metric, value) for a Prefect table artifact: counts and rates only."""
     totals = report.totals
-    rows: list[dict[str, Any]] = [
+    verdict = report.verdict
+    rows: list[dict[str, Any]] = []
+    if verdict is not None:
+        rows.append({"metric": "verdict", "value": verdict.result})
+        rows += [
+            {"metric": f"gate: {gate.name}", "value": f"{gate.result} ({gate.measured})"}
+            for gate in verdict.gates
+        ]
+    rows += [
         {"metric": name, "value": getattr(totals, name)}
         for name in (
             "records_in",
@@ -119,7 +218,7 @@ def summary_table(report: Report) -> list[dict[str, Any]]:
             "non_consented_mentions_masked",
         )
     ]
-    rows += [{"metric": f"dropped.{k}", "value": v} for k, v in totals.dropped_by_reason.items()]
+    rows += [{"metric": f"dropped.{k}", "value": v} for k, v in _drop_reasons(totals)]
     rows += [
         {"metric": f"quarantined.{k}", "value": v} for k, v in totals.quarantined_by_reason.items()
     ]
@@ -137,6 +236,32 @@ def summary_table(report: Report) -> list[dict[str, Any]]:
     return rows
 
 
+def gate_lines(verdict: Verdict | None) -> list[str]:
+    """One line per gate for a terminal; canary recall of all entities on one line."""
+    if verdict is None:
+        return []
+    lines = []
+    canaries = [gate for gate in verdict.gates if gate.group == "canaries"]
+    for gate in verdict.gates:
+        if gate.group == "canaries":
+            if gate is not canaries[0]:
+                continue
+            failed = [g for g in canaries if g.result == "FAIL"]
+            values = ", ".join(
+                f"{g.id.split('.', 1)[-1]} {g.measured}" for g in (failed or canaries)
+            )
+            result = "FAIL" if failed else gate.result
+            lines.append(
+                f"    {result:<12} Canary recall per entity ({gate.threshold}): "
+                + (f"failed {values}" if failed else values)
+            )
+            continue
+        lines.append(
+            f"    {gate.result:<12} {gate.name}: {gate.measured} (threshold {gate.threshold})"
+        )
+    return lines
+
+
 def run_summary(report: Report) -> list[str]:
     """What `redact run` prints once a run is committed: where things are, and the counts."""
     out = Path(report.run.output)
@@ -144,6 +269,8 @@ def run_summary(report: Report) -> list[str]:
     lines = [
         "",
         f"run {report.run.run_id} committed",
+        f"  verdict:  {verdict_headline(report.verdict)}",
+        *gate_lines(report.verdict),
         f"  shards:   {out / 'shards'}  ({report.shards.count} files, {report.shards.rows} rows)",
     ]
     incremental = report.incremental
@@ -176,7 +303,8 @@ def run_summary(report: Report) -> list[str]:
     if risk.status == "measured":
         lines.append(
             f"  re-scan:  {risk.records_with_hits} of {risk.records_scanned} records "
-            "with a PII-like value left"
+            f"with a PII-like value left; {risk.records_with_names} with a name left "
+            "(estimate)"
         )
     if report.change.flags:
         flags = report.change.flags

@@ -204,6 +204,49 @@ class ResidualRisk(Record):
     examples: list[Any] = Field(default_factory=list)
     fail_above_rate: float | None = None
     passed: bool = True
+    # Estimated residual names ("First Last" pairs of the name lexicon outside masked spans)
+    records_with_names: int = 0
+    name_rate: float = 0.0
+    name_pairs: int = 0
+    name_shapes: list[str] = Field(default_factory=list)
+    # Records written mostly in non-Latin scripts (detection is tuned for English)
+    records_non_latin: int = 0
+    non_latin_share: float = 0.0
+
+
+class GateResult(Record):
+    """One release gate: what was measured against which threshold, and the result."""
+
+    id: str
+    name: str
+    group: str
+    threshold: str
+    measured: str
+    result: str  # PASS | FAIL | NOT MEASURED
+    config_key: str
+    note: str | None = None
+
+
+class Verdict(Record):
+    """PASS when every gate passed; FAIL otherwise (published only with accepted risk)."""
+
+    result: str
+    published: bool = True
+    gates: list[GateResult] = Field(default_factory=list)
+    failed: list[str] = Field(default_factory=list)
+    not_measured: list[str] = Field(default_factory=list)
+    risk_acceptance: dict[str, Any] | None = None
+    failed_report_dir: str | None = None
+
+
+class Coverage(Record):
+    """What detection is known to cover and not: canary recall (this run), the external
+    devset measurement (bench/eval_external.json, where present), types not detected."""
+
+    canary_recall: dict[str, float | int] = Field(default_factory=dict)
+    external: dict[str, Any] | None = None
+    not_detected: list[str] = Field(default_factory=list)
+    non_latin_share: float | None = None
 
 
 class Canaries(Record):
@@ -265,6 +308,9 @@ class Report(Record):
     change: Change = Change(status="first_run")
     incremental: Incremental | None = None
     after_forget: AfterForget | None = None
+    verdict: Verdict | None = None
+    coverage: Coverage | None = None
+    review: dict[str, Any] | None = None
 
     @classmethod
     def read(cls, path: Path) -> Report:
@@ -279,8 +325,15 @@ def residual_risk_section(leaks: LeakStats, config: LeakScanConfig) -> dict[str,
         return {"status": "not_measured", "note": "leak_scan.enabled is false"}
     rate = _rate(leaks.records_with_hits, leaks.records_scanned)
     threshold = config.fail_above_rate
+    scanned = leaks.records_scanned
     return {
         "status": "measured",
+        "records_with_names": leaks.records_with_names,
+        "name_rate": _rate(leaks.records_with_names, scanned),
+        "name_pairs": leaks.name_pairs,
+        "name_shapes": sorted(set(leaks.name_shapes))[: config.max_examples],
+        "records_non_latin": leaks.records_non_latin,
+        "non_latin_share": _rate(leaks.records_non_latin, scanned),
         "records_scanned": leaks.records_scanned,
         "sample_rate": config.sample_rate,
         "records_with_hits": leaks.records_with_hits,
@@ -290,8 +343,9 @@ def residual_risk_section(leaks: LeakStats, config: LeakScanConfig) -> dict[str,
         "fail_above_rate": threshold,
         "passed": threshold is None or rate <= threshold,
         "note": "Strict detectors (emails, phones, Luhn-valid cards, SSNs, IBANs with "
-        "checksum, secrets) over the text written to shards, outside replaced regions. "
-        "Examples are shapes (x = letter, 9 = digit), never text.",
+        "checksum, secrets) over the text written to shards, outside replaced regions, and "
+        "pieces of emails or phones left beside a masked value (partly masked). Examples "
+        "are shapes (x = letter, 9 = digit), never text.",
     }
 
 
@@ -352,6 +406,8 @@ def _rates(report: Report) -> dict[str, float]:
         "share_records_with_pii": float(totals.share_records_with_pii),
     }
     for reason, count in totals.dropped_by_reason.items():
+        if reason == "missing_user_id" and not count:
+            continue  # always 0: rows without a user are quarantined before the gate
         rates[f"drop_rate.{reason}"] = count / records_in
     for reason, count in totals.quarantined_by_reason.items():
         rates[f"quarantine_rate.{reason}"] = count / records_in
@@ -360,6 +416,7 @@ def _rates(report: Report) -> dict[str, float]:
     risk = report.residual_risk
     if risk.status == "measured":
         rates["leak_rate"] = float(risk.rate)
+        rates["name_leak_rate"] = float(risk.name_rate)
     return rates
 
 
@@ -371,10 +428,9 @@ def compare_reports(current: Report, previous: Report, threshold: float) -> Chan
     for metric in sorted(set(now) | set(before)):
         new, old = now.get(metric), before.get(metric)
         change = None if new is None or old is None or old == 0 else (new - old) / old
-        flagged = (
-            change is not None
-            and abs(change) > threshold
-            and metric not in ("records_in", "records_out")
+        from_zero = old is not None and new is not None and (old == 0) != (new == 0)
+        flagged = metric not in ("records_in", "records_out") and (
+            (change is not None and abs(change) > threshold) or from_zero
         )
         if flagged:
             flags.append(metric)
@@ -398,3 +454,75 @@ def compare_reports(current: Report, previous: Report, threshold: float) -> Chan
 
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _run_time(report: Report) -> str:
+    return report.run.finished_at or report.run.started_at or report.run.run_id
+
+
+def order_runs(a: Report, b: Report) -> tuple[Report, Report, bool]:
+    """(older, newer, swapped): by finish time (run ids sort by start time too);
+    ``swapped`` when ``a`` is the older one."""
+    if (_run_time(a), a.run.run_id) < (_run_time(b), b.run.run_id):
+        return a, b, True
+    return b, a, False
+
+
+def config_diff(older: Report, newer: Report) -> list[dict[str, Any]]:
+    """What changed in how the two runs were made: consent policy, regions, registry,
+    entities, operators, model, thresholds, gates, package versions. Every row is listed,
+    ``changed`` says whether it differs."""
+
+    def operators(report: Report) -> dict[str, str | None]:
+        return {entity: item.operator for entity, item in report.totals.entities.items()}
+
+    def gate_thresholds(report: Report) -> dict[str, str]:
+        verdict = report.verdict
+        return {gate.id: gate.threshold for gate in verdict.gates} if verdict else {}
+
+    def model(report: Report) -> str:
+        item = report.run.model
+        digest = str(item.get("sha256", ""))[:12]
+        return f"{item.get('name', '?')} {item.get('version', '')} ({digest})"
+
+    items: list[tuple[str, Any, Any]] = [
+        ("consent policy", older.consent.policy, newer.consent.policy),
+        ("excluded regions", older.consent.excluded_regions, newer.consent.excluded_regions),
+        (
+            "consent registry sha256",
+            str(older.consent.registry.get("sha256", ""))[:16],
+            str(newer.consent.registry.get("sha256", ""))[:16],
+        ),
+        (
+            "entities detected",
+            older.run.detection.get("entities", []),
+            newer.run.detection.get("entities", []),
+        ),
+        ("model", model(older), model(newer)),
+        (
+            "score threshold",
+            older.run.detection.get("score_threshold"),
+            newer.run.detection.get("score_threshold"),
+        ),
+        ("config hash", older.run.config_hash[:16], newer.run.config_hash[:16]),
+        (
+            "verdict",
+            older.verdict.result if older.verdict else "not recorded",
+            newer.verdict.result if newer.verdict else "not recorded",
+        ),
+    ]
+    old_ops, new_ops = operators(older), operators(newer)
+    for entity in sorted(set(old_ops) | set(new_ops)):
+        items.append((f"operator {entity}", old_ops.get(entity), new_ops.get(entity)))
+    old_gates, new_gates = gate_thresholds(older), gate_thresholds(newer)
+    for gate in sorted(set(old_gates) | set(new_gates)):
+        items.append((f"gate {gate}", old_gates.get(gate), new_gates.get(gate)))
+    versions = sorted(set(older.run.versions) | set(newer.run.versions))
+    for name in versions:
+        items.append(
+            (f"package {name}", older.run.versions.get(name), newer.run.versions.get(name))
+        )
+    return [
+        {"setting": name, "older": old, "newer": new, "changed": old != new}
+        for name, old, new in items
+    ]

@@ -65,10 +65,14 @@ def run(
     started: float | None = None,
     extra_versions: dict[str, str] | None = None,
     logger: logging.Logger | logging.LoggerAdapter[Any] = LOG,
+    accept_risk: str | None = None,
+    accepted_by: str | None = None,
 ) -> Report:
     """Run once into ``output_dir``; returns the report. ``secret`` is for preflight's
     checks and fingerprint (workers take theirs where they run). ``started``: when the run
-    began for its timings (the flow counts loading the config)."""
+    began for its timings (the flow counts loading the config). ``accept_risk``: publish
+    even when a release gate fails, for this reason (``accepted_by``: who; README,
+    "Verdict and gates")."""
     started = time.perf_counter() if started is None else started
     with output_lock(output_dir.resolve()):
         prepared = preflight(config, output_dir, secret, rebuild)
@@ -98,6 +102,8 @@ def run(
                 },
                 extra_versions=extra_versions,
                 canaries=lowest_canaries(checked, logger),
+                accept_risk=accept_risk,
+                accepted_by=accepted_by,
             )
         except BaseException:
             discard_staging(prepared.staging_dir)
@@ -113,6 +119,7 @@ def run_local(
     secret: str | None,
     rebuild: bool = False,
     engines: Engines | None = None,
+    accept_risk: str | None = None,
 ) -> dict[str, Any]:
     """The whole run in this process, without Prefect (notebooks, tests, debugging): same
     sequence and output as the flow. ``engines``: ones already built for this config and
@@ -121,7 +128,10 @@ def run_local(
     if engines is not None:
         keep_engines(config, secret, engines)
     executor = LocalExecutor(secret)
-    return run(config, config_path, output_dir, secret, executor, rebuild=rebuild).to_json()
+    report = run(
+        config, config_path, output_dir, secret, executor, rebuild=rebuild, accept_risk=accept_risk
+    )
+    return report.to_json()
 
 
 def lowest_canaries(
@@ -171,3 +181,12 @@ def _log_commit(
         totals.records_out,
         totals.spans_masked,
     )
+    if report.verdict is not None:
+        logger.info(
+            "run %s verdict %s%s",
+            prepared.run_id,
+            report.verdict.result,
+            f" (gates failed: {', '.join(report.verdict.failed)}; risk accepted)"
+            if report.verdict.failed
+            else "",
+        )

@@ -39,7 +39,8 @@ from redactors.shards import ShardInfo, fsync_dir
 # Part of every unit's key: bump it when a change in redactors/ changes what a unit writes
 # (findings, masking, stats), so stored units are redone, not reused. 2: NER stages, address
 # pattern precision. 3: address patterns case-sensitive; units may be slices of a row group.
-STATE_VERSION = 3
+# 4: leak re-scan stats count partial masks, residual names and non-Latin records.
+STATE_VERSION = 4
 ENTRY = "entry.json"
 
 

@@ -3,6 +3,7 @@ or a scheduler's exit code can page someone), and unit retries happen for I/O er
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -37,6 +38,10 @@ def test_a_drop_rate_above_the_threshold_publishes_nothing(tmp_path: Path, expor
     assert "consent registry" in str(error.value)
     assert _shards(output) == before  # the previous output stays
     assert not list(tmp_path.glob(".out.staging-*"))
+    # the failed run's report lies next to the output, never in it, and says why
+    [failed] = tmp_path.glob("out.failed-*/report.json")
+    assert json.loads(failed.read_text())["verdict"]["failed"] == ["consent_drop_rate"]
+    assert not list(output.glob("*failed*"))
     lenient = _config(tmp_path, exports, report={"fail_above_drop_rate": round(rate + 0.05, 2)})
     run_local(load_config(lenient), str(lenient), output, SECRET_A)
 

@@ -482,7 +482,9 @@ def test_bad_rows_are_quarantined_counted_and_never_passed_on(
 ):
     path = write_export(root / "exports" / "a.parquet", bad_rows_table(10))
     output = root / "out"
-    config = make_config(root, sample_config, output={"dedup": "none"})
+    # 7 of 10 rows are bad: far above the quarantine gate, which this test is not about
+    gates = {"max_quarantine_rate": 1.0}
+    config = make_config(root, sample_config, output={"dedup": "none"}, gates=gates)
     report = run(config, output)
 
     expected = {"null_record_id": 1, "null_user_id": 1, "null_timestamp": 1}
@@ -521,7 +523,9 @@ def test_bad_rows_are_quarantined_counted_and_never_passed_on(
     markdown = render_markdown(Report.model_validate(report))
     assert "**7 input row(s) quarantined**" in markdown and "| invalid_utf8 | 2 |" in markdown
     # the file can be switched off; the counts stay
-    quiet = make_config(root, sample_config, output={"dedup": "none", "quarantine_file": False})
+    quiet = make_config(
+        root, sample_config, output={"dedup": "none", "quarantine_file": False}, gates=gates
+    )
     assert run(quiet, root / "quiet")["totals"]["records_quarantined"] == 7
     assert not (root / "quiet" / "quarantine.parquet").exists()
 
