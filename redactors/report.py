@@ -5,6 +5,10 @@ never text, ids or user ids. The ``Report`` model is built once by finalize (and
 forget) and read by field by the CLI, the markdown artifact, the card and the HTML template
 (render.py). On disk it is the same JSON as ever (see manifest.Record): a report an older
 version wrote still loads.
+
+Longer than this project's ~450-line rule on purpose: it is the one typed schema of
+report.json (every section a small pydantic model, plus the mergeable per-unit stats it is
+built from); the logic that fills it lives in finalize.py, gates.py and forget.py.
 """
 
 from __future__ import annotations
