@@ -108,4 +108,24 @@ def test_secret_rules():
             secret_key(bad, required=True)
         if bad:
             assert bad not in str(error.value)
-    assert secret_key("x" * 16, required=True) == b"x" * 16
+    assert secret_key("abcdef" * 3, required=True) == b"abcdef" * 3
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        (" " * 15 + "x", "too short"),  # 16 bytes, 1 non-whitespace character
+        ("x" * 16, "too little variety"),
+        ("ab" * 20, "too little variety"),
+        ("a b c d e f g h i j k l m n o", "too short"),  # 15 non-whitespace
+    ],
+)
+def test_a_secret_needs_16_visible_characters_and_variety(secret, reason):
+    with pytest.raises(SecretError, match=reason) as error:
+        secret_key(secret, required=True)
+    assert secret not in str(error.value)
+
+
+def test_secrets_people_use_pass():
+    for secret in ("3f9c0d2a71b84e55a0c1d2e3f4a5b6c7", "correct horse battery staple"):
+        assert secret_key(secret, required=True) == secret.encode()
