@@ -508,6 +508,22 @@ def evaluate(
                 handle.write(json.dumps(item, ensure_ascii=False) + "\n")
 
 
+# One line per command in `redact --help` (Click would cut the docstrings' first sentences
+# mid-way, ending them in "...").
+SHORT_HELP = {
+    "run": "Redact the exports into shards, manifest, card and report (one run).",
+    "check": "Check a run without starting it; print units, rows and an estimate.",
+    "serve": "Serve the run as a Prefect deployment on a cron schedule.",
+    "report": "Re-render report.html, or compare two runs.",
+    "forget": "Apply withdrawn consent to an existing output.",
+    "eval": "Score detection + masking on labelled text.",
+}
+for _command in app.registered_commands:
+    _name = _command.name or getattr(_command.callback, "__name__", "")
+    if _command.short_help is None and _name in SHORT_HELP:
+        _command.short_help = SHORT_HELP[_name]
+
+
 def main() -> None:
     sys.exit(app())
 

@@ -538,6 +538,15 @@ def _format_validation_error(path: Path, error: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's problem and where, in one line (its own text quotes lines of the file)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    if mark is None:
+        return str(problem)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+
+
 def load_config(path: str | Path) -> RunConfig:
     """Read and validate a YAML run config; every problem is a ConfigError naming the key."""
     config_path = Path(path)
@@ -546,7 +555,7 @@ def load_config(path: str | Path) -> RunConfig:
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {config_path}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config {config_path} is not valid YAML: {exc}") from None
+        raise ConfigError(f"config {config_path} is not valid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"config {config_path} must be a mapping at the top level")
     if "base_dir" in raw:

