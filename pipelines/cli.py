@@ -17,6 +17,8 @@ import typer
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+# Progress of long single texts (window n of m, redactors/longtext.py) in the run's logs.
+os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "redactors.longtext")
 
 from redactors.config import RunConfig, load_config
 from redactors.errors import RedactError

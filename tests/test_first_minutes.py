@@ -370,3 +370,28 @@ def test_a_disk_that_fills_during_the_run_is_one_clean_line(sample_copy: Path, t
     assert "Traceback" not in result.stderr + result.stdout
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1 and "No space left on device" in errors[0], result.stderr[-3000:]
+
+
+def test_a_long_single_text_reports_window_n_of_m(redactor, caplog):
+    """A text in many windows says how far it is (a 2 MB text runs minutes): window n of m,
+    its length, never its content."""
+    import dataclasses
+    import logging
+
+    from redactors.longtext import windows
+
+    config = redactor.detector.config.model_copy(
+        update={"window_chars": 2_000, "window_overlap_chars": 400}
+    )
+    detector = dataclasses.replace(redactor.detector, config=config)
+    long_text = "a line about nothing in particular, mail bob.jones@acme.com\n" * 150
+    total = len(windows(long_text, 2_000, 400))
+    assert total > 3
+    seen: list[tuple[int, int, int]] = []
+    detector.analyze(["short", long_text, "also short"], progress=lambda *a: seen.append(a))
+    assert seen == [(len(long_text), n, total) for n in range(1, total + 1)]
+    with caplog.at_level(logging.INFO, logger="redactors.longtext"):
+        detector.analyze([long_text])
+    lines = [r.getMessage() for r in caplog.records if r.name == "redactors.longtext"]
+    assert lines[-1] == f"long text of {len(long_text)} characters: window {total} of {total} done"
+    assert not [line for line in lines if "bob.jones" in line]
