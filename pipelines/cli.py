@@ -133,6 +133,11 @@ def _quiet_prefect_tracebacks() -> None:
         logging.getLogger(name).addFilter(_NoTracebackForRedactErrors())
 
 
+# Every command that runs a flow (run, forget, serve): the filter outlives Prefect's logging
+# set-up (dictConfig keeps a logger's filters).
+_quiet_prefect_tracebacks()
+
+
 def _output_dir(run_config: RunConfig, output: Path | None) -> Path:
     if output is not None:
         return output
@@ -198,7 +203,6 @@ def run(
             _fail(f"--runner must be threads, processes or dask, not {runner!r}")
         for line in _split_warnings(run_config, checked):
             typer.echo(f"warning: {line}", err=True)
-        _quiet_prefect_tracebacks()
         kind, flow = _flow_with_runner(run_config, runner, workers, dask_address)
         with _shared_api_server(needed=kind != "threads"):
             report = flow(
@@ -206,18 +210,13 @@ def run(
                 output=str(output) if output else None,
                 rebuild=rebuild,
             )
-    from redactors.output import empty_splits
     from redactors.render import run_summary
     from redactors.report import Report
 
     committed = Report.model_validate(report)
     _print_summary(run_summary(committed), committed)
-    for split in empty_splits(Path(committed.run.output), run_config.output.splits):
-        typer.echo(
-            f"warning: split {split!r} is configured (output.splits) but came out empty: "
-            "no consented user was assigned to it, or all their records were removed",
-            err=True,
-        )
+    for warning in committed.warnings:  # e.g. a configured split that came out empty
+        typer.echo(f"warning: {warning}", err=True)
 
 
 def _print_summary(lines: list[str], report: Report) -> None:

@@ -16,7 +16,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from redactors.card import write_card
+from redactors.card import split_warnings, write_card
 from redactors.config import RunConfig
 from redactors.dedup import dedup_run
 from redactors.errors import ResidualRiskError, ThresholdError
@@ -196,6 +196,7 @@ def finalize(
         )
     # Dedup, lineage, twins, manifest and report: all of finalize but rendering and commit.
     report.timings["finalize_s"] = round(time.perf_counter() - finalize_started, 3)
+    report.warnings += split_warnings(config.output.splits, manifest)
     report.write(prepared.staging_dir / REPORT_JSON)
     (prepared.staging_dir / REPORT_HTML).write_text(render_html(report), encoding="utf-8")
     write_card(prepared.staging_dir, manifest, report)

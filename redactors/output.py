@@ -218,16 +218,6 @@ def read_report_json(output_dir: Path) -> dict[str, Any] | None:
     return previous
 
 
-def empty_splits(output_dir: Path, configured: dict[str, float] | None) -> list[str]:
-    """Splits the config asks for (``output.splits``) that have no shard in the committed
-    output: a split no consented user hashed into, or whose records were all removed."""
-    manifest = read_manifest_json(output_dir)
-    if not configured or manifest is None:
-        return []
-    present = {shard.get("split") for shard in manifest.get("shards", [])}
-    return [split for split in configured if split not in present]
-
-
 def commit_output(staging_dir: Path, output_dir: Path, run_id: str) -> None:
     """Make the finished staging dir the output in one step; remove the previous output.
 

@@ -260,6 +260,8 @@ class Report(Record):
     change: Change = Change(status="first_run")
     incremental: Incremental | None = None
     after_forget: AfterForget | None = None
+    # Said to whoever reads the run (CLI, report, card): e.g. a configured split left empty.
+    warnings: list[str] = Field(default_factory=list)
 
     @classmethod
     def read(cls, path: Path) -> Report:

@@ -395,3 +395,26 @@ def test_a_long_single_text_reports_window_n_of_m(redactor, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "redactors.longtext"]
     assert lines[-1] == f"long text of {len(long_text)} characters: window {total} of {total} done"
     assert not [line for line in lines if "bob.jones" in line]
+
+
+@pytest.mark.slow
+def test_an_empty_configured_split_warns_in_the_cli_report_and_card(
+    sample_copy: Path, tmp_path: Path
+):
+    import json
+
+    data = _data(sample_copy)
+    data["output"]["splits"] = {"train": 0.999, "rare": 0.001}  # no user hashes into "rare"
+    _save(sample_copy, data)
+    output = tmp_path / "out"
+    result, _, _ = redact(
+        "run", "--config", str(sample_copy), "--output", str(output), home=tmp_path, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    warning = "split 'rare' is configured (output.splits) but came out empty"
+    assert f"warning: {warning}" in result.stderr
+    assert any(warning in line for line in json.loads((output / "report.json").read_text())[
+        "warnings"
+    ])
+    assert warning in (output / "README.md").read_text()
+    assert not list((output / "shards").glob("rare-*"))
