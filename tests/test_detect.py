@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from presidio_analyzer import Pattern
 from presidio_analyzer.predefined_recognizers import UrlRecognizer
+from pydantic import ValidationError
 
 from redactors.config import DetectionConfig
 from redactors.detector import check_detection_config
@@ -261,7 +262,8 @@ def test_email_validation_never_touches_the_network(redactor, monkeypatch):
 
 
 def test_unknown_entity_and_missing_model_are_clear_errors():
-    with pytest.raises(ConfigError, match="unknown entity name"):
+    # a name no recognizer knows: refused with the config (did you mean?), before any check
+    with pytest.raises(ValidationError, match="unknown entity name"):
         check_detection_config(DetectionConfig(entities=["PERSON", "SHOE_SIZE"]))
     with pytest.raises(ConfigError, match="not installed"):
         check_detection_config(DetectionConfig(spacy_model="en_core_web_trf", entities=["PERSON"]))
