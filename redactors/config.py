@@ -293,7 +293,8 @@ NON_CONSENTED_ENTITY = "NON_CONSENTED_USER"
 
 # Entities with a surrogate generator that can never be real data (mask.pseudonym): names
 # from fixed lists, example.* mail, 555-01xx phones, documentation IP ranges, Luhn-failing
-# cards, IBANs with wrong check digits, SSNs in area 000, example.com URLs, @user_<hex>.
+# cards, IBANs with wrong check digits, SSNs in area 000, @user_<hex>. (URLs get <URL>: a
+# surrogate URL would repeat "http" of the value it replaces.)
 SURROGATE_ENTITIES = frozenset(
     {
         "PERSON",
@@ -301,7 +302,6 @@ SURROGATE_ENTITIES = frozenset(
         "PHONE_NUMBER",
         "USER_MENTION",
         "IP_ADDRESS",
-        "URL",
         "CREDIT_CARD",
         "IBAN_CODE",
         "US_SSN",
