@@ -1,6 +1,5 @@
 """Real Presidio + spaCy model: each PII kind of the sample is found and masked."""
 
-import re
 import socket
 
 import pytest
@@ -78,10 +77,9 @@ def test_each_kind_is_detected_and_masked(redactor, entity, text, value):
 def test_operators_of_the_sample_config(redactor):
     text = "Hi Maria Gonzalez, mail ann.lee@gmail.com, card 4111 1111 1111 1111, ssn 433-65-3111"
     [result] = redactor.redact([text])
-    assert "@example." in result.text  # masking.style: surrogate
-    card = re.search(r"card (\d{4} \d{4} \d{4} \d{4}),", result.text)  # same layout
-    assert card and card.group(1) != "4111 1111 1111 1111"
-    assert re.search(r"ssn 000-\d\d-\d{4}", result.text)  # area 000: never issued
+    assert "@example." in result.text  # pseudonym
+    assert "card <CREDIT_CARD>," in result.text  # masking.style: tag
+    assert "ssn ###########" in result.text  # mask every character
     [again] = redactor.redact([text])
     assert again.text == result.text  # consistent
 
