@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -16,6 +17,8 @@ import typer
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+# Progress of long single texts (window n of m, redactors/longtext.py) in the run's logs.
+os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "redactors.longtext")
 
 from redactors.config import RunConfig, load_config
 from redactors.errors import RedactError
@@ -23,17 +26,50 @@ from redactors.errors import RedactError
 if TYPE_CHECKING:
     from prefect import Flow
 
+    from redactors.preflight import Checked
+    from redactors.report import Report
+
+# The secret's environment variable (pipelines.redact.SECRET_ENV; here without importing
+# Prefect).
+SECRET_ENV = "REDACT_SECRET"
+
+HELP = (
+    "Consent-gated PII redaction of chat and post exports into training shards.\n\n"
+    "Start with `redact check --config C` (checks everything, starts nothing), then "
+    "`redact run --config C --output DIR`. REDACT_SECRET must be set when the config uses "
+    "keyed masking or lineage (README, Secrets)."
+)
+
 app = typer.Typer(
     name="redact",
-    help="Consent-gated PII redaction of chat/post exports into training shards.",
+    help=HELP,
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            typer.echo(f"redact (pii-redact) {version('pii-redact')}")
+        except PackageNotFoundError:
+            typer.echo("redact (pii-redact) not installed as a package")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root() -> None:
-    """Consent-gated PII redaction of chat/post exports into training shards."""
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    pass
 
 
 @contextlib.contextmanager
@@ -61,9 +97,67 @@ def _shared_api_server(needed: bool) -> Iterator[None]:
         server.stop()
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
+    """The one way a command reports a problem the user can fix: one line per problem on
+    stderr (a config can list several), exit code 2, no traceback."""
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code=2)
+
+
+@contextlib.contextmanager
+def _clean_errors() -> Iterator[None]:
+    """RedactErrors and OSErrors (output, lock, staging, state paths) as one clean line."""
+    try:
+        yield
+    except RedactError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        from redactors.output import os_error_message
+
+        _fail(os_error_message(exc))
+
+
+class _NoTracebackForRedactErrors(logging.Filter):
+    """Prefect logs a failed flow or task run with its traceback; for a RedactError (a
+    problem the user fixes, said in one line by the CLI) the traceback is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], RedactError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def _quiet_prefect_tracebacks() -> None:
+    for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.engine"):
+        logging.getLogger(name).addFilter(_NoTracebackForRedactErrors())
+
+
+# Every command that runs a flow (run, forget, serve): the filter outlives Prefect's logging
+# set-up (dictConfig keeps a logger's filters).
+_quiet_prefect_tracebacks()
+
+
+def _output_dir(run_config: RunConfig, output: Path | None) -> Path:
+    if output is not None:
+        return output
+    if run_config.output.directory is None:
+        _fail("no output directory: set output.directory in the config or pass --output")
+    return run_config.resolve(run_config.output.directory)
+
+
+def _checked(config: Path, output: Path | None) -> tuple[RunConfig, Checked]:
+    """Load the config and run every check that writes nothing (redactors.preflight.
+    check_run) in this process, before Prefect is imported: a bad config, secret, model,
+    registry, input or output location fails here in seconds, in one line."""
+    from redactors.preflight import check_run
+
+    run_config = load_config(config)
+    output_dir = _output_dir(run_config, output)
+    return run_config, check_run(run_config, output_dir, os.environ.get(SECRET_ENV))
+
+
+RUNNERS = ("threads", "processes", "dask")
 
 
 def _flow_with_runner(
@@ -73,7 +167,7 @@ def _flow_with_runner(
     from pipelines.redact import redact_flow, task_runner_for
 
     kind = runner or run_config.runner.kind
-    if kind not in ("threads", "processes", "dask"):
+    if kind not in RUNNERS:
         _fail(f"--runner must be threads, processes or dask, not {kind!r}")
     task_runner = task_runner_for(
         kind,
@@ -114,8 +208,12 @@ def run(
     exits 2; its report is written next to the output."""
     if accept_risk is not None and not accept_risk.strip():
         _fail('--accept-risk needs a reason: --accept-risk "why publishing is acceptable"')
-    try:
-        run_config = load_config(config)
+    with _clean_errors():
+        run_config, checked = _checked(config, output)
+        if (runner or run_config.runner.kind) not in RUNNERS:
+            _fail(f"--runner must be threads, processes or dask, not {runner!r}")
+        for line in _split_warnings(run_config, checked):
+            typer.echo(f"warning: {line}", err=True)
         kind, flow = _flow_with_runner(run_config, runner, workers, dask_address)
         with _shared_api_server(needed=kind != "threads"):
             report = flow(
@@ -124,14 +222,96 @@ def run(
                 rebuild=rebuild,
                 **({"accept_risk": accept_risk.strip()} if accept_risk is not None else {}),
             )
-    except RedactError as exc:
-        _fail(str(exc))
-        return
     from redactors.render import run_summary
     from redactors.report import Report
 
-    for line in run_summary(Report.model_validate(report)):
+    committed = Report.model_validate(report)
+    _print_summary(run_summary(committed), committed)
+    for warning in committed.warnings:  # e.g. a configured split that came out empty
+        typer.echo(f"warning: {warning}", err=True)
+
+
+def _print_summary(lines: list[str], report: Report) -> None:
+    """The run summary, with the quarantine counts as a table instead of a dict."""
+    for line in lines:
+        if line.startswith("  quarantined:"):
+            for row in quarantine_table(report.totals.quarantined_by_reason):
+                typer.echo(row)
+            continue
         typer.echo(line)
+
+
+def quarantine_table(by_reason: dict[str, int]) -> list[str]:
+    """Quarantined rows by reason as an aligned text table (README, Bad input)."""
+    total = sum(by_reason.values())
+    width = max([len("reason"), *(len(reason) for reason in by_reason)])
+    lines = [
+        f"  quarantined: {total} row(s) that could not be processed safely "
+        "(positions in quarantine.parquet):",
+        f"    {'reason':<{width}}  rows",
+    ]
+    lines += [f"    {reason:<{width}}  {count:>4}" for reason, count in sorted(by_reason.items())]
+    return lines
+
+
+def _split_warnings(run_config: RunConfig, checked: Checked) -> list[str]:
+    """Said before a run: configured splits that this run's plan cannot fill."""
+    splits = run_config.output.splits or {}
+    if splits and checked.rows == 0:
+        return [
+            f"the inputs hold no rows: every configured split ({', '.join(splits)}) "
+            "will be empty"
+        ]
+    return []
+
+
+# Rough throughput of detection + masking per worker on chat text (README, Benchmark): the
+# run-time estimate of `redact check` is this, plus engine start-up, and no more than that.
+RECORDS_PER_SECOND_PER_WORKER = 900
+ENGINE_START_SECONDS = 15
+
+
+@app.command()
+def check(
+    config: Annotated[Path, typer.Option("--config", "-c", help="YAML run config")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="output directory (overrides config)")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="workers to estimate for (default runner.workers)")
+    ] = None,
+) -> None:
+    """Check a run without starting it: config, secret, model, registry, every input's
+    columns and types, and the output location. Writes nothing, starts no Prefect server;
+    prints the work units, rows and a rough run time."""
+    with _clean_errors():
+        run_config, checked = _checked(config, output)
+    workers = workers or run_config.runner.workers
+    rows = checked.rows
+    seconds = ENGINE_START_SECONDS + rows / (RECORDS_PER_SECOND_PER_WORKER * workers)
+    typer.echo(f"ok: {config} can run into {checked.output_dir}")
+    typer.echo(
+        f"  inputs:   {len(checked.plan.inputs)} file(s), "
+        f"{checked.input_bytes / 1e6:.1f} MB, {rows} rows"
+    )
+    typer.echo(f"  units:    {len(checked.plan.units)} work unit(s)")
+    typer.echo(f"  secret:   {'needed and set' if checked.needs_secret else 'not needed'}")
+    typer.echo(f"  names:    {checked.people_names} people's names masked as PERSON")
+    typer.echo(
+        f"  estimate: about {_duration(seconds)} on {workers} worker(s) "
+        f"(~{RECORDS_PER_SECOND_PER_WORKER} records/s per worker on chat; long texts are "
+        "slower), plus Prefect start-up"
+    )
+    for line in _split_warnings(run_config, checked):
+        typer.echo(f"warning: {line}", err=True)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 NO_SERVER = (
@@ -400,6 +580,22 @@ def evaluate(
         with predictions.open("w", encoding="utf-8") as handle:
             for item in predicted:
                 handle.write(json.dumps(item, ensure_ascii=False) + "\n")
+
+
+# One line per command in `redact --help` (Click would cut the docstrings' first sentences
+# mid-way, ending them in "...").
+SHORT_HELP = {
+    "run": "Redact the exports into shards, manifest, card and report (one run).",
+    "check": "Check a run without starting it; print units, rows and an estimate.",
+    "serve": "Serve the run as a Prefect deployment on a cron schedule.",
+    "report": "Re-render report.html, or compare two runs.",
+    "forget": "Apply withdrawn consent to an existing output.",
+    "eval": "Score detection + masking on labelled text.",
+}
+for _command in app.registered_commands:
+    _name = _command.name or getattr(_command.callback, "__name__", "")
+    if _command.short_help is None and _name in SHORT_HELP:
+        _command.short_help = SHORT_HELP[_name]
 
 
 def main() -> None:

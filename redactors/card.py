@@ -25,6 +25,18 @@ def _data_files(manifest: Manifest) -> list[dict[str, str]]:
     return [{"split": split, "path": f"shards/{split}-*.parquet"} for split in splits]
 
 
+def split_warnings(configured: dict[str, float] | None, manifest: Manifest) -> list[str]:
+    """A warning for each split ``output.splits`` names that has no shard in the output (no
+    consented user hashed into it, or all its records were removed)."""
+    present = set(manifest.splits())
+    return [
+        f"split {split!r} is configured (output.splits) but came out empty: no consented "
+        "user was assigned to it, or all their records were removed"
+        for split in configured or {}
+        if split not in present
+    ]
+
+
 def render_card(
     manifest: Manifest,
     manifest_sha256: str,
@@ -59,6 +71,8 @@ def render_card(
         )
         or "- one split (`train`): no split was configured"
     )
+    if report.warnings:
+        split_lines += "\n\n" + "\n".join(f"**Warning:** {warning}." for warning in report.warnings)
     sources = ", ".join(f"`{name}`" for name in report.sources)
     return f"""---
 {yaml.safe_dump(header, sort_keys=False).strip()}

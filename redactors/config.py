@@ -10,9 +10,12 @@ config reference mirrors. Split across modules it would be read in pieces.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import os
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -54,6 +57,35 @@ REGION_GROUPS: dict[str, frozenset[str]] = {
     "EU": EU_COUNTRIES,
     "EEA": EEA_COUNTRIES,
 }
+
+
+# Every entity name a recognizer of Presidio 2.2 (predefined, any language or country) or of
+# this project can report: names are checked against it while the config loads (a typo gets
+# a did-you-mean), before any cross-check. tests/test_config.py keeps it in step with the
+# installed Presidio; preflight still checks what the configured language and countries load.
+KNOWN_ENTITIES = frozenset(
+    (
+        "ABA_ROUTING_NUMBER AGE AU_ABN AU_ACN AU_MEDICARE AU_TFN CA_POSTAL_CODE CA_SIN "
+        "CREDIT_CARD CRYPTO DATE_OF_BIRTH DATE_TIME DE_BSNR DE_FUEHRERSCHEIN "
+        "DE_HANDELSREGISTER DE_HEALTH_INSURANCE DE_ID_CARD DE_KFZ DE_LANR DE_PASSPORT "
+        "DE_PLZ DE_SOCIAL_SECURITY DE_TAX_ID DE_TAX_NUMBER DE_VAT_ID EMAIL EMAIL_ADDRESS "
+        "ES_NIE ES_NIF ES_PASSPORT FI_PERSONAL_IDENTITY_CODE IBAN_CODE ID IN_AADHAAR "
+        "IN_GSTIN IN_PAN IN_PASSPORT IN_VEHICLE_REGISTRATION IN_VOTER IP_ADDRESS "
+        "IT_DRIVER_LICENSE IT_FISCAL_CODE IT_IDENTITY_CARD IT_PASSPORT IT_VAT_CODE KR_BRN "
+        "KR_DRIVER_LICENSE KR_FRN KR_PASSPORT KR_RRN LOCATION MAC_ADDRESS MEDICAL_LICENSE "
+        "NG_NIN NG_VEHICLE_REGISTRATION NRP ORGANIZATION PERSON PHONE_NUMBER PH_PASSPORT "
+        "PH_TIN PH_UMID PL_PESEL SECRET SE_ORGANISATIONSNUMMER SE_PERSONNUMMER "
+        "SG_NRIC_FIN SG_UEN STREET_ADDRESS TH_TNIN TR_LICENSE_PLATE TR_NATIONAL_ID "
+        "UK_DRIVING_LICENCE UK_NHS UK_NINO UK_PASSPORT UK_POSTCODE "
+        "UK_VEHICLE_REGISTRATION URL USER_MENTION US_BANK_NUMBER US_CLAIM_NUMBER "
+        "US_DRIVER_LICENSE US_HEALTH_INSURANCE_MEMBER_ID US_ITIN US_MBI US_NPI "
+        "US_PASSPORT US_PRESCRIPTION_NUMBER US_PRIOR_AUTHORIZATION_NUMBER "
+        "US_PROVIDER_TAX_ID US_REFERRAL_NUMBER US_SSN UUID ZA_COMPANY_REGISTRATION "
+        "ZA_DRIVER_LICENSE ZA_ID_NUMBER ZA_INCOME_TAX_NUMBER ZA_LICENSE_PLATE "
+        "ZA_MOBILE_NUMBER ZA_PASSPORT ZA_TELEPHONE_NUMBER ZA_TRAFFIC_REGISTER_NUMBER "
+        "ZA_VAT_NUMBER "
+    ).split()
+)
 
 
 class _Strict(BaseModel):
@@ -194,6 +226,14 @@ class DetectionConfig(_Strict):
     )
 
     @model_validator(mode="after")
+    def _names_known(self) -> DetectionConfig:
+        """Entity names first, with a did-you-mean, before any cross-check between keys."""
+        custom = set(self.deny_list)  # a deny list defines its entity
+        check_entity_names("entities", self.entities, custom)
+        check_entity_names("entity_thresholds", self.entity_thresholds, custom)
+        return self
+
+    @model_validator(mode="after")
     def _overlap_fits_window(self) -> DetectionConfig:
         if 4 * self.window_overlap_chars > self.window_chars:
             raise ValueError("window_overlap_chars must be at most a quarter of window_chars")
@@ -212,6 +252,26 @@ class DetectionConfig(_Strict):
 
     def lowest_threshold(self) -> float:
         return min([self.score_threshold, *self.entity_thresholds.values()])
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'X'?)`` for the closest known name, or nothing."""
+    close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_entity_names(key: str, names: Iterable[str], extra: Iterable[str] = ()) -> None:
+    """Refuse entity names no recognizer of this project or Presidio knows, naming each with
+    the closest known one. (Which ones the configured language and countries actually load
+    is checked at preflight, against the built registry.)"""
+    known = KNOWN_ENTITIES | set(extra)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(
+            f"{key}: unknown entity name(s): "
+            + ", ".join(f"{name!r}{did_you_mean(name, known)}" for name in unknown)
+            + " (README, Config reference: detection.entities)"
+        )
 
 
 class TagOperator(_Strict):
@@ -260,12 +320,49 @@ SECRET_OPERATORS = frozenset({"hash", "pseudonym"})
 NON_CONSENTED_ENTITY = "NON_CONSENTED_USER"
 
 
+# Entities with a surrogate generator that can never be real data (mask.pseudonym): names
+# from fixed lists, example.* mail, 555-01xx phones, documentation IP ranges, Luhn-failing
+# cards, IBANs with wrong check digits, SSNs in area 000, @user_<hex>. (URLs get <URL>: a
+# surrogate URL would repeat "http" of the value it replaces.)
+SURROGATE_ENTITIES = frozenset(
+    {
+        "PERSON",
+        "EMAIL_ADDRESS",
+        "PHONE_NUMBER",
+        "USER_MENTION",
+        "IP_ADDRESS",
+        "CREDIT_CARD",
+        "IBAN_CODE",
+        "US_SSN",
+    }
+)
+_TAG = TagOperator(type="tag")
+_PSEUDONYM = PseudonymOperator(type="pseudonym")
+
+
+def style_operator(style: str, entity: str) -> AnyOperator:
+    """The default operator of ``masking.style`` for an entity: ``tag``: ``<ENTITY>``
+    everywhere; ``surrogate``: a format-keeping surrogate where one exists that can never
+    be real data, ``<ENTITY>`` elsewhere (addresses, secrets, dates of birth, mentions of
+    non-consented users)."""
+    if style == "surrogate" and entity in SURROGATE_ENTITIES:
+        return _PSEUDONYM
+    return _TAG
+
+
 class MaskingConfig(_Strict):
-    default_operator: OperatorConfig = TagOperator(type="tag")
+    # surrogate | tag: the default for every entity without its own operator (README,
+    # Masking). default_operator, if set, overrides the style for all of them.
+    style: Literal["surrogate", "tag"] = "tag"
+    default_operator: OperatorConfig | None = None
     operators: dict[str, OperatorConfig] = Field(default_factory=dict)
 
     def operator_for(self, entity: str) -> AnyOperator:
-        return self.operators.get(entity, self.default_operator)
+        if entity in self.operators:
+            return self.operators[entity]
+        if self.default_operator is not None:
+            return self.default_operator
+        return style_operator(self.style, entity)
 
     def needs_secret(self, entities: list[str]) -> bool:
         return any(self.operator_for(entity).type in SECRET_OPERATORS for entity in entities)
@@ -460,6 +557,9 @@ class RunConfig(_Strict):
         duplicated = sorted({name for name in names if names.count(name) > 1})
         if duplicated:
             raise ValueError(f"source names must be unique, repeated: {duplicated}")
+        # names first (did you mean?), then whether detection finds them
+        extra = {*self.detection.deny_list, NON_CONSENTED_ENTITY}
+        check_entity_names("masking.operators", self.masking.operators, extra)
         maskable = {*self.detection.entities, NON_CONSENTED_ENTITY}
         unknown = sorted(set(self.masking.operators) - maskable)
         if unknown:
@@ -518,12 +618,27 @@ class RunConfig(_Strict):
 def _format_validation_error(path: Path, error: ValidationError) -> str:
     lines = [f"invalid config {path}:"]
     for item in error.errors():
-        location = ".".join(str(part) for part in item["loc"]) or "(top level)"
-        message = item["msg"]
+        location = ".".join(str(part) for part in item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        # a check of a whole section names its key first ("entities: ..."): join the two
+        named = re.match(r"([a-z_][a-z0-9_.]*): ", message)
+        if item["type"] == "value_error" and named:
+            location = f"{location}.{named.group(1)}" if location else named.group(1)
+            message = message[named.end() :]
+        location = location or "(top level)"
         if item["type"] == "extra_forbidden":
             message = "unknown key (check the spelling; see README 'Config reference')"
         lines.append(f"  - {location}: {message}")
     return "\n".join(lines)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's problem and where, in one line (its own text quotes lines of the file)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or type(exc).__name__
+    if mark is None:
+        return str(problem)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
 
 
 def load_config(path: str | Path) -> RunConfig:
@@ -534,7 +649,7 @@ def load_config(path: str | Path) -> RunConfig:
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {config_path}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config {config_path} is not valid YAML: {exc}") from None
+        raise ConfigError(f"config {config_path} is not valid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"config {config_path} must be a mapping at the top level")
     if "base_dir" in raw:

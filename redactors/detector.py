@@ -19,7 +19,13 @@ from presidio_analyzer.recognizer_registry import RecognizerRegistry
 
 from redactors.config import DetectionConfig
 from redactors.errors import ConfigError
-from redactors.longtext import merge, windows
+from redactors.longtext import (
+    WindowProgress,
+    WindowTracker,
+    log_window_progress,
+    merge,
+    windows,
+)
 from redactors.names import settle_names
 from redactors.nlp import nlp_engine, require_model
 from redactors.presidio_compat import IndexedContextEnhancer
@@ -141,12 +147,17 @@ class Detector:
         return self.config.entity_thresholds.get(entity_type, self.config.score_threshold)
 
     def analyze(
-        self, texts: Sequence[str], stages: list[str] | None = None
+        self,
+        texts: Sequence[str],
+        stages: list[str] | None = None,
+        progress: WindowProgress | None = None,
     ) -> list[list[RecognizerResult]]:
         """Findings per text, in order. Empty texts are not sent to the model; texts longer
         than ``window_chars`` are analyzed as overlapping windows (redactors/longtext.py),
         in the same batches as the rest. ``stages`` gets each text's NLP stage (see
-        StagedAnalyzerEngine; a text in windows: NER and lemmas if any window had them)."""
+        StagedAnalyzerEngine; a text in windows: NER and lemmas if any window had them).
+        ``progress(chars, window, windows)`` is called as each window of a text in more
+        than one is done (default: ``longtext.log_window_progress``, an INFO log line)."""
         piece_stages: list[str] = []
         pieces: list[str] = []
         origins: list[tuple[int, int]] = []  # (text index, window start) per piece
@@ -158,9 +169,10 @@ class Detector:
             ):
                 pieces.append(text if end - start == len(text) else text[start:end])
                 origins.append((i, start))
+        tracker = WindowTracker(texts, origins, progress or log_window_progress)
         found = [
             findings
-            for group in _char_groups(pieces, self.config.window_chars)
+            for group in tracker.groups(_char_groups(pieces, self.config.window_chars))
             for findings in self.analyzer.analyze_staged(
                 group,
                 language=self.config.language,

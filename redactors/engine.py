@@ -17,7 +17,6 @@ from presidio_anonymizer import AnonymizerEngine
 
 from redactors.config import NON_CONSENTED_ENTITY, DetectionConfig, MaskingConfig
 from redactors.detector import Detector, build_detector
-from redactors.errors import SecretError
 from redactors.longtext import overlap_groups
 from redactors.mask import CUSTOM_OPERATORS, presidio_operator, resolve_overlaps
 from redactors.mentions import NonConsentedMentions
@@ -26,21 +25,12 @@ MIN_SECRET_BYTES = 16
 
 
 def secret_key(secret: str | None, required: bool) -> bytes | None:
-    """Validate the run secret; None when nothing in the run needs one."""
-    if not required:
-        return None
-    if secret is None:
-        raise SecretError(
-            "REDACT_SECRET is not set, and this run needs it (keyed operators hash/pseudonym, "
-            "or the lineage index). Set it to a long random value and keep it: the same "
-            "secret gives the same pseudonyms and user keys across runs."
-        )
-    key = secret.encode()
-    if len(key) < MIN_SECRET_BYTES:
-        raise SecretError(
-            f"REDACT_SECRET is too short ({len(key)} bytes, need at least {MIN_SECRET_BYTES})"
-        )
-    return key
+    """Validate the run secret; None when nothing in the run needs one. The rule (at least
+    16 non-whitespace characters, at least 6 different ones) is in redactors/secret.py, which
+    the CLI can check without importing the engines."""
+    from redactors.secret import check_secret
+
+    return check_secret(secret, required)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from redactors.card import write_card
+from redactors.card import split_warnings, write_card
 from redactors.config import RunConfig
 from redactors.consent import consent_provenance
 from redactors.consent_files import write_applied_deletions
@@ -216,6 +216,7 @@ def finalize(
     report.verdict = verdict(config, report)
     # Dedup, lineage, twins, manifest and report: all of finalize but rendering and commit.
     report.timings["finalize_s"] = round(time.perf_counter() - finalize_started, 3)
+    report.warnings += split_warnings(config.output.splits, manifest)
     if report.verdict.failed and accept_risk is None:
         _refuse(prepared, report)
     if report.verdict.failed:

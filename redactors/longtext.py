@@ -26,11 +26,16 @@ overlap, not on where a cut falls.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 
 Window = tuple[int, int]  # start, end offsets into the text
+# progress(chars of the text, windows done, windows of the text)
+WindowProgress = Callable[[int, int, int], None]
+LOG = logging.getLogger(__name__)
 
 
 def _snap_chars(overlap: int) -> int:
@@ -116,3 +121,39 @@ def overlap_groups(results: Sequence[RecognizerResult]) -> list[list[RecognizerR
     for i, result in enumerate(results):
         groups[group_of[i]].append(result)
     return groups
+
+
+def log_window_progress(chars: int, done: int, total: int) -> None:
+    """One INFO line per window of a long text (a 2 MB text takes minutes): its length and
+    window n of m, never its content."""
+    LOG.info("long text of %d characters: window %d of %d done", chars, done, total)
+
+
+class WindowTracker:
+    """Counts the windows of each long text (one in more than one window) as the batches
+    that hold them are analyzed, and reports window n of m for each."""
+
+    def __init__(
+        self,
+        texts: Sequence[str],
+        origins: Sequence[tuple[int, int]],
+        progress: WindowProgress,
+    ) -> None:
+        self.texts = texts
+        self.origins = origins
+        self.progress = progress
+        self.totals = Counter(text for text, _start in origins)
+        self.done: Counter[int] = Counter()
+
+    def groups(self, groups: Iterable[list[str]]) -> Iterator[list[str]]:
+        """``groups`` (consecutive pieces, in order) unchanged; after each group is analyzed
+        (the caller asks for the next), the windows it held are reported."""
+        position = 0
+        for group in groups:
+            yield group
+            for text_index, _start in self.origins[position : position + len(group)]:
+                total = self.totals[text_index]
+                if total > 1:
+                    self.done[text_index] += 1
+                    self.progress(len(self.texts[text_index]), self.done[text_index], total)
+            position += len(group)

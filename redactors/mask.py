@@ -121,6 +121,68 @@ def _url(digest: bytes) -> str:
     return f"https://example.com/u/{digest[:5].hex()}"
 
 
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if i % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def _card(original: str, digest: bytes) -> str:
+    """Same layout and first digit (the card network), every other digit fresh, and a last
+    digit that fails the Luhn check: no issued card number can fail it, so the surrogate
+    can never be a real account (and no card recognizer reports it again)."""
+    count = len(_DIGIT.findall(original))
+    if count < 2:
+        return f"<CREDIT_CARD_{digest[:4].hex()}>"
+    first = _DIGIT.search(original)
+    fresh = [first.group() if first else "4", *_fresh_digits(digest, count - 1)]
+    if _luhn_ok("".join(fresh)):
+        fresh[-1] = str((int(fresh[-1]) + 1) % 10)  # one digit off: the check fails
+    replacement = iter(fresh)
+    return _DIGIT.sub(lambda _: next(replacement), original)
+
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _iban_remainder(country: str, check: str, bban: str) -> int:
+    rearranged = bban + country + check
+    return int("".join(str(int(char, 36)) for char in rearranged)) % 97
+
+
+def _iban(original: str, digest: bytes) -> str:
+    """Same country, length and spacing; letters stay letters and digits digits, all fresh;
+    check digits that fail ISO 13616's mod-97 check, so it can never be a real account."""
+    compact = re.sub(r"\s", "", original).upper()
+    if len(compact) < 5 or not compact[:2].isalpha():
+        return f"<IBAN_CODE_{digest[:4].hex()}>"
+    stream = _fresh_digits(digest, 2 * len(compact))
+    bban = "".join(
+        _LETTERS[(int(stream[i]) * 10 + int(stream[i + 1])) % 26]
+        if char.isalpha()
+        else stream[i]
+        for i, char in enumerate(compact[4:])
+    )
+    country = compact[:2]
+    valid = 98 - _iban_remainder(country, "00", bban)  # 2..98
+    # 2..96 and never the valid pair: two pairs give the same remainder only 97 apart
+    check = 2 + (valid - 1 + digest[5] % 94) % 95
+    surrogate = iter(f"{country}{check:02d}{bban}")
+    return "".join(char if char.isspace() else next(surrogate) for char in original)
+
+
+def _ssn(original: str, digest: bytes) -> str:
+    """Same layout; area number 000, which the US never issues."""
+    count = len(_DIGIT.findall(original))
+    fresh = ["0", "0", "0", *_fresh_digits(digest, max(count - 3, 0))][:count]
+    if count >= 9 and all(d == "0" for d in fresh[3:5]):
+        fresh[3] = "1"  # group 00 is never issued either; keep it looking like an SSN
+    replacement = iter(fresh)
+    return _DIGIT.sub(lambda _: next(replacement), original)
+
+
 def pseudonym(key: bytes, entity_type: str, value: str) -> str:
     """Consistent surrogate for ``value``; realistic where the type has a generator."""
     digest = keyed_digest(key, entity_type, value)
@@ -136,6 +198,12 @@ def pseudonym(key: bytes, entity_type: str, value: str) -> str:
         return _ip(value, digest)
     if entity_type == "URL":
         return _url(digest)
+    if entity_type == "CREDIT_CARD":
+        return _card(value, digest)
+    if entity_type == "IBAN_CODE":
+        return _iban(value, digest)
+    if entity_type == "US_SSN":
+        return _ssn(value, digest)
     return f"<{entity_type}_{digest[:4].hex()}>"
 
 

@@ -91,11 +91,7 @@ def check_output_dir(output_dir: Path) -> None:
             f"this pipeline (a valid {MANIFEST} and only {sorted(OUTPUT_ENTRIES)}): refusing "
             "to replace it"
         )
-    parent = output_dir.parent
-    if not parent.exists():
-        parent.mkdir(parents=True, exist_ok=True)
-    if not os.access(parent, os.W_OK):
-        raise OutputError(f"cannot write to {parent} (needed for {output_dir})")
+    check_writable_location(output_dir)
     if output_dir.is_dir():
         # Replacing a previous output removes it: every directory in it must be writable,
         # or the swap would succeed and the clean-up fail half way.
@@ -108,6 +104,71 @@ def check_output_dir(output_dir: Path) -> None:
             )
 
 
+# What an errno means for an output location, said plainly (the strerror follows it).
+_OS_ERROR_HINTS = {
+    errno.EROFS: "the file system is read-only",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EACCES: "no permission",
+    errno.EPERM: "not permitted",
+    errno.ENOENT: "a directory on the way is missing",
+    errno.ENOTDIR: "a file is in the way where a directory should be",
+    errno.EEXIST: "a file is in the way",
+    errno.EISDIR: "a directory is in the way where a file should be",
+    errno.ENAMETOOLONG: "the path is too long",
+}
+
+
+def os_error_message(exc: OSError, doing: str = "write") -> str:
+    """One line for an OSError on an output, lock, staging or state path: the path, the
+    system's words and what they mean (never file content: OSErrors carry paths only)."""
+    where = exc.filename if exc.filename is not None else "the output location"
+    reason = os.strerror(exc.errno) if exc.errno else (exc.strerror or type(exc).__name__)
+    hint = _OS_ERROR_HINTS.get(exc.errno or -1)
+    return f"cannot {doing} {where}: {reason}" + (f" ({hint})" if hint else "")
+
+
+def _nearest_existing(path: Path) -> Path:
+    for candidate in path.parents:
+        if candidate.exists():
+            return candidate
+    return Path(path.anchor or ".")
+
+
+def check_writable_location(output_dir: Path) -> None:
+    """Refuse, without writing anything, an output whose directory (or the nearest existing
+    directory above it, where the missing ones would be created) cannot take new files: a
+    file in the way, a read-only mount, no permission, a pseudo file system (/proc, /sys)."""
+    parent = _nearest_existing(output_dir)
+    needed = f"needed for {output_dir}"
+    if not parent.is_dir():
+        raise OutputError(f"cannot write to {parent} ({needed}): it is a file, not a directory")
+    try:
+        stats = os.statvfs(parent)
+    except OSError as exc:
+        raise OutputError(os_error_message(exc, "inspect")) from None
+    if stats.f_flag & os.ST_RDONLY:
+        raise OutputError(f"cannot write to {parent} ({needed}): the file system is read-only")
+    if stats.f_blocks == 0:
+        raise OutputError(
+            f"cannot write to {parent} ({needed}): it is not on a disk file system "
+            "(/proc, /sys, ...)"
+        )
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write to {parent} ({needed}): no permission")
+    free = stats.f_bavail * stats.f_frsize
+    if free < MIN_FREE_BYTES or (stats.f_files and stats.f_favail == 0):
+        raise OutputError(
+            f"cannot write to {parent} ({needed}): the disk is full "
+            f"({free // 1024} KiB, {stats.f_favail} inodes free)"
+        )
+
+
+# Less free space than this where the output goes: the disk is full, say so before any work
+# (a disk that fills during a run fails it cleanly too, nothing published).
+MIN_FREE_BYTES = 1 << 20
+
+
 @contextmanager
 def output_lock(output_dir: Path) -> Iterator[None]:
     """One writer per output location: a run or a forget holds an exclusive lock on
@@ -117,8 +178,10 @@ def output_lock(output_dir: Path) -> Iterator[None]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = path.open("a")
-    except PermissionError:
-        raise OutputError(f"cannot write to {path.parent} (needed for {output_dir})") from None
+    except OSError as exc:
+        raise OutputError(
+            f"{os_error_message(exc, 'create the lock in')} (needed for {output_dir})"
+        ) from None
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

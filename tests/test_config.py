@@ -105,3 +105,63 @@ def test_compression_level_must_fit_the_codec(tmp_path):
     data["output"]["compression_level"] = 3
     with pytest.raises(ConfigError, match="compression_level does not apply"):
         load_config(write(tmp_path, data))
+
+
+def test_a_typo_in_an_entity_name_is_named_with_a_did_you_mean_before_cross_checks(tmp_path):
+    data = sample_dict()
+    data["detection"]["entities"] = ["PERSON", "EMAIL_ADRESS"]
+    data["masking"]["operators"] = {"EMAIL_ADDRESS": {"type": "tag"}}
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, data))
+    message = str(error.value)
+    assert "detection.entities: unknown entity name(s): 'EMAIL_ADRESS'" in message
+    assert "did you mean 'EMAIL_ADDRESS'?" in message
+    assert "not in detection.entities" not in message  # the misleading cross-check
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "typo", "meant"),
+    [
+        ("masking", "operators", "PHONE_NUMBR", "PHONE_NUMBER"),
+        ("detection", "entity_thresholds", "PERSN", "PERSON"),
+    ],
+)
+def test_typos_in_other_entity_keys_get_a_did_you_mean(tmp_path, section, key, typo, meant):
+    data = sample_dict()
+    data[section][key] = {typo: {"type": "tag"} if section == "masking" else 0.5}
+    with pytest.raises(ConfigError, match=rf"{section}.{key}: unknown .*{typo}.*{meant}"):
+        load_config(write(tmp_path, data))
+
+
+def test_a_deny_list_may_define_its_own_entity(tmp_path):
+    data = sample_dict()
+    data["detection"]["entities"].append("PROJECT_CODE")
+    data["detection"]["deny_list"] = {"PROJECT_CODE": ["Bluebird"]}
+    data["masking"]["operators"]["PROJECT_CODE"] = {"type": "tag"}
+    assert "PROJECT_CODE" in load_config(write(tmp_path, data)).detection.entities
+
+
+def test_known_entity_names_cover_every_recognizer_presidio_and_this_project_load():
+    from redactors.config import KNOWN_ENTITIES, DetectionConfig
+    from redactors.detector import supported_entities
+
+    config = DetectionConfig(entities=["PERSON"])
+    assert supported_entities(config) <= KNOWN_ENTITIES
+
+
+def test_masking_style_sets_a_default_per_entity(tmp_path):
+    data = sample_dict()
+    data["masking"] = {"style": "surrogate"}
+    masking = load_config(write(tmp_path, data)).masking
+    assert masking.operator_for("CREDIT_CARD").type == "pseudonym"
+    assert masking.operator_for("IP_ADDRESS").type == "pseudonym"
+    assert masking.operator_for("STREET_ADDRESS").type == "tag"  # no safe surrogate
+    data["masking"] = {"style": "tag", "operators": {"PERSON": {"type": "pseudonym"}}}
+    masking = load_config(write(tmp_path, data)).masking
+    assert masking.operator_for("CREDIT_CARD").type == "tag"
+    assert masking.operator_for("PERSON").type == "pseudonym"  # an override wins
+    data["masking"] = {"style": "surrogate", "default_operator": {"type": "redact"}}
+    assert load_config(write(tmp_path, data)).masking.operator_for("PERSON").type == "redact"
+    data["masking"] = {"style": "fancy"}
+    with pytest.raises(ConfigError, match=r"masking\.style"):
+        load_config(write(tmp_path, data))

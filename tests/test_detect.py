@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from presidio_analyzer import Pattern
 from presidio_analyzer.predefined_recognizers import UrlRecognizer
+from pydantic import ValidationError
 
 from redactors.config import DetectionConfig
 from redactors.detector import check_detection_config
@@ -91,7 +92,7 @@ def test_operators_of_the_sample_config(redactor):
     text = "Hi Maria Gonzalez, mail ann.lee@gmail.com, card 4111 1111 1111 1111, ssn 433-65-3111"
     [result] = redactor.redact([text])
     assert "@example." in result.text  # pseudonym
-    assert "card <CREDIT_CARD>," in result.text  # default operator: tag
+    assert "card <CREDIT_CARD>," in result.text  # masking.style: tag
     assert "ssn ###########" in result.text  # mask every character
     [again] = redactor.redact([text])
     assert again.text == result.text  # consistent
@@ -279,7 +280,8 @@ def test_email_validation_never_touches_the_network(redactor, monkeypatch):
 
 
 def test_unknown_entity_and_missing_model_are_clear_errors():
-    with pytest.raises(ConfigError, match="unknown entity name"):
+    # a name no recognizer knows: refused with the config (did you mean?), before any check
+    with pytest.raises(ValidationError, match="unknown entity name"):
         check_detection_config(DetectionConfig(entities=["PERSON", "SHOE_SIZE"]))
     with pytest.raises(ConfigError, match="not installed"):
         check_detection_config(DetectionConfig(spacy_model="en_core_web_trf", entities=["PERSON"]))

@@ -36,9 +36,8 @@ def test_pseudonym_shapes_are_realistic_and_reserved():
     assert pseudonym(KEY_A, "IP_ADDRESS", "2001:4860::8888").startswith("2001:db8::")
     assert re.fullmatch(r"<@user_[0-9a-f]{8}>", pseudonym(KEY_A, "USER_MENTION", "<@U024BE7LH>"))
     assert re.fullmatch(r"@user_[0-9a-f]{8}", pseudonym(KEY_A, "USER_MENTION", "@donna90"))
-    assert re.fullmatch(
-        r"<IBAN_CODE_[0-9a-f]{8}>", pseudonym(KEY_A, "IBAN_CODE", "GB82WEST12345698765432")
-    )
+    iban = pseudonym(KEY_A, "IBAN_CODE", "GB82WEST12345698765432")
+    assert re.fullmatch(r"GB\d\d[A-Z]{4}\d{14}", iban)
     # extensions and foreign numbers: no original digit survives but an explicit +CC
     with_ext = pseudonym(KEY_A, "PHONE_NUMBER", "415-867-5309 ext 1234")
     assert re.fullmatch(r"[2-9]\d\d-555-01\d\d ext \d{4}", with_ext)
@@ -108,4 +107,83 @@ def test_secret_rules():
             secret_key(bad, required=True)
         if bad:
             assert bad not in str(error.value)
-    assert secret_key("x" * 16, required=True) == b"x" * 16
+    assert secret_key("abcdef" * 3, required=True) == b"abcdef" * 3
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        (" " * 15 + "x", "too short"),  # 16 bytes, 1 non-whitespace character
+        ("x" * 16, "too little variety"),
+        ("ab" * 20, "too little variety"),
+        ("a b c d e f g h i j k l m n o", "too short"),  # 15 non-whitespace
+    ],
+)
+def test_a_secret_needs_16_visible_characters_and_variety(secret, reason):
+    with pytest.raises(SecretError, match=reason) as error:
+        secret_key(secret, required=True)
+    assert secret not in str(error.value)
+
+
+def test_secrets_people_use_pass():
+    for secret in ("3f9c0d2a71b84e55a0c1d2e3f4a5b6c7", "correct horse battery staple"):
+        assert secret_key(secret, required=True) == secret.encode()
+
+
+def _iban_valid(iban: str) -> bool:
+    compact = iban.replace(" ", "")
+    rearranged = compact[4:] + compact[:4]
+    return int("".join(str(int(c, 36)) for c in rearranged)) % 97 == 1
+
+
+def _luhn_valid(number: str) -> bool:
+    digits = [int(d) for d in re.sub(r"\D", "", number)][::-1]
+    doubled = [d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(digits)]
+    total = sum(doubled)
+    return total % 10 == 0
+
+
+CARDS = ["4111 1111 1111 1111", "4111-1111-1111-1111", "5500000000000004", "378282246310005"]
+IBANS = ["GB82WEST12345698765432", "DE89 3704 0044 0532 0130 00", "FR1420041010050500013M02606"]
+
+
+@pytest.mark.parametrize("key", [bytes([i]) * 17 for i in range(40)])
+def test_card_and_iban_surrogates_keep_the_format_and_fail_their_check_digits(key):
+    for card in CARDS:
+        surrogate = pseudonym(key, "CREDIT_CARD", card)
+        assert re.sub(r"\d", "9", surrogate) == re.sub(r"\d", "9", card)  # same layout
+        assert surrogate[0] == card[0] and surrogate != card  # same network, fresh digits
+        assert not _luhn_valid(surrogate)  # no issued card fails Luhn
+    for iban in IBANS:
+        surrogate = pseudonym(key, "IBAN_CODE", iban)
+        shape = re.sub(r"[A-Z]", "A", re.sub(r"\d", "9", surrogate))
+        assert shape == re.sub(r"[A-Z]", "A", re.sub(r"\d", "9", iban))
+        assert surrogate[:2] == iban[:2] and not _iban_valid(surrogate)
+    assert _iban_valid(IBANS[0]) and _luhn_valid(CARDS[0])  # the checks above are right
+
+
+def test_surrogates_are_never_found_again_by_presidio():
+    """Presidio's card and IBAN recognizers validate check digits: a surrogate is no PII."""
+    from presidio_analyzer.predefined_recognizers import CreditCardRecognizer, IbanRecognizer
+
+    text = " ".join(
+        [pseudonym(KEY_A, "CREDIT_CARD", c) for c in CARDS]
+        + [pseudonym(KEY_A, "IBAN_CODE", i) for i in IBANS]
+    )
+    for recognizer in (CreditCardRecognizer(), IbanRecognizer()):
+        found = recognizer.analyze(text, recognizer.supported_entities)
+        assert [f for f in found if f.score > 0.5] == [], found
+
+
+def test_ssn_and_ip_surrogates_come_from_ranges_never_assigned():
+    assert re.fullmatch(r"000-\d\d-\d{4}", pseudonym(KEY_A, "US_SSN", "433-65-3111"))
+    assert re.fullmatch(r"000\d{6}", pseudonym(KEY_A, "US_SSN", "433653111"))
+    import ipaddress
+
+    reserved = [
+        ipaddress.ip_network(n)
+        for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+    ]
+    for value in ("8.8.4.4", "10.0.0.1", "2001:4860::8888", "::1"):
+        address = ipaddress.ip_address(pseudonym(KEY_A, "IP_ADDRESS", value))
+        assert any(address in network for network in reserved), address
