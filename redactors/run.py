@@ -86,6 +86,8 @@ def run(
             started,
             extra_versions,
             logger,
+            accept_risk,
+            accepted_by,
         )
     except RedactError:
         raise
@@ -103,6 +105,8 @@ def _run(
     started: float,
     extra_versions: dict[str, str] | None,
     logger: logging.Logger | logging.LoggerAdapter[Any],
+    accept_risk: str | None,
+    accepted_by: str | None,
 ) -> Report:
     with output_lock(output_dir.resolve()):
         prepared = preflight(config, output_dir, secret, rebuild)
