@@ -161,6 +161,7 @@ def test_killed_runs_leave_the_previous_output_and_resume_to_the_same_result(tmp
     for volatile in ("location", "consent_epoch", "epochs"):
         expected.pop(volatile)
     assert manifest == expected
+    assert report["totals"]["top_recognizers"] == uninterrupted["totals"]["top_recognizers"]
     assert report["totals"] == uninterrupted["totals"]
     # Nothing a killed run left behind survives a finished one.
     assert _staging(output) is None

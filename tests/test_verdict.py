@@ -102,6 +102,7 @@ def _config(root: Path, export: Path, gates: dict[str, Any], name: str) -> Path:
     data["run_name"] = "verdict"
     data["sources"] = [s for s in data["sources"] if s["name"] == "messages"]
     data["sources"][0]["path"] = str(export)
+    data["sources"][0].pop("org_column", None)  # this export has no workspace column
     data["consent"] = {"registry": str(REGISTRY), "policy": "opt_out", "excluded_regions": []}
     data["detection"] = {**data["detection"], **RISKY_DETECTION}
     data["masking"]["operators"] = {}
