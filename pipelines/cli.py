@@ -589,7 +589,8 @@ SHORT_HELP = {
     "check": "Check a run without starting it; print units, rows and an estimate.",
     "serve": "Serve the run as a Prefect deployment on a cron schedule.",
     "report": "Re-render report.html, or compare two runs.",
-    "forget": "Apply withdrawn consent to an existing output.",
+    "forget": "Apply withdrawals, org opt-outs and deletions to an output.",
+    "verify": "Say whether a copy of an output is current, and what it still holds.",
     "eval": "Score detection + masking on labelled text.",
 }
 for _command in app.registered_commands:

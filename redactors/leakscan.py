@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import phonenumbers
 
 from redactors.recognizers import SecretRecognizer
+from redactors.recognizers.luhn_card import luhn_valid
 from redactors.recognizers.name_lexicon import WORD, fold, lexicon
 from redactors.recognizers.phone import phone_matcher
 
@@ -38,15 +39,6 @@ IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b"
 _SECRETS = [rule for rule in SecretRecognizer.RULES if rule[0] != "assignment"]
 SECRET_PATTERNS = [re.compile(rx) for _, rx, _ in _SECRETS]
 
-
-def _luhn(digits: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(digits)):
-        value = int(char)
-        if index % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
 
 
 def _iban_ok(candidate: str) -> bool:
@@ -72,7 +64,7 @@ def _emails(text: str) -> Iterable[tuple[int, int]]:
 def _cards(text: str) -> Iterable[tuple[int, int]]:
     for match in CARD.finditer(text):
         digits = re.sub(r"\D", "", match.group())
-        if 13 <= len(digits) <= 19 and _luhn(digits) and len(set(digits)) > 1:
+        if 13 <= len(digits) <= 19 and luhn_valid(digits) and len(set(digits)) > 1:
             yield match.span()
 
 

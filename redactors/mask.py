@@ -22,6 +22,7 @@ from presidio_anonymizer.entities import OperatorConfig
 from presidio_anonymizer.operators import Operator, OperatorType
 
 from redactors.config import AnyOperator
+from redactors.recognizers.luhn_card import luhn_valid
 
 # Name pools: fixed, sorted lists from a pinned Faker release (no randomness from Faker itself).
 _FIRST_NAMES = tuple(sorted(set(_EnUsPeople.first_names)))
@@ -121,13 +122,6 @@ def _url(digest: bytes) -> str:
     return f"https://example.com/u/{digest[:5].hex()}"
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, char in enumerate(reversed(digits)):
-        value = int(char) * (2 if i % 2 else 1)
-        total += value - 9 if value > 9 else value
-    return total % 10 == 0
-
 
 def _card(original: str, digest: bytes) -> str:
     """Same layout and first digit (the card network), every other digit fresh, and a last
@@ -138,7 +132,7 @@ def _card(original: str, digest: bytes) -> str:
         return f"<CREDIT_CARD_{digest[:4].hex()}>"
     first = _DIGIT.search(original)
     fresh = [first.group() if first else "4", *_fresh_digits(digest, count - 1)]
-    if _luhn_ok("".join(fresh)):
+    if luhn_valid("".join(fresh)):
         fresh[-1] = str((int(fresh[-1]) + 1) % 10)  # one digit off: the check fails
     replacement = iter(fresh)
     return _DIGIT.sub(lambda _: next(replacement), original)

@@ -94,7 +94,7 @@ def _rewrite_messages(config: Path, change: Callable[[pa.Table], pa.Table]) -> N
 
 # Each case: (name, how to break the copy, what the error line must name, secret).
 def _unknown_key(c: Path) -> None:
-    c.write_text(c.read_text().replace("policy: opt_in", "polcy: opt_in"))
+    c.write_text(c.read_text().replace("  policy: opt_in", "  polcy: opt_in", 1))
 
 
 def _bad_yaml(c: Path) -> None:
