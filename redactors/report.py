@@ -119,7 +119,10 @@ class SourceStats:
                 for entity, operator in sorted(operators.items())
             },
             "score_histograms": {e: bins for e, bins in sorted(self.score_bins.items())},
-            "top_recognizers": dict(self.recognizers.most_common(10)),
+            # ties by name: the order units merge in must not pick which ones make the list
+            "top_recognizers": dict(
+                sorted(self.recognizers.items(), key=lambda item: (-item[1], item[0]))[:10]
+            ),
             "entities_by_column": {
                 column: dict(sorted(counts.items()))
                 for column, counts in sorted(self.entities_by_column.items())
