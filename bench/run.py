@@ -73,6 +73,11 @@ def make_export(directory: Path, n: int, mix: str = "chat", seed: int = 11) -> P
     config["run_name"] = "bench"
     config["sources"] = [{**config["sources"][0], "path": str(directory / "messages.parquet")}]
     config["consent"]["registry"] = str(directory / "consent.parquet")
+    # Every record consented at the user level only: the sample's workspace registry and
+    # tombstones are about the sample's ids (and their relative paths would not resolve here).
+    for key in ("org_registry", "deletions"):
+        config["consent"].pop(key, None)
+    config["sources"][0].pop("org_column", None)
     # README's sizing: about N / (4 x workers) rows, so the last units end together.
     config["runner"]["unit_rows"] = max(2000, n // 8)
     config["output"]["shard_max_rows"] = max(2000, n // 8)
