@@ -72,31 +72,6 @@ def _root(
     pass
 
 
-@contextlib.contextmanager
-def _shared_api_server(needed: bool) -> Iterator[None]:
-    """Worker processes need one Prefect API to report to. Without a configured server each
-    would start its own temporary one (+10 s each, one SQLite file): start one here and
-    point this process and its workers (through the environment) at it."""
-    if not needed or os.environ.get("PREFECT_API_URL"):
-        yield
-        return
-    from prefect.server.api.server import SubprocessASGIServer
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    server = SubprocessASGIServer()
-    server.start(timeout=int(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
-    os.environ["PREFECT_API_URL"] = server.api_url
-    try:
-        with temporary_settings({PREFECT_API_URL: server.api_url}):
-            yield
-    finally:
-        from prefect.logging.handlers import APILogWorker
-
-        APILogWorker.drain_all(timeout=10)  # send the run's last logs before the server goes
-        os.environ.pop("PREFECT_API_URL", None)
-        server.stop()
-
-
 def _fail(message: str) -> NoReturn:
     """The one way a command reports a problem the user can fix: one line per problem on
     stderr (a config can list several), exit code 2, no traceback."""
@@ -214,8 +189,16 @@ def run(
             _fail(f"--runner must be threads, processes or dask, not {runner!r}")
         for line in _split_warnings(run_config, checked):
             typer.echo(f"warning: {line}", err=True)
-        kind, flow = _flow_with_runner(run_config, runner, workers, dask_address)
-        with _shared_api_server(needed=kind != "threads"):
+        from pipelines.api_server import api_server
+
+        with api_server() as server_ready:
+            if (runner or run_config.runner.kind) == "threads":
+                from redactors.unit import build_ahead
+
+                # While the server starts: this process's worker thread takes them.
+                build_ahead(run_config, os.environ.get(SECRET_ENV))
+            _kind, flow = _flow_with_runner(run_config, runner, workers, dask_address)
+            server_ready()
             report = flow(
                 config_path=str(config),
                 output=str(output) if output else None,
@@ -259,8 +242,7 @@ def _split_warnings(run_config: RunConfig, checked: Checked) -> list[str]:
     splits = run_config.output.splits or {}
     if splits and checked.rows == 0:
         return [
-            f"the inputs hold no rows: every configured split ({', '.join(splits)}) "
-            "will be empty"
+            f"the inputs hold no rows: every configured split ({', '.join(splits)}) will be empty"
         ]
     return []
 

@@ -181,6 +181,41 @@ def keep_engines(config: RunConfig, secret: str | None, engines: Engines) -> Non
     worker_cache.engines = WorkerEngines(key, engines, run="")
 
 
+# Engines built ahead of a run in this process (``build_ahead``), for its first worker thread.
+_ahead: list[WorkerEngines] = []
+_ahead_lock = threading.Lock()
+
+
+def build_ahead(config: RunConfig, secret: str | None) -> bool:
+    """Build engines and check their canaries before a run starts, for the first worker
+    thread of this process whose run has the same config, registry and secret. The CLI does
+    this while Prefect's API server starts (seconds it would otherwise wait for). Anything
+    that goes wrong here is left for the run to meet and report in its place: returns False.
+    """
+    try:
+        engines = build_engines(config, secret)
+    except Exception:  # the run builds them again and fails with its own report
+        return False
+    try:
+        canaries: dict[str, Any] | CanaryError = check_canaries(config, engines)
+    except CanaryError as error:
+        canaries = error
+    key = _engines_key(config, engines.gate.decision_sha256, secret)
+    with _ahead_lock:
+        _ahead[:] = [WorkerEngines(key, engines, run="", canaries=canaries)]
+    return True
+
+
+def _take_ahead(key: tuple[Any, ...], run: str) -> WorkerEngines | None:
+    """The engines built ahead, if they fit ``key``: taken once (engines serve one thread)."""
+    with _ahead_lock:
+        if not _ahead or _ahead[0].key != key:
+            return None
+        taken = _ahead.pop()
+    taken.run = run  # the canaries it passed just before this run hold for it (deterministic)
+    return taken
+
+
 def checked_engines(
     job: UnitJob, secret: str | None, on_build: Callable[[], None] | None = None
 ) -> tuple[Engines, dict[str, Any]]:
@@ -190,6 +225,8 @@ def checked_engines(
     config, run = job.config, job.staging_dir
     key = _engines_key(config, job.registry_sha256, secret)
     cached: WorkerEngines | None = getattr(worker_cache, "engines", None)
+    if (cached is None or cached.key != key) and (ahead := _take_ahead(key, run)) is not None:
+        cached = worker_cache.engines = ahead
     if cached is None or cached.key != key:
         if on_build is not None:
             on_build()

@@ -1,0 +1,104 @@
+"""The run's Prefect API: a temporary server started before Prefect is imported (the same
+command as Prefect's own), or the running one PREFECT_API_URL names; and engines built
+while it starts, taken by the run's worker thread instead of a second build."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from pipelines.api_server import SERVER_ENV, api_server, uvicorn_command
+from redactors.config import RunConfig
+from redactors.unit import UnitJob, build_ahead, checked_engines, worker_cache
+
+from .conftest import SECRET_A
+
+
+def test_command_is_prefects_own_temporary_server() -> None:
+    """Prefect's SubprocessASGIServer runs this command; a Prefect upgrade that changes it
+    fails here instead of starting a server that behaves differently."""
+    import prefect
+    from prefect.server.api.server import SubprocessASGIServer
+
+    source = inspect.getsource(SubprocessASGIServer._run_uvicorn_command)
+    command = uvicorn_command(4200)
+    for argument in command[1:]:
+        if argument not in ("4200", command[4]):
+            assert f'"{argument}"' in source, argument
+    assert command[4] == str(prefect.__module_path__.parent)  # --app-dir
+    for name, value in SERVER_ENV.items():
+        assert f'"{name}": "{value}"' in source
+
+
+def test_temporary_server_answers_and_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    with api_server() as ready:
+        ready()
+        url = os.environ["PREFECT_API_URL"]
+        assert url.startswith("http://127.0.0.1:")
+        with urllib.request.urlopen(f"{url}/health", timeout=5) as answer:
+            assert answer.status == 200
+    assert "PREFECT_API_URL" not in os.environ
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{url}/health", timeout=2)
+
+
+def test_running_server_is_used_as_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    started: list[object] = []
+    monkeypatch.setattr("pipelines.api_server.TemporaryApiServer.start", started.append)
+    with api_server() as ready:
+        ready()
+    assert started == []
+    assert os.environ["PREFECT_API_URL"] == "http://127.0.0.1:9/api"
+
+
+def test_engines_built_ahead_serve_the_runs_worker_thread(
+    sample_config: RunConfig, tmp_path: Path
+) -> None:
+    """The CLI builds engines while the server starts; the run's worker thread takes them
+    (no second model load) with the canary result they earned, once."""
+    assert build_ahead(sample_config, SECRET_A)
+    from redactors.unit import _ahead
+
+    ahead = _ahead[0]
+    job = UnitJob(sample_config, str(tmp_path / "run"), ahead.engines.gate.decision_sha256)
+    builds: list[str] = []
+    taken: list[object] = []
+
+    def worker() -> None:
+        worker_cache.__dict__.clear()
+        engines, canaries = checked_engines(job, SECRET_A, lambda: builds.append("built"))
+        taken.append((engines, canaries))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert builds == []
+    engines, canaries = taken[0]  # type: ignore[misc]
+    assert engines is ahead.engines
+    assert canaries["status"] == "measured" and canaries["passed"]
+    assert _ahead == []  # taken once: a second worker thread builds its own
+
+
+def test_engines_built_ahead_are_not_taken_by_another_run(
+    sample_config: RunConfig, tmp_path: Path
+) -> None:
+    assert build_ahead(sample_config, SECRET_A)
+    from redactors.unit import _ahead, _take_ahead
+
+    other_secret_job = UnitJob(sample_config, str(tmp_path), _ahead[0].engines.gate.decision_sha256)
+    from redactors.unit import _engines_key
+
+    key = _engines_key(
+        other_secret_job.config, other_secret_job.registry_sha256, "another-secret-0123456789"
+    )
+    assert _take_ahead(key, str(tmp_path)) is None
+    assert len(_ahead) == 1
+    _ahead.clear()
