@@ -197,6 +197,10 @@ class DetectionConfig(_Strict):
     # non-name words (redactors/namewords.py); it applies when PERSON is the only entity NER
     # is wanted for. false: NER on every text, as plain Presidio.
     ner_prefilter: bool = True
+    # Where context words ("phone", "card") are matched against lemmas: "table", the lower-case
+    # word with the context words' inflections (redactors/context_lemmas.py: no tagger or
+    # lemmatizer run, the same findings on every corpus in the repo); "model", spaCy's.
+    context_lemmas: Literal["table", "model"] = "table"
     batch_size: int = Field(default=256, ge=1, le=100_000)
     # Texts longer than window_chars are analyzed in windows of at most that many characters
     # that share at least window_overlap_chars (redactors/longtext.py): spaCy refuses texts

@@ -183,6 +183,7 @@ class Detector:
                 ner_prefilter=self.config.ner_prefilter,
                 stages=piece_stages,
                 final_thresholds=self._final_threshold,
+                model_lemmas=self.config.context_lemmas == "model",
             )
         ]
         by_text: list[list[tuple[int, list[RecognizerResult]]]] = [[] for _ in texts]

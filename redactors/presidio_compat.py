@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import importlib.metadata
 import re
+from typing import Any
 
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
@@ -81,6 +82,13 @@ def remove_decision_process(
     return engine._AnalyzerEngine__remove_decision_process(results)  # type: ignore[attr-defined,no-any-return]
 
 
+class _ShallowOnDeepcopy(list[RecognizerResult]):
+    """A list whose deep copy is a new list of the same findings."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[RecognizerResult]:
+        return list(self)
+
+
 class IndexedContextEnhancer(LemmaContextAwareEnhancer):
     """Presidio's LemmaContextAwareEnhancer with the same results at linear cost.
 
@@ -97,6 +105,21 @@ class IndexedContextEnhancer(LemmaContextAwareEnhancer):
         super().__init__(context_matching_mode=context_matching_mode)
         self._ends: tuple[list[int], list[int]] | None = None
         self._keywords: tuple[list[str], frozenset[str]] | None = None
+
+    def enhance_using_context(
+        self,
+        text: str,
+        raw_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts,
+        recognizers: list[EntityRecognizer],
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
+        """Presidio's, on the findings themselves: it deep-copies them first so that the
+        caller's list stays as it was (85 µs a text on PII-dense chat, 4% of a run), and
+        the staged engine's caller holds no other reference to them."""
+        return super().enhance_using_context(
+            text, _ShallowOnDeepcopy(raw_results), nlp_artifacts, recognizers, context
+        )
 
     def _find_index_of_match_token(  # type: ignore[override]
         self, word: str, start: int, tokens: Doc, tokens_indices: list[int]

@@ -15,6 +15,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from redactors import presidio_compat
+from redactors.context_lemmas import context_words, lemma_table, set_lemmas
 from redactors.namewords import may_hold_name
 from redactors.recognizers.group_regex import TextOnlyRecognizer
 
@@ -121,6 +122,7 @@ class StagedAnalyzerEngine(AnalyzerEngine):
         ner_prefilter: bool,
         stages: list[str] | None = None,
         final_thresholds: Callable[[str], float] | None = None,
+        model_lemmas: bool = True,
     ) -> list[list[RecognizerResult]]:
         recognizers = self.registry.get_recognizers(language=language, entities=entities)
         for recognizer in recognizers:
@@ -171,21 +173,28 @@ class StagedAnalyzerEngine(AnalyzerEngine):
             wants_lemmas = [
                 lemmas or ner for lemmas, ner in zip(wants_lemmas, wants_ner, strict=True)
             ]
+        # Context lemmas from a table (context_lemmas.py) where NER can run alone: then no
+        # text needs the tagger and lemmatizer.
+        table = None if model_lemmas or not ner_only else lemma_table(context_words(recognizers))
         components = {
-            "ner_and_lemmas": list(nlp.pipe_names),
+            "ner_and_lemmas": list(nlp.pipe_names) if table is None else ner_only,
             "ner_only": ner_only,
             "lemmas_only": [name for name in nlp.pipe_names if name != "ner"],
         }
         stage_of = list(map(nlp_stage, wants_ner, wants_lemmas))
         for stage, keep in components.items():
             indices = [i for i, of in enumerate(stage_of) if of == stage]
+            if table is not None and stage == "lemmas_only":
+                for i in indices:
+                    set_lemmas(docs[i], table)
+                continue
             piped = nlp.pipe(
                 (docs[i] for i in indices),
                 batch_size=batch_size,
                 disable=[name for name in nlp.pipe_names if name not in keep],
             )
             for i, doc in zip(indices, piped, strict=True):
-                docs[i] = doc
+                docs[i] = set_lemmas(doc, table) if table and stage == "ner_and_lemmas" else doc
         if stages is not None:  # one per text, in order
             stages.extend(stage_of)
         return [

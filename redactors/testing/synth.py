@@ -17,7 +17,7 @@ from typing import Literal
 import polars as pl
 from faker import Faker
 
-from redactors.testing.synth_chat import chat_message
+from redactors.testing.synth_chat import chat_message, pii_dense_message
 
 SAMPLE_SEED = 20261126
 REGION_WEIGHTS = {
@@ -316,10 +316,11 @@ def generate_sample(
     n_users: int = 300,
     n_messages: int = 2400,
     n_posts: int = 600,
-    message_mix: Literal["templates", "chat"] = "templates",
+    message_mix: Literal["templates", "chat", "pii_dense"] = "templates",
 ) -> SampleData:
     """Users, their consent, messages and posts. ``message_mix="chat"`` draws messages from
-    the benchmark's chat-like mix (``synth_chat``) instead of the sample's templates."""
+    the benchmark's chat-like mix (``synth_chat``) instead of the sample's templates;
+    ``"pii_dense"``, the benchmark's worst case: a name and other personal data in each."""
     rng = random.Random(seed)
     fake = Faker("en_US")
     fake.seed_instance(seed)
@@ -373,8 +374,9 @@ def generate_sample(
     channels = [f"C{rng.randint(10**7, 10**8 - 1)}" for _ in range(12)]
     for index in range(n_messages):
         message_id = f"m{index:06d}"
-        if message_mix == "chat":
-            text, planted = chat_message(rng, planter.fill, MESSAGE_TEMPLATES)
+        if message_mix in ("chat", "pii_dense"):
+            make = chat_message if message_mix == "chat" else pii_dense_message
+            text, planted = make(rng, planter.fill, MESSAGE_TEMPLATES)
             truth += [("messages", message_id, kind, value) for kind, value in planted]
         elif rng.random() < 0.45:
             text = rng.choice(PLAIN_MESSAGES)

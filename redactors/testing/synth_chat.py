@@ -238,6 +238,22 @@ def _fill_slots(template: str, slots: dict[str, Callable[[], str]]) -> str:
     return template
 
 
+def pii_dense_message(
+    rng: random.Random,
+    fill_pii: Callable[[str], tuple[str, list[tuple[str, str]]]],
+    pii_templates: tuple[str, ...],
+) -> tuple[str, list[tuple[str, str]]]:
+    """One message of the PII-dense mix (``message_mix="pii_dense"``): every message names
+    a person and carries other personal data (an email, phone, card, address...), the worst
+    case for detection cost: no text can skip the model."""
+    with_name = [t for t in pii_templates if "{person}" in t or "{member}" in t]
+    other = [t for t in pii_templates if "{person}" not in t and "{member}" not in t]
+    template = rng.choice(with_name)
+    if not any(slot in template for slot in ("{email}", "{phone}", "{ip}", "{card}")):
+        template = f"{template} {rng.choice(other)}"
+    return fill_pii(template)
+
+
 def chat_message(
     rng: random.Random,
     fill_pii: Callable[[str], tuple[str, list[tuple[str, str]]]],
