@@ -1,30 +1,27 @@
 """Side-by-side throughput benchmark: plain Presidio vs this pipeline, same data, one run.
 
-    make bench            # N=20000 records
-    make bench N=2000     # smaller
+    make bench                          # every section, N=20000 records
+    make bench N=2000                   # smaller
+    .venv/bin/python bench/run.py --only fixed_cost,pii_dense   # some sections
 
-The data: N chat messages of the chat mix (redactors/testing/synth_chat.py: repeated short
-replies, short work messages, short messages with personal data, multi-sentence write-ups).
-Times, on the same generated export, the same spaCy model and the same entity set:
-1. presidio_loop: AnalyzerEngine.analyze + AnonymizerEngine.anonymize per record;
-2. presidio_batch: BatchAnalyzerEngine + BatchAnonymizerEngine;
-3. spacy_floor: spaCy nlp.pipe with the components Presidio's analysis uses (all but the
-   parser: tokens, lemmas, entities); spacy_ner_only, for reference: the NER component alone;
-   presidio_batch_numpy_blas / spacy_floor_numpy_blas, for the record: 2. and 3. with the
-   model on numpy's BLAS with one BLAS thread, as the pipeline's workers run it;
-4. pipeline: `redact run` (the default runner: one worker thread), and at 10x N for peak
-   memory; pipeline_processes_2: `--runner processes --workers 2` (one per core here);
-   dask_1 / dask_2: `redact run --runner dask` on a local cluster of 1 and 2 workers that
-   each run starts (worker start-up, imports and model load included);
-   dask_1_warm / dask_2_warm: `--dask-address` of a long-lived local cluster (as in
-   production, its workers configured as configs/dask/ says), after one untimed run has
-   started its workers and loaded their engines.
-Then, as a second data set, the sample's templates (personal data in 55% of messages, no long
-ones; the data of earlier results): presidio_batch, spacy_floor, pipeline, processes x2.
+Sections (each compares within itself, on the same generated export, the same spaCy model,
+the same entity set, in one run; each keeps its own date in bench/results.json):
+- fixed_cost: whole processes on 20 messages: plain Presidio (bench/presidio_process.py),
+  `redact run` with its temporary Prefect server, `redact run` against a running server.
+- chat, pii_dense: one data set each (the chat mix: acks, work chat, some PII; the PII-dense
+  mix: a name and other personal data in every message). Rows:
+  presidio_batch: BatchAnalyzerEngine + BatchAnonymizerEngine, the model on thinc's default
+  BLAS (blis); *_numpy_blas: the same with the model on numpy's BLAS with one thread, as the
+  pipeline's workers run it; presidio_batch_n_process_2: Presidio's own scale-out (spaCy's
+  pipe in two processes); spacy_floor: nlp.pipe with the components Presidio's analysis uses
+  (all but the parser); presidio_process: plain Presidio as a whole process; pipeline:
+  `redact run` (one worker thread); pipeline_processes_2: `--runner processes --workers 2`.
+  The ratios that lead are equal-resource ones (same cores, same model, same BLAS).
+- memory: peak RSS of `redact run` at N and 10 x N, and a rerun with nothing new.
+- dask: `--runner dask` on clusters the run starts and on a long-lived one, 1 and 2 workers.
 Every figure is the median of --reps repetitions. Pipeline docs/s counts the records the run
 read over the flow's own plan + process + finalize time (Prefect start-up excluded, given
-separately as wall time). Peak RSS is that of the measured process (Dask workers excluded).
-Prints a table and writes bench/results.json.
+separately as wall_s, the whole process). Peak RSS is that of the measured process.
 """
 
 from __future__ import annotations
@@ -41,6 +38,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import yaml
@@ -129,13 +127,16 @@ def bench_presidio(
 
     batch_analyzer, batch_anonymizer = BatchAnalyzerEngine(analyzer), BatchAnonymizerEngine()
 
-    def batch() -> float:
+    def batch(n_process: int = 1) -> float:
         started = time.perf_counter()
         found = batch_analyzer.analyze_iterator(
-            texts, language="en", batch_size=256, entities=entities
+            texts, language="en", batch_size=256, entities=entities, n_process=n_process
         )
         batch_anonymizer.anonymize_list(texts, found)
         return time.perf_counter() - started
+
+    def batch_2() -> float:  # Presidio's own scale-out: spaCy's pipe in two processes
+        return batch(n_process=2)
 
     nlp = analyzer.nlp_engine.nlp["en"]  # type: ignore[attr-defined]
     nlp.disable_pipe("parser")  # only what detection needs: tokens, lemmas, entities
@@ -157,6 +158,7 @@ def bench_presidio(
     named = {
         "loop": ("presidio_loop", loop),
         "batch": ("presidio_batch", batch),
+        "batch_2": ("presidio_batch_n_process_2", batch_2),
         "floor": ("spacy_floor", floor),
         "ner_only": ("spacy_ner_only", ner_only),
     }
@@ -173,7 +175,7 @@ def bench_presidio(
 
 def run_pipeline(config_path: Path, output: Path, *args: str) -> dict[str, float]:
     """One `redact run` in a child process: flow time from its report, wall time, peak RSS."""
-    env = {**os.environ, "REDACT_SECRET": SECRET, "PREFECT_HOME": str(output.parent / "ph")}
+    env = {**os.environ, "REDACT_SECRET": SECRET}  # one PREFECT_HOME for the bench (main)
     log = output.parent / f"{output.name}.log"  # a file, not a pipe: logs never block
     output.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -233,6 +235,52 @@ def bench_warm_dask(config_path: Path, work: Path, reps: int, workers: int) -> d
         server.stop()
 
 
+def bench_fixed_cost(work: Path, reps: int) -> dict[str, dict[str, float]]:
+    """Whole processes on 20 messages, taken in turn: plain Presidio (bench/presidio_process.py,
+    same model), `redact run` with its temporary Prefect server, and `redact run` against a
+    running server (PREFECT_API_URL, as scheduled flows have). Wall seconds, medians."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    from redactors.config import load_config
+    from redactors.nlp import model_location
+
+    config = make_export(work / "small", 20)
+    detection = load_config(config).detection
+    export = yaml.safe_load(config.read_text())["sources"][0]["path"]
+    presidio = [sys.executable, str(REPO / "bench" / "presidio_process.py"), export]
+    presidio += [str(work / "small" / "presidio.parquet"), "--model"]
+    presidio.append(model_location(detection.spacy_model))
+    os.environ.pop("PREFECT_API_URL", None)
+    server = SubprocessASGIServer()
+    server.start(timeout=120)
+    times: dict[str, list[float]] = {"presidio_process": [], "temporary_server": []}
+    times["running_server"] = []
+    try:
+        for i in range(reps):
+            started = time.perf_counter()
+            subprocess.run(presidio, check=True, capture_output=True)
+            times["presidio_process"].append(time.perf_counter() - started)
+            times["temporary_server"].append(run_pipeline(config, work / "fc" / f"t-{i}")["wall_s"])
+            os.environ["PREFECT_API_URL"] = server.api_url
+            try:
+                run = run_pipeline(config, work / "fc" / f"r-{i}")
+            finally:
+                os.environ.pop("PREFECT_API_URL")
+            times["running_server"].append(run["wall_s"])
+    finally:
+        server.stop()
+    base = statistics.median(times["presidio_process"])
+    return {
+        name: {
+            "wall_s": round(statistics.median(values), 3),
+            "wall_min_s": round(min(values), 3),
+            "wall_max_s": round(max(values), 3),
+            "vs_presidio_process": round(statistics.median(values) / base, 2),
+        }
+        for name, values in times.items()
+    }
+
+
 def medians(runs: list[dict[str, float]]) -> dict[str, float]:
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
@@ -241,60 +289,99 @@ def bench_pipeline(config_path: Path, work: Path, reps: int, *args: str) -> dict
     return medians([run_pipeline(config_path, work / f"out-{i}", *args) for i in range(reps)])
 
 
-def print_table(title: str, results: dict[str, dict[str, float]]) -> None:
-    floor, batch = results["spacy_floor"], results["presidio_batch"]
-    print(f"\n{title}")
-    print(f"{'':<24}{'docs/s':>10}{'MB/s':>9}{'RSS MB':>9}{'vs batch':>10}{'time/floor':>12}")
-    for name, item in results.items():
-        rss = item.get("peak_rss_mb", "")
-        print(
-            f"{name:<24}{item['docs_per_s']:>10}{item['mb_per_s']:>9}{rss!s:>9}"
-            f"{item['docs_per_s'] / batch['docs_per_s']:>10.2f}"
-            f"{item['seconds'] / floor['seconds']:>12.2f}"
-        )
+def presidio_process(config_path: Path, out: Path) -> float:
+    """Wall seconds of plain Presidio as one whole process on the export (bench/presidio_process.py:
+    imports, model load, batch analyze + anonymize, Parquet write), the model on numpy's
+    BLAS with one thread, as the pipeline's workers run it."""
+    from redactors.config import load_config
+    from redactors.nlp import model_location
+
+    export = yaml.safe_load(config_path.read_text())["sources"][0]["path"]
+    model = model_location(load_config(config_path).detection.spacy_model)
+    command = [sys.executable, str(REPO / "bench" / "presidio_process.py"), export, str(out)]
+    started = time.perf_counter()
+    subprocess.run([*command, "--model", model, "--numpy-blas"], check=True, capture_output=True)
+    return time.perf_counter() - started
 
 
-def bench_core(args: argparse.Namespace) -> None:
-    """One process against one process on the chat mix: the pipeline (one worker thread,
-    the model on numpy's BLAS with one thread) against Presidio's batch engines on thinc's
-    default BLAS and on the same numpy BLAS, same model, same data, same run."""
-    default = REPO / "bench" / "results.json"
-    out = REPO / "bench" / "results_core.json" if args.out == default else args.out
-    with tempfile.TemporaryDirectory(prefix="redact-bench-") as tmp:
-        work = Path(tmp)
-        config = make_export(work / "n", args.n)
-        results = bench_presidio(config, args.reps, rows=("batch", "floor"))
-        results["pipeline"] = bench_pipeline(config, work / "p", args.reps)
-        results |= bench_presidio(config, args.reps, rows=("batch", "floor"), numpy_blas=True)
-    pipeline = results["pipeline"]["docs_per_s"]
+def bench_mix(config: Path, work: Path, reps: int) -> dict[str, Any]:
+    """One data set: Presidio's batch engines (default BLAS, then numpy's BLAS with one
+    thread, as the pipeline runs; one process and n_process=2), the spaCy floor, plain
+    Presidio as a whole process, the pipeline with one worker and with two processes."""
+    results = bench_presidio(config, reps, rows=("batch", "floor"))
+    results |= bench_presidio(config, reps, rows=("batch", "batch_2", "floor"), numpy_blas=True)
+    walls = [presidio_process(config, work / f"presidio-{i}.parquet") for i in range(reps)]
+    results["presidio_process_numpy_blas"] = {"wall_s": round(statistics.median(walls), 3)}
+    results["pipeline"] = bench_pipeline(config, work / "p", reps)
+    results["pipeline_processes_2"] = bench_pipeline(
+        config, work / "pp", reps, "--runner", "processes", "--workers", "2"
+    )
+    same_blas = results["presidio_batch_numpy_blas"]["docs_per_s"]
+    pipeline = results["pipeline"]
     ratios = {
-        "pipeline_vs_presidio_batch": round(pipeline / results["presidio_batch"]["docs_per_s"], 3),
-        "pipeline_vs_presidio_batch_numpy_blas": round(
-            pipeline / results["presidio_batch_numpy_blas"]["docs_per_s"], 3
+        # Equal resources: one process, one core's worth of work, the same model, the
+        # same BLAS (numpy's, one thread) on both sides.
+        "one_process_vs_presidio_batch": round(pipeline["docs_per_s"] / same_blas, 3),
+        # Equal resources: two processes on the same two cores, against Presidio's own
+        # scale-out (BatchAnalyzerEngine n_process=2), same BLAS.
+        "two_processes_vs_presidio_batch_n_process_2": round(
+            results["pipeline_processes_2"]["docs_per_s"]
+            / results["presidio_batch_n_process_2_numpy_blas"]["docs_per_s"],
+            3,
         ),
-        "pipeline_time_vs_floor_numpy_blas": round(
-            results["pipeline"]["seconds"] / results["spacy_floor_numpy_blas"]["seconds"], 3
+        # Whole processes (start-up, model load, writes): plain Presidio's wall time over ours.
+        "whole_process_vs_presidio_process": round(
+            results["presidio_process_numpy_blas"]["wall_s"] / pipeline["wall_s"], 3
+        ),
+        # Processing throughput against the model alone (all components Presidio uses).
+        "processing_vs_spacy_floor": round(
+            pipeline["docs_per_s"] / results["spacy_floor_numpy_blas"]["docs_per_s"], 3
+        ),
+        # For the record, not equal resources: Presidio on thinc's default BLAS (blis).
+        "one_process_vs_presidio_batch_default_blas": round(
+            pipeline["docs_per_s"] / results["presidio_batch"]["docs_per_s"], 3
         ),
     }
-    payload = {
-        "n_records": args.n,
-        "reps": args.reps,
-        "cpus": os.cpu_count(),
-        "model": yaml.safe_load((REPO / "configs" / "sample.yaml").read_text())["detection"][
-            "spacy_model"
-        ],
-        "versions": {
-            name: importlib.metadata.version(name)
-            for name in ("spacy", "thinc", "presidio-analyzer", "phonenumbers", "numpy")
-        },
-        "data": "chat mix (redactors/testing/synth_chat.py)",
+    return {"results": results, "ratios": ratios}
+
+
+def bench_memory(config: Path, config_10x: Path, work: Path, reps: int) -> dict[str, Any]:
+    """Peak memory at N and 10 x N records: bounded memory means about the same."""
+    results = {
+        "pipeline": bench_pipeline(config, work / "m1", reps),
+        "pipeline_10x": bench_pipeline(config_10x, work / "m10", reps),
+        # The nightly case with nothing new: the same run again into an existing output.
+        "pipeline_rerun_unchanged": medians(
+            [run_pipeline(config, work / "m1" / "out-0") for _ in range(reps)]
+        ),
+    }
+    ratio = results["pipeline_10x"]["peak_rss_mb"] / results["pipeline"]["peak_rss_mb"]
+    return {"results": results, "ratios": {"rss_10x_vs_1x": round(ratio, 3)}}
+
+
+def bench_dask(config: Path, work: Path, reps: int) -> dict[str, Any]:
+    """`redact run --runner dask` on clusters it starts (worker start-up and model load
+    included) and on a long-lived cluster (as production runs), 1 and 2 workers."""
+    results = {
+        "dask_1": bench_pipeline(config, work / "d1", reps, "--runner", "dask", "--workers", "1"),
+        "dask_2": bench_pipeline(config, work / "d2", reps, "--runner", "dask", "--workers", "2"),
+        "dask_1_warm": bench_warm_dask(config, work / "w1", reps, 1),
+        "dask_2_warm": bench_warm_dask(config, work / "w2", reps, 2),
+    }
+
+    def speedup(two: str, one: str) -> float:
+        return round(results[two]["docs_per_s"] / results[one]["docs_per_s"], 3)
+
+    return {
         "results": results,
-        "ratios": ratios,
+        "ratios": {
+            "dask_2_vs_1": speedup("dask_2", "dask_1"),
+            "dask_2_vs_1_warm": speedup("dask_2_warm", "dask_1_warm"),
+        },
     }
-    out.write_text(json.dumps(payload, indent=2) + "\n")
-    print_table("chat mix, one process", results)
-    print(json.dumps(ratios))
-    print(f"wrote {out}  (N={args.n}, medians of {args.reps})")
+
+
+SECTIONS = ("fixed_cost", "chat", "pii_dense", "memory", "dask")
 
 
 def main() -> None:
@@ -303,113 +390,83 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results.json")
     parser.add_argument(
-        "--core",
-        action="store_true",
-        help="only the one-process rows on the chat mix (Presidio batch on both BLAS "
-        "settings, the spaCy floor, the pipeline with one worker), into bench/results_core.json",
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run ({', '.join(SECTIONS)}; default all); the "
+        "others keep their earlier results in --out, each with its own date",
     )
     args = parser.parse_args()
+    sections = [name.strip() for name in args.only.split(",") if name.strip()]
+    if unknown := sorted(set(sections) - set(SECTIONS)):
+        parser.error(f"unknown section(s) {unknown}: choose from {', '.join(SECTIONS)}")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry call
-    if args.core:
-        bench_core(args)
-        return
+    payload: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    if "sections" not in payload:  # a file of the earlier layout: start afresh
+        payload = {"sections": {}}
+    model = yaml.safe_load((REPO / "configs" / "sample.yaml").read_text())["detection"]
     with tempfile.TemporaryDirectory(prefix="redact-bench-") as tmp:
         work = Path(tmp)
-        config = make_export(work / "n", args.n)
-        config_10x = make_export(work / "n10", args.n * 10)
-        # The sample's templates: personal data in 55% of messages, no long ones. Kept as a
-        # second data set (the one earlier results.json files measured).
-        dense = make_export(work / "dense", args.n, mix="templates")
-        pii_dense = bench_presidio(dense, args.reps, rows=("batch", "floor"))
-        pii_dense["pipeline"] = bench_pipeline(dense, work / "dp", args.reps)
-        pii_dense["pipeline_processes_2"] = bench_pipeline(
-            dense, work / "dpp", args.reps, "--runner", "processes", "--workers", "2"
-        )
-        results = bench_presidio(config, args.reps)
-        # For the record: the same two with the model on numpy's BLAS, as the pipeline's
-        # workers run it (one BLAS thread from here on, in this process only).
-        results |= bench_presidio(config, args.reps, rows=("batch", "floor"), numpy_blas=True)
-        results["pipeline"] = bench_pipeline(config, work / "p", args.reps)
-        # The nightly case with nothing new: the same run again into an existing output
-        # (every unit reused from its state store after checksum checks).
-        results["pipeline_rerun_unchanged"] = medians(
-            [run_pipeline(config, work / "p" / "out-0") for _ in range(args.reps)]
-        )
-        results["pipeline_processes_2"] = bench_pipeline(
-            config, work / "pp", args.reps, "--runner", "processes", "--workers", "2"
-        )
-        # A median like every other row (one 10x run alone was 1.203x, its median 1.18x).
-        results["pipeline_10x"] = bench_pipeline(config_10x, work / "p10", args.reps)
-        results["dask_1"] = bench_pipeline(
-            config, work / "d1", args.reps, "--runner", "dask", "--workers", "1"
-        )
-        results["dask_2"] = bench_pipeline(
-            config, work / "d2", args.reps, "--runner", "dask", "--workers", "2"
-        )
-        results["dask_1_warm"] = bench_warm_dask(config, work / "w1", args.reps, 1)
-        results["dask_2_warm"] = bench_warm_dask(config, work / "w2", args.reps, 2)
-    floor, batch = results["spacy_floor"], results["presidio_batch"]
-    pipeline = results["pipeline"]
-    ratios = {
-        "pipeline_vs_presidio_batch": round(pipeline["docs_per_s"] / batch["docs_per_s"], 3),
-        "pipeline_time_vs_floor": round(pipeline["seconds"] / floor["seconds"], 3),
-        "rss_10x_vs_1x": round(results["pipeline_10x"]["peak_rss_mb"] / pipeline["peak_rss_mb"], 3),
-        "dask_2_vs_1": round(results["dask_2"]["docs_per_s"] / results["dask_1"]["docs_per_s"], 3),
-        "dask_2_vs_1_warm": round(
-            results["dask_2_warm"]["docs_per_s"] / results["dask_1_warm"]["docs_per_s"], 3
-        ),
-        # both cores: throughput against Presidio's batch engines (one core), and the time
-        # of the two processes together against the floor (one process). The pipeline runs
-        # its defaults (NER prefilter on: NER where a name is possible), Presidio and the
-        # floor run the model on every text; README gives the recall of both.
-        "processes_2_vs_presidio_batch": round(
-            results["pipeline_processes_2"]["docs_per_s"] / batch["docs_per_s"], 3
-        ),
-        "processes_2_time_x2_vs_floor": round(
-            2 * results["pipeline_processes_2"]["seconds"] / floor["seconds"], 3
-        ),
-        # the headline: both cores, as production runs (a long-lived cluster)
-        "dask_2_warm_vs_presidio_batch": round(
-            results["dask_2_warm"]["docs_per_s"] / batch["docs_per_s"], 3
-        ),
-        # how much of it is the BLAS choice alone: against Presidio on numpy's BLAS too
-        "dask_2_warm_vs_presidio_batch_numpy_blas": round(
-            results["dask_2_warm"]["docs_per_s"]
-            / results["presidio_batch_numpy_blas"]["docs_per_s"],
-            3,
-        ),
-        "pipeline_time_vs_floor_numpy_blas": round(
-            pipeline["seconds"] / results["spacy_floor_numpy_blas"]["seconds"], 3
-        ),
-        "pii_dense_pipeline_vs_presidio_batch": round(
-            pii_dense["pipeline"]["docs_per_s"] / pii_dense["presidio_batch"]["docs_per_s"], 3
-        ),
-        "pii_dense_processes_2_vs_presidio_batch": round(
-            pii_dense["pipeline_processes_2"]["docs_per_s"]
-            / pii_dense["presidio_batch"]["docs_per_s"],
-            3,
-        ),
-    }
-    payload = {
-        "n_records": args.n,
-        "reps": args.reps,
-        "cpus": os.cpu_count(),
-        # What the speed depends on most (README, Detection: spaCy 3.8.8+ is about 2x slower at NER)
-        "versions": {
-            name: importlib.metadata.version(name)
-            for name in ("spacy", "thinc", "presidio-analyzer", "phonenumbers", "numpy")
-        },
-        "data": "chat mix (redactors/testing/synth_chat.py); pii_dense: the sample's templates",
-        "results": results,
-        "pii_dense": pii_dense,
-        "ratios": ratios,
-    }
-    args.out.write_text(json.dumps(payload, indent=2) + "\n")
-    for title, table in (("chat mix", results), ("pii_dense (templates)", pii_dense)):
-        print_table(title, table)
-    print(json.dumps(ratios))
-    print(f"wrote {args.out}  (N={args.n}, medians of {args.reps})")
+        # One Prefect home for every run, its database created before anything is timed
+        # (a first run ever takes ~10 s more; a user's home persists between runs).
+        os.environ["PREFECT_HOME"] = str(work / "prefect-home")
+        from prefect.server.api.server import SubprocessASGIServer
+
+        server = SubprocessASGIServer()
+        server.start(timeout=120)
+        server.stop()
+        for name in sections:
+            started = time.perf_counter()
+            if name == "fixed_cost":
+                section: dict[str, Any] = {"results": bench_fixed_cost(work / name, args.reps)}
+                n = 20
+            elif name in ("chat", "pii_dense"):
+                config = make_export(work / name, args.n, mix=name)
+                section, n = bench_mix(config, work / name, args.reps), args.n
+            elif name == "memory":
+                config = make_export(work / "m", args.n)
+                config_10x = make_export(work / "m10", args.n * 10)
+                section, n = bench_memory(config, config_10x, work / name, args.reps), args.n
+            else:
+                section, n = (
+                    bench_dask(make_export(work / "d", args.n), work / name, args.reps),
+                    args.n,
+                )
+            section["meta"] = {
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                "n_records": n,
+                "data": MIXES.get(name, MIXES["chat"]),
+                "reps": args.reps,
+                "cpus": os.cpu_count(),
+                "model": model["spacy_model"],
+                "versions": {
+                    package: importlib.metadata.version(package)
+                    for package in ("spacy", "thinc", "presidio-analyzer", "prefect", "numpy")
+                },
+                "minutes": round((time.perf_counter() - started) / 60, 1),
+            }
+            payload["sections"][name] = section
+            args.out.write_text(json.dumps(payload, indent=2) + "\n")
+            print_section(name, section)
+    print(f"wrote {args.out}  (medians of {args.reps})")
+
+
+MIXES = {
+    "chat": "chat mix (redactors/testing/synth_chat.py): acks, work chat, 20% short PII "
+    "messages, 10% long write-ups",
+    "pii_dense": "PII-dense chat (synth_chat.pii_dense_message): a name and other personal "
+    "data in every message",
+    "fixed_cost": "20 messages of the chat mix",
+}
+
+
+def print_section(name: str, section: dict[str, Any]) -> None:
+    print(f"\n{name}")
+    for row, item in section["results"].items():
+        figures = "  ".join(f"{key} {value}" for key, value in item.items())
+        print(f"  {row:<40}{figures}")
+    for ratio, value in section.get("ratios", {}).items():
+        print(f"  {ratio:<52}{value}")
 
 
 if __name__ == "__main__":
