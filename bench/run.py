@@ -48,6 +48,10 @@ REDACT = str(Path(sys.executable).parent / "redact")
 SECRET = "bench-secret-not-for-real-data-0000"
 
 
+# --model: another spaCy model than the sample config's, for every row of the run.
+MODEL_OVERRIDE: list[str] = []
+
+
 def make_export(directory: Path, n: int, mix: str = "chat", seed: int = 11) -> Path:
     """n messages of a mix (redactors.testing.synth_chat), every user opted in, and a config
     pointing at them. Returns the config path."""
@@ -68,6 +72,8 @@ def make_export(directory: Path, n: int, mix: str = "chat", seed: int = 11) -> P
     )
     registry.write_parquet(directory / "consent.parquet")
     config = yaml.safe_load((REPO / "configs" / "sample.yaml").read_text())
+    if MODEL_OVERRIDE:
+        config["detection"]["spacy_model"] = MODEL_OVERRIDE[0]
     config["run_name"] = "bench"
     config["sources"] = [{**config["sources"][0], "path": str(directory / "messages.parquet")}]
     config["consent"]["registry"] = str(directory / "consent.parquet")
@@ -395,7 +401,10 @@ def main() -> None:
         help=f"comma-separated sections to run ({', '.join(SECTIONS)}; default all); the "
         "others keep their earlier results in --out, each with its own date",
     )
+    parser.add_argument("--model", help="spaCy model for every row (default: the sample config's)")
     args = parser.parse_args()
+    if args.model:
+        MODEL_OVERRIDE.append(args.model)
     sections = [name.strip() for name in args.only.split(",") if name.strip()]
     if unknown := sorted(set(sections) - set(SECTIONS)):
         parser.error(f"unknown section(s) {unknown}: choose from {', '.join(SECTIONS)}")
@@ -404,7 +413,12 @@ def main() -> None:
     payload: dict[str, Any] = json.loads(args.out.read_text()) if args.out.is_file() else {}
     if "sections" not in payload:  # a file of the earlier layout: start afresh
         payload = {"sections": {}}
-    model = yaml.safe_load((REPO / "configs" / "sample.yaml").read_text())["detection"]
+    model = (
+        args.model
+        or yaml.safe_load((REPO / "configs" / "sample.yaml").read_text())["detection"][
+            "spacy_model"
+        ]
+    )
     with tempfile.TemporaryDirectory(prefix="redact-bench-") as tmp:
         work = Path(tmp)
         # One Prefect home for every run, its database created before anything is timed
@@ -438,7 +452,7 @@ def main() -> None:
                 "data": MIXES.get(name, MIXES["chat"]),
                 "reps": args.reps,
                 "cpus": os.cpu_count(),
-                "model": model["spacy_model"],
+                "model": model,
                 "versions": {
                     package: importlib.metadata.version(package)
                     for package in ("spacy", "thinc", "presidio-analyzer", "prefect", "numpy")
