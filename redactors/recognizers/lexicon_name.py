@@ -6,7 +6,8 @@ non-English ones ("Aoife Castellanos" comes out ORG, "Bohuslav" nothing), single
 model; its findings are PERSON:
 
 - a title and the name after it: "Dr. Peter Garcia", "mr. chad farmer", "Ms. Bragadóttir"
-  (0.8);
+  (0.8); after a capitalised stage-name prefix, capitalised everyday words too ("DJ
+  Switch", "Lil Darth Vader"), but not frequent sentence openers ("DJ Switch Now");
 - a capitalised first name that is no everyday word, with the capitalised name parts,
   initials and particles after it: "Aoife Nathan", "Jessica van den Oord", "Hélène"
   (0.8 with a second part, 0.6 alone);
@@ -31,6 +32,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from redactors.recognizers.group_regex import TextOnlyRecognizer
 from redactors.recognizers.name_lexicon import (
     PARTICLES,
+    STAGE_PREFIXES,
     SUFFIXES,
     TITLES,
     WORD,
@@ -146,7 +148,8 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
         lex = self.lexicon
         word = words[i]
         if word.folded in TITLES:
-            last = self._parts_after(text, words, i, lower_ok=word.text.islower())
+            stage = word.folded in STAGE_PREFIXES and word.text[0].isupper()
+            last = self._parts_after(text, words, i, lower_ok=word.text.islower(), stage=stage)
             return (last, self.TITLE_SCORE) if last > i else None
         if is_capitalised(word.text):
             return self._capitalised_name_at(text, words, i)
@@ -227,10 +230,14 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
     def _clear_part(self, word: _Word) -> bool:
         return is_capitalised(word.text) and not self.lexicon.is_word(word.folded)
 
-    def _parts_after(self, text: str, words: list[_Word], i: int, lower_ok: bool) -> int:
+    def _parts_after(
+        self, text: str, words: list[_Word], i: int, lower_ok: bool, stage: bool = False
+    ) -> int:
         """Index of the last name part after ``words[i]``: capitalised words that are names
         or no everyday word, initials ("J."), particles before a capitalised part, a suffix
-        ("Jr."); with ``lower_ok`` also lower-case names ("mr. chad farmer")."""
+        ("Jr."); with ``lower_ok`` also lower-case names ("mr. chad farmer"); with
+        ``stage`` (after "DJ", "Lil") also capitalised everyday words that are no frequent
+        opener ("DJ Switch")."""
         lex = self.lexicon
         last = i
         j = i + 1
@@ -252,7 +259,11 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
             if len(word.text) == 1 and word.text.isupper():  # an initial
                 last = j
             elif is_capitalised(word.text):
-                if lex.is_word(word.folded) and not lex.is_name(word.folded):
+                if (
+                    lex.is_word(word.folded)
+                    and not lex.is_name(word.folded)
+                    and not (stage and self._stage_part(word))
+                ):
                     break
                 last = j
             elif lower_ok and lex.is_name(word.folded) and not lex.is_common(word.folded):
@@ -261,6 +272,11 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
                 break
             j += 1
         return last
+
+    def _stage_part(self, word: _Word) -> bool:
+        """An everyday word that may follow a stage-name prefix: no frequent opener, not in
+        capitals ("DJ Switch", not "DJ Switch Now", "DJ SET")."""
+        return word.folded not in self.lexicon.sentence_starts and not word.text.isupper()
 
     def _hashtags(self, text: str) -> list[RecognizerResult]:
         results = []

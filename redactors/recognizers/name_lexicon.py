@@ -25,6 +25,9 @@ TITLES = frozenset(
     # stage-name prefixes in posts: "Lil Wayne", "DJ Khaled", "MC Hammer"
     + "lil dj mc".split()
 )
+# Stage-name prefixes: the capitalised words after them are a name even when everyday
+# words ("DJ Switch", "Lil Darth Vader", "MC Hammer").
+STAGE_PREFIXES = frozenset("lil dj mc".split())
 # After a name: "Jr.", "Sr.", "MD", "PhD", "II".
 SUFFIXES = frozenset("jr sr md phd dds esq ii iii iv".split())
 # Lower-case parts inside a full name: "Jessica van den Oord", "Paulo da Silva".
