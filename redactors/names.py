@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 from presidio_analyzer import RecognizerResult
 
+from redactors.recognizers.lexicon_name import _opens_sentence
 from redactors.recognizers.name_lexicon import (
     PARTICLES,
     SUFFIXES,
@@ -36,6 +37,7 @@ from redactors.recognizers.name_lexicon import (
 PERSON = "PERSON"
 # Recognizers whose PERSON findings are names by configuration, never second-guessed.
 _TRUSTED_PREFIXES = ("DenyList", "DirectoryNameRecognizer")
+_MODEL_PREFIX = "SpacyRecognizer"
 _INNER = "'’-"
 _POSSESSIVES = ("'s", "’s")
 # One capital and its dot right before a name: "J. ", "W . " (tokenised text).
@@ -54,13 +56,30 @@ def settle_names(text: str, findings: Sequence[RecognizerResult]) -> list[Recogn
     grown = [
         _grow(text, f, lex)
         for f in people
-        if _trusted(f) or not _only_everyday_words(_own_text(text, f, covered), lex)
+        if _trusted(f)
+        or _model_name_inside_sentence(text, f, lex)
+        or not _only_everyday_words(_own_text(text, f, covered), lex)
     ]
     return sorted(others + _merge(grown), key=lambda f: (f.start, f.end, f.entity_type))
 
 
 def _trusted(finding: RecognizerResult) -> bool:
     return _recognizer(finding).startswith(_TRUSTED_PREFIXES)
+
+
+def _model_name_inside_sentence(text: str, finding: RecognizerResult, lex: NameLexicon) -> bool:
+    """The model's name of capitalised words inside a sentence ("like Hitler tbh", "making
+    Jinx she"): a capital there is the writer's, not the sentence's; its words may be
+    everyday words in lower case all the same. Not a frequent opener ("to Friday")."""
+    if not _recognizer(finding).startswith(_MODEL_PREFIX):
+        return False
+    words = WORD.findall(text[finding.start : finding.end])
+    return (
+        bool(words)
+        and all(w[0].isupper() and not w.isupper() for w in words)
+        and not any(fold(w) in lex.sentence_starts for w in words)
+        and not _opens_sentence(text, finding.start)
+    )
 
 
 def _own_text(text: str, finding: RecognizerResult, covered: set[int]) -> str:
