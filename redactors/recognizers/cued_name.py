@@ -8,6 +8,9 @@ is a name here when a person cue stands right next to it:
   said", "X knew", "X will"), or "and"/"&" (a pair of names);
 - before it: a word that is followed by a person in posts ("like X", "and X", "with X",
   "ft X", "vs X", "love X", "support X", "thank you X", "meet X").
+A word right after a word for someone close ("my cousin cicibussey", "my boy iDubbbz", "my
+lovely hubby lucanchan") or after "follow" / "aka" ("follow noldirahman") is a name or a
+handle written without "@" in any case, when it is no everyday word nor place (0.58).
 At the start of a sentence only a cue after the word counts ("Themba is obsessed"), since
 openers are often misspelt words ("Shoulve patent it").
 Words the model puts in a place, date, number, law or language entity are left alone
@@ -44,6 +47,14 @@ _DETERMINER = re.compile(
     r"\b(?i:the|a|an|this|that|these|those|my|your|our|their|its|his|her|every|any|some|"
     r"at)\s\Z"
 )
+# Someone close, then their name or handle in any case: "my cousin cicibussey".
+_RELATION = re.compile(
+    r"\b(?i:my\s+(?:(?:little|lil|lovely|dear|best|big|baby|beautiful|fav|favou?rite)\s+)?"
+    r"(?:boy|girl|bro|brother|sis|sister|cousin|hubby|husband|wifey|wife|bf|gf|boyfriend|"
+    r"girlfriend|bestie|bff|friend|buddy|homie|mate|son|daughter|niece|nephew|uncle|aunt|"
+    r"auntie|mom|mum|mommy|dad|daddy|grandma|grandpa|babe|man|dude|idol|hero)|"
+    r"(?<!\ba\s)follow|aka)\s+([^\W\d_][\w'’-]*)(?![@/=]|\.\w)"
+)
 # spaCy labels whose words are not a person's name ("Sweden", "Monday", "Spanish").
 _NOT_PEOPLE = frozenset(
     {"GPE", "LOC", "FAC", "DATE", "TIME", "LANGUAGE", "LAW", "MONEY", "PERCENT",
@@ -56,6 +67,7 @@ class CuedNameRecognizer(EntityRecognizer):
     ENTITY = "PERSON"
     # Distinct from every other PERSON recognizer's score (see LexiconNameRecognizer).
     SCORE = 0.62
+    RELATION_SCORE = 0.58
     NAMES_ONLY = True
 
     def __init__(self, supported_language: str = "en") -> None:
@@ -84,19 +96,34 @@ class CuedNameRecognizer(EntityRecognizer):
                 blocked = _not_people(nlp_artifacts)
             if any(b_start < end and start < b_end for b_start, b_end in blocked):
                 continue
-            results.append(
-                RecognizerResult(
-                    self.ENTITY,
-                    start,
-                    end,
-                    self.SCORE,
-                    recognition_metadata={
-                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                    },
-                )
-            )
+            results.append(self._result(start, end, self.SCORE))
+        for match in _RELATION.finditer(text):
+            if self._related(match.group(1)):
+                results.append(self._result(match.start(1), match.end(1), self.RELATION_SCORE))
         return results
+
+    def _related(self, word: str) -> bool:
+        """After "my cousin": a capitalised word that is no everyday word ("Ana"), or one in
+        lower case that no list knows ("cicibussey"; not "said", a surname in the lists but a
+        verb in "my friend said")."""
+        lex, folded = self.lexicon, fold(word)
+        if len(word) < _MIN_CHARS or lex.is_common(folded) or lex.is_place(folded):
+            return False
+        if word[0].isupper():
+            return not lex.is_word(folded)
+        return lex.is_clear_first(folded) or not (lex.is_name(folded) or lex.is_word(folded))
+
+    def _result(self, start: int, end: int, score: float) -> RecognizerResult:
+        return RecognizerResult(
+            self.ENTITY,
+            start,
+            end,
+            score,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )
 
     def _unknown(self, word: str) -> bool:
         """No everyday word, first name, place or frequent opener: only a name of someone
