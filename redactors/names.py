@@ -25,6 +25,7 @@ from presidio_analyzer import RecognizerResult
 from redactors.recognizers.lexicon_name import _opens_sentence
 from redactors.recognizers.name_lexicon import (
     PARTICLES,
+    STAGE_PREFIXES,
     SUFFIXES,
     TITLES,
     WORD,
@@ -58,6 +59,7 @@ def settle_names(text: str, findings: Sequence[RecognizerResult]) -> list[Recogn
         for f in people
         if _trusted(f)
         or _model_name_inside_sentence(text, f, lex)
+        or _stage_name(text, f)
         or not _only_everyday_words(_own_text(text, f, covered), lex)
     ]
     return sorted(others + _merge(grown), key=lambda f: (f.start, f.end, f.entity_type))
@@ -79,6 +81,17 @@ def _model_name_inside_sentence(text: str, finding: RecognizerResult, lex: NameL
         and all(w[0].isupper() and not w.isupper() for w in words)
         and not any(fold(w) in lex.sentence_starts for w in words)
         and not _opens_sentence(text, finding.start)
+    )
+
+
+def _stage_name(text: str, finding: RecognizerResult) -> bool:
+    """A capitalised stage-name prefix and a capitalised word: "DJ Switch", "Lil Sly"."""
+    words = WORD.findall(text[finding.start : finding.end])
+    return (
+        len(words) >= 2
+        and fold(words[0]) in STAGE_PREFIXES
+        and words[0][0].isupper()
+        and words[1][0].isupper()
     )
 
 

@@ -41,7 +41,8 @@ PARTICLES = frozenset(
 CHAT_WORDS = frozenset(
     "congrats congratulations lol lmao omg omw thx ty tysm pls plz hey hi hiya yay ugh btw "
     "fyi imo imho tbh np gg brb idk haha hahaha hehe ok okay yo sup cheers kudos bruh "
-    "nvm smh afaik asap eod eta wfh ooo lgtm ptal ping dm pm cc fwd re here".split()
+    "nvm smh afaik asap eod eta wfh ooo lgtm ptal ping dm pm cc fwd re here "
+    "wtf wth lmfao rofl ikr".split()
 )
 
 
