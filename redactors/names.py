@@ -10,7 +10,9 @@ the model finds "Ann Lee". Masking the pieces leaves the rest visible ("Shauném
 2. each finding grows to whole words (Unicode letters, inner hyphens and apostrophes), over
    a title right before it ("Dr. ", "Mr "), over the capitalised name parts right after it
    ("Aoife" -> "Aoife Nathan") and over a suffix ("Jr.", "PhD");
-3. overlapping or touching PERSON findings merge into one, so a shorter span never wins
+3. other capitalised mentions in the text of a found name's words that are no everyday
+   words are names too ("Eric Plott ... Plott");
+4. overlapping or touching PERSON findings merge into one, so a shorter span never wins
    over a longer one covering the same name.
 Findings of the deny list and of the user directory are never dropped.
 """
@@ -44,6 +46,9 @@ _POSSESSIVES = ("'s", "’s")
 # One capital and its dot right before a name: "J. ", "W . " (tokenised text).
 _INITIAL_BEFORE = re.compile(r"(?<![^\s(])[A-Z] ?\. \Z")
 _MAX_GROWN_PARTS = 3
+_MIN_REPEAT_CHARS = 3
+# A word right after these belongs to a handle, tag, path or address.
+_GLUED = frozenset("@#/_.:=")
 
 
 def settle_names(text: str, findings: Sequence[RecognizerResult]) -> list[RecognizerResult]:
@@ -62,7 +67,50 @@ def settle_names(text: str, findings: Sequence[RecognizerResult]) -> list[Recogn
         or _stage_name(text, f)
         or not _only_everyday_words(_own_text(text, f, covered), lex)
     ]
+    grown += _repeats(text, grown, covered, lex)
     return sorted(others + _merge(grown), key=lambda f: (f.start, f.end, f.entity_type))
+
+
+def _repeats(
+    text: str, people: list[RecognizerResult], covered: set[int], lex: NameLexicon
+) -> list[RecognizerResult]:
+    """Other mentions of a found name's words in the same text ("Eric Plott ... Plott",
+    "Jinx ... JINX"): capitalised, no everyday word, not glued to a handle or address."""
+    by_word: dict[str, RecognizerResult] = {}
+    for finding in people:
+        for word in WORD.findall(text[finding.start : finding.end]):
+            folded = fold(word)
+            if (
+                len(word) >= _MIN_REPEAT_CHARS
+                and word[0].isupper()
+                and not lex.is_word(folded)
+                and folded not in TITLES
+                and folded not in by_word
+            ):
+                by_word[folded] = finding
+    if not by_word:
+        return []
+    taken = {i for f in people for i in range(f.start, f.end)} | covered
+    repeats = []
+    for match in WORD.finditer(text):
+        source = by_word.get(fold(match.group()))
+        if (
+            source is None
+            or not match.group()[0].isupper()
+            or match.start() in taken
+            or (match.start() > 0 and text[match.start() - 1] in _GLUED)
+        ):
+            continue
+        repeats.append(
+            RecognizerResult(
+                PERSON,
+                match.start(),
+                match.end(),
+                source.score,
+                recognition_metadata=source.recognition_metadata,
+            )
+        )
+    return repeats
 
 
 def _trusted(finding: RecognizerResult) -> bool:
