@@ -15,7 +15,8 @@ model; its findings are PERSON:
   that is no everyday word: "Will Rogers", not "Will Do" (0.7);
 - in lower case, a first name of at least four letters that is no everyday word
   ("samantha", "larry lombardo") (0.55 alone, 0.65 with a surname);
-- a hashtag that spells a name in camel case ("#DonaldSterling", "#TeamPhil") or opens
+- a hashtag that spells a name in camel case ("#DonaldSterling", "#TeamPhil", or two or
+  three parts that are no everyday words, one a surname: "#OrtheiaBarnesKennerly") or opens
   with a first name in lower case ("#jamesyboy") (0.6).
 
 Words inside handles, emails, URLs and file names are left to their own recognizers.
@@ -293,11 +294,22 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
             if any(
                 part[0].isupper() and part[1:].islower() and self.lexicon.is_clear_first(fold(part))
                 for part in parts
-            ):
+            ) or self._camel_full_name(parts):
                 results.append(
                     self._result(match.start(), match.end(), self.HASHTAG_SCORE, "hashtag")
                 )
         return results
+
+    def _camel_full_name(self, parts: list[str]) -> bool:
+        """Two or three capitalised parts, none an everyday word, one a surname:
+        "#OrtheiaBarnesKennerly", "#BarackObama"; not "#BlackLivesMatter"."""
+        lex = self.lexicon
+        return (
+            2 <= len(parts) <= 3
+            and all(p[0].isupper() and p[1:].islower() and len(p) >= 3 for p in parts)
+            and not any(lex.is_word(fold(p)) or lex.is_place(fold(p)) for p in parts)
+            and any(lex.is_last(fold(p)) for p in parts)
+        )
 
     def _starts_with_first_name(self, body: str) -> bool:
         """A lower-case hashtag that opens with a first name of 4+ letters and goes on
