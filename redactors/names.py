@@ -6,7 +6,8 @@ the model finds "Ann Lee". Masking the pieces leaves the rest visible ("Shauném
 ``settle_names`` makes every PERSON finding cover the whole name, for every text:
 1. a finding that holds only everyday non-name words ("Congrats", "Reach out"), apart from
    what other entities' findings cover ("Congrats @ann"), is dropped: the model's
-   sentence-opening false names are noise in training text;
+   sentence-opening false names are noise in training text; kept are the model's names of
+   capitalised words inside a sentence ("like Hitler tbh") and stage names ("DJ Snake");
 2. each finding grows to whole words (Unicode letters, inner hyphens and apostrophes), over
    a title right before it ("Dr. ", "Mr "), over the capitalised name parts right after it
    ("Aoife" -> "Aoife Nathan") and over a suffix ("Jr.", "PhD");
