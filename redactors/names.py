@@ -7,12 +7,12 @@ the model finds "Ann Lee". Masking the pieces leaves the rest visible ("Shauném
 1. a finding that holds only everyday non-name words ("Congrats", "Reach out"), apart from
    what other entities' findings cover ("Congrats @ann"), is dropped: the model's
    sentence-opening false names are noise in training text; kept are the model's names of
-   capitalised words inside a sentence ("like Hitler tbh") and stage names ("DJ Snake");
+   capitalised words inside a sentence ("never liked Cupid tbh") and stage names ("DJ Snake");
 2. each finding grows to whole words (Unicode letters, inner hyphens and apostrophes), over
    a title right before it ("Dr. ", "Mr "), over the capitalised name parts right after it
    ("Aoife" -> "Aoife Nathan") and over a suffix ("Jr.", "PhD");
 3. other capitalised mentions in the text of a found name's words that are no everyday
-   words are names too ("Eric Plott ... Plott");
+   words are names too ("Eric Plumtree ... Plumtree");
 4. overlapping or touching PERSON findings merge into one, so a shorter span never wins
    over a longer one covering the same name.
 Findings of the deny list and of the user directory are never dropped.
@@ -75,8 +75,9 @@ def settle_names(text: str, findings: Sequence[RecognizerResult]) -> list[Recogn
 def _repeats(
     text: str, people: list[RecognizerResult], covered: set[int], lex: NameLexicon
 ) -> list[RecognizerResult]:
-    """Other mentions of a found name's words in the same text ("Eric Plott ... Plott",
-    "Jinx ... JINX"): capitalised, no everyday word, not glued to a handle or address."""
+    """Other mentions of a found name's words in the same text ("Eric Plumtree ...
+    Plumtree", "Zorbulon ... ZORBULON"): capitalised, no everyday word, not glued to a
+    handle or address."""
     by_word: dict[str, RecognizerResult] = {}
     for finding in people:
         for word in WORD.findall(text[finding.start : finding.end]):
@@ -119,8 +120,8 @@ def _trusted(finding: RecognizerResult) -> bool:
 
 
 def _model_name_inside_sentence(text: str, finding: RecognizerResult, lex: NameLexicon) -> bool:
-    """The model's name of capitalised words inside a sentence ("like Hitler tbh", "making
-    Jinx she"): a capital there is the writer's, not the sentence's; its words may be
+    """The model's name of capitalised words inside a sentence ("never liked Cupid tbh",
+    "blame Cupid for it"): a capital there is the writer's, not the sentence's; its words may be
     everyday words in lower case all the same. Not a frequent opener ("to Friday")."""
     if not _recognizer(finding).startswith(_MODEL_PREFIX):
         return False
@@ -134,7 +135,7 @@ def _model_name_inside_sentence(text: str, finding: RecognizerResult, lex: NameL
 
 
 def _stage_name(text: str, finding: RecognizerResult) -> bool:
-    """A capitalised stage-name prefix and a capitalised word: "DJ Switch", "Lil Sly"."""
+    """A capitalised stage-name prefix and a capitalised word: "DJ Snake", "Lil Bit"."""
     words = WORD.findall(text[finding.start : finding.end])
     return (
         len(words) >= 2

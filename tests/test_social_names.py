@@ -47,7 +47,7 @@ def test_names_of_social_posts_are_masked(
     "text",
     [
         "Zorbulon patent it",  # an unknown opener without a cue after it
-        "the Kremlin's plan failed",  # a determiner: a thing
+        "a Zorbex and a Vexio arrived",  # after a determiner: things
         "We flew to Sweden and back",  # the model's place
         "my friend said hi",  # "said": a surname in the lists, a verb here
         "follow up tomorrow",

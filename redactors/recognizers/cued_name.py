@@ -1,21 +1,21 @@
 """Unknown capitalised words that a person cue marks as a name, in posts and chat.
 
 Social posts name people the lexicons and the model do not know: nicknames, stage names,
-streamers, non-English names ("Muselk is the best", "meeting you and Jonyeee", "I love
-Vader's entrance"). A capitalised word that is no English word, no known name and no place
+streamers, non-English names ("Zorbulon is the best", "meeting you and Quenvik", "I love
+Tazmirra's new video"). A capitalised word that is no English word, no known name and no place
 is a name here when a person cue stands right next to it:
 - after it: a possessive or a verb people are the subject of ("X's", "X 's", "X is", "X
   said", "X knew", "X will"), or "and"/"&" (a pair of names);
 - before it: a word that is followed by a person in posts ("like X", "and X", "with X",
   "ft X", "vs X", "love X", "support X", "thank you X", "meet X").
-A word right after a word for someone close ("my cousin cicibussey", "my boy iDubbbz", "my
-lovely hubby lucanchan") or after "follow" / "aka" ("follow noldirahman") is a name or a
+A word right after a word for someone close ("my cousin zibbyloo", "my boy xKrennz", "my
+lovely hubby tomasito88") or after "follow" / "aka" ("follow quenbot99") is a name or a
 handle written without "@" in any case, when it is no everyday word nor place (0.58).
-At the start of a sentence only a cue after the word counts ("Themba is obsessed"), since
-openers are often misspelt words ("Shoulve patent it").
+At the start of a sentence only a cue after the word counts ("Zorbulon is back"), since
+openers are often misspelt words ("Shoulda known").
 Words the model puts in a place, date, number, law or language entity are left alone
-("Sweden is like the new model"), and so are words in capitals (shouting), words with a
-letter three times in a row ("Yasssss") and words glued to handles, URLs and paths.
+("Norway is lovely"), and so are words in capitals (shouting), words with a
+letter three times in a row ("Sooooo") and words glued to handles, URLs and paths.
 The model's entities are read from the NLP artifacts, so this recognizer runs after NER;
 it only finds names (``NAMES_ONLY``), so the NER prefilter stays on: every text holding a
 capitalised word inside a sentence goes to NER anyway.
@@ -31,7 +31,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from redactors.recognizers.lexicon_name import _opens_sentence
 from redactors.recognizers.name_lexicon import NameLexicon, fold, lexicon
 
-# A capitalised word that is not all capitals: "Muselk", "McDonald", "iDubbbz" is not.
+# A capitalised word that is not all capitals: "Zorbulon", "McKenna"; "xKrennz" is not.
 _CANDIDATE = re.compile(r"(?<![\w@#/_.:=&-])[A-Z][a-z]+(?:[A-Z][a-z]+)*(?![\w@/_=]|\.\w)")
 _TRIPLE = re.compile(r"(.)\1\1")
 _AFTER = re.compile(
@@ -42,12 +42,12 @@ _BEFORE = re.compile(
     r"\b(?i:like|and|&|with|ft|feat|featuring|vs|love|hate|support|supporting|meet|"
     r"meeting|thank you|thanks|miss|than)\s\Z"
 )
-# Before a thing, not a person: "the Kremlin's", "a Subaru and", "my Casio and".
+# Before a thing, not a person: "the Acme's", "a Zorbex and", "my Vexio and".
 _DETERMINER = re.compile(
     r"\b(?i:the|a|an|this|that|these|those|my|your|our|their|its|his|her|every|any|some|"
     r"at)\s\Z"
 )
-# Someone close, then their name or handle in any case: "my cousin cicibussey".
+# Someone close, then their name or handle in any case: "my cousin zibbyloo".
 _RELATION = re.compile(
     r"\b(?i:my\s+(?:(?:little|lil|lovely|dear|best|big|baby|beautiful|fav|favou?rite)\s+)?"
     r"(?:boy|girl|bro|brother|sis|sister|cousin|hubby|husband|wifey|wife|bf|gf|boyfriend|"
@@ -104,7 +104,7 @@ class CuedNameRecognizer(EntityRecognizer):
 
     def _related(self, word: str) -> bool:
         """After "my cousin": a capitalised word that is no everyday word ("Ana"), or one in
-        lower case that no list knows ("cicibussey"; not "said", a surname in the lists but a
+        lower case that no list knows ("zibbyloo"; not "said", a surname in the lists but a
         verb in "my friend said")."""
         lex, folded = self.lexicon, fold(word)
         if len(word) < _MIN_CHARS or lex.is_common(folded) or lex.is_place(folded):

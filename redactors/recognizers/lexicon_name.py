@@ -7,7 +7,7 @@ model; its findings are PERSON:
 
 - a title and the name after it: "Dr. Peter Garcia", "mr. chad farmer", "Ms. Bragadóttir"
   (0.8); after a capitalised stage-name prefix, capitalised everyday words too ("DJ
-  Switch", "Lil Darth Vader"), but not frequent sentence openers ("DJ Switch Now");
+  Snake", "Lil Bit"), but not frequent sentence openers ("DJ Snake Now");
 - a capitalised first name that is no everyday word, with the capitalised name parts,
   initials and particles after it: "Aoife Nathan", "Jessica van den Oord", "Hélène"
   (0.8 with a second part, 0.6 alone);
@@ -16,7 +16,7 @@ model; its findings are PERSON:
 - in lower case, a first name of at least four letters that is no everyday word
   ("samantha", "larry lombardo") (0.55 alone, 0.65 with a surname);
 - a hashtag that spells a name in camel case ("#DonaldSterling", "#TeamPhil", or two or
-  three parts that are no everyday words, one a surname: "#OrtheiaBarnesKennerly") or opens
+  three parts that are no everyday words, one a surname: "#ZelphaMorrison") or opens
   with a first name in lower case ("#jamesyboy") (0.6).
 
 Words inside handles, emails, URLs and file names are left to their own recognizers.
@@ -238,7 +238,7 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
         or no everyday word, initials ("J."), particles before a capitalised part, a suffix
         ("Jr."); with ``lower_ok`` also lower-case names ("mr. chad farmer"); with
         ``stage`` (after "DJ", "Lil") also capitalised everyday words that are no frequent
-        opener ("DJ Switch")."""
+        opener ("DJ Snake")."""
         lex = self.lexicon
         last = i
         j = i + 1
@@ -276,7 +276,7 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
 
     def _stage_part(self, word: _Word) -> bool:
         """An everyday word that may follow a stage-name prefix: no frequent opener, not in
-        capitals ("DJ Switch", not "DJ Switch Now", "DJ SET")."""
+        capitals ("DJ Snake", not "DJ Snake Now", "DJ SET")."""
         return word.folded not in self.lexicon.sentence_starts and not word.text.isupper()
 
     def _hashtags(self, text: str) -> list[RecognizerResult]:
@@ -302,7 +302,7 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
 
     def _camel_full_name(self, parts: list[str]) -> bool:
         """Two or three capitalised parts, none an everyday word, one a surname:
-        "#OrtheiaBarnesKennerly", "#BarackObama"; not "#BlackLivesMatter"."""
+        "#ZelphaMorrison", "#BarackObama"; not "#BlackLivesMatter"."""
         lex = self.lexicon
         return (
             2 <= len(parts) <= 3

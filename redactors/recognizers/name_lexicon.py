@@ -26,7 +26,7 @@ TITLES = frozenset(
     + "lil dj mc".split()
 )
 # Stage-name prefixes: the capitalised words after them are a name even when everyday
-# words ("DJ Switch", "Lil Darth Vader", "MC Hammer").
+# words ("DJ Snake", "Lil Bit", "MC Hammer").
 STAGE_PREFIXES = frozenset("lil dj mc".split())
 # After a name: "Jr.", "Sr.", "MD", "PhD", "II".
 SUFFIXES = frozenset("jr sr md phd dds esq ii iii iv".split())
