@@ -6,11 +6,14 @@ the model finds "Ann Lee". Masking the pieces leaves the rest visible ("Shauném
 ``settle_names`` makes every PERSON finding cover the whole name, for every text:
 1. a finding that holds only everyday non-name words ("Congrats", "Reach out"), apart from
    what other entities' findings cover ("Congrats @ann"), is dropped: the model's
-   sentence-opening false names are noise in training text;
+   sentence-opening false names are noise in training text; kept are the model's names of
+   capitalised words inside a sentence ("never liked Cupid tbh") and stage names ("DJ Snake");
 2. each finding grows to whole words (Unicode letters, inner hyphens and apostrophes), over
    a title right before it ("Dr. ", "Mr "), over the capitalised name parts right after it
    ("Aoife" -> "Aoife Nathan") and over a suffix ("Jr.", "PhD");
-3. overlapping or touching PERSON findings merge into one, so a shorter span never wins
+3. other capitalised mentions in the text of a found name's words that are no everyday
+   words are names too ("Eric Plumtree ... Plumtree");
+4. overlapping or touching PERSON findings merge into one, so a shorter span never wins
    over a longer one covering the same name.
 Findings of the deny list and of the user directory are never dropped.
 """
@@ -22,8 +25,10 @@ from collections.abc import Sequence
 
 from presidio_analyzer import RecognizerResult
 
+from redactors.recognizers.lexicon_name import _opens_sentence
 from redactors.recognizers.name_lexicon import (
     PARTICLES,
+    STAGE_PREFIXES,
     SUFFIXES,
     TITLES,
     WORD,
@@ -36,11 +41,15 @@ from redactors.recognizers.name_lexicon import (
 PERSON = "PERSON"
 # Recognizers whose PERSON findings are names by configuration, never second-guessed.
 _TRUSTED_PREFIXES = ("DenyList", "DirectoryNameRecognizer")
+_MODEL_PREFIX = "SpacyRecognizer"
 _INNER = "'’-"
 _POSSESSIVES = ("'s", "’s")
 # One capital and its dot right before a name: "J. ", "W . " (tokenised text).
 _INITIAL_BEFORE = re.compile(r"(?<![^\s(])[A-Z] ?\. \Z")
 _MAX_GROWN_PARTS = 3
+_MIN_REPEAT_CHARS = 3
+# A word right after these belongs to a handle, tag, path or address.
+_GLUED = frozenset("@#/_.:=")
 
 
 def settle_names(text: str, findings: Sequence[RecognizerResult]) -> list[RecognizerResult]:
@@ -54,13 +63,86 @@ def settle_names(text: str, findings: Sequence[RecognizerResult]) -> list[Recogn
     grown = [
         _grow(text, f, lex)
         for f in people
-        if _trusted(f) or not _only_everyday_words(_own_text(text, f, covered), lex)
+        if _trusted(f)
+        or _model_name_inside_sentence(text, f, lex)
+        or _stage_name(text, f)
+        or not _only_everyday_words(_own_text(text, f, covered), lex)
     ]
+    grown += _repeats(text, grown, covered, lex)
     return sorted(others + _merge(grown), key=lambda f: (f.start, f.end, f.entity_type))
+
+
+def _repeats(
+    text: str, people: list[RecognizerResult], covered: set[int], lex: NameLexicon
+) -> list[RecognizerResult]:
+    """Other mentions of a found name's words in the same text ("Eric Plumtree ...
+    Plumtree", "Zorbulon ... ZORBULON"): capitalised, no everyday word, not glued to a
+    handle or address."""
+    by_word: dict[str, RecognizerResult] = {}
+    for finding in people:
+        for word in WORD.findall(text[finding.start : finding.end]):
+            folded = fold(word)
+            if (
+                len(word) >= _MIN_REPEAT_CHARS
+                and word[0].isupper()
+                and not lex.is_word(folded)
+                and folded not in TITLES
+                and folded not in by_word
+            ):
+                by_word[folded] = finding
+    if not by_word:
+        return []
+    taken = {i for f in people for i in range(f.start, f.end)} | covered
+    repeats = []
+    for match in WORD.finditer(text):
+        source = by_word.get(fold(match.group()))
+        if (
+            source is None
+            or not match.group()[0].isupper()
+            or match.start() in taken
+            or (match.start() > 0 and text[match.start() - 1] in _GLUED)
+        ):
+            continue
+        repeats.append(
+            RecognizerResult(
+                PERSON,
+                match.start(),
+                match.end(),
+                source.score,
+                recognition_metadata=source.recognition_metadata,
+            )
+        )
+    return repeats
 
 
 def _trusted(finding: RecognizerResult) -> bool:
     return _recognizer(finding).startswith(_TRUSTED_PREFIXES)
+
+
+def _model_name_inside_sentence(text: str, finding: RecognizerResult, lex: NameLexicon) -> bool:
+    """The model's name of capitalised words inside a sentence ("never liked Cupid tbh",
+    "blame Cupid for it"): a capital there is the writer's, not the sentence's; its words may be
+    everyday words in lower case all the same. Not a frequent opener ("to Friday")."""
+    if not _recognizer(finding).startswith(_MODEL_PREFIX):
+        return False
+    words = WORD.findall(text[finding.start : finding.end])
+    return (
+        bool(words)
+        and all(w[0].isupper() and not w.isupper() for w in words)
+        and not any(fold(w) in lex.sentence_starts for w in words)
+        and not _opens_sentence(text, finding.start)
+    )
+
+
+def _stage_name(text: str, finding: RecognizerResult) -> bool:
+    """A capitalised stage-name prefix and a capitalised word: "DJ Snake", "Lil Bit"."""
+    words = WORD.findall(text[finding.start : finding.end])
+    return (
+        len(words) >= 2
+        and fold(words[0]) in STAGE_PREFIXES
+        and words[0][0].isupper()
+        and words[1][0].isupper()
+    )
 
 
 def _own_text(text: str, finding: RecognizerResult, covered: set[int]) -> str:

@@ -16,6 +16,7 @@
 | chat_name.py | ChatAddressRecognizer | PERSON |
 | lexicon_name.py | LexiconNameRecognizer (multi-locale names; lists: name_lexicon.py) | PERSON |
 | ner_name.py | NerNameRecognizer (model ORG/GPE/NORP spans with name evidence) | PERSON |
+| cued_name.py | CuedNameRecognizer (unknown capitalised words next to a person cue) | PERSON |
 
 ``CUSTOM_RECOGNIZERS`` is the list ``custom_recognizers`` builds from; Presidio's own are
 replaced by their offline/gated versions in ``redactors.detector.base_registry``.
@@ -27,6 +28,7 @@ from presidio_analyzer import EntityRecognizer
 
 from redactors.recognizers.card import Mastercard2SeriesRecognizer
 from redactors.recognizers.chat_name import ChatAddressRecognizer
+from redactors.recognizers.cued_name import CuedNameRecognizer
 from redactors.recognizers.date_of_birth import DateOfBirthRecognizer
 from redactors.recognizers.email import OfflineEmailRecognizer
 from redactors.recognizers.group_regex import GroupRegexRecognizer, TextOnlyRecognizer
@@ -54,6 +56,7 @@ CUSTOM_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
     ChatAddressRecognizer,
     LexiconNameRecognizer,
     NerNameRecognizer,
+    CuedNameRecognizer,
 )
 
 
@@ -65,6 +68,7 @@ def custom_recognizers(language: str) -> list[EntityRecognizer]:
 __all__ = [
     "CUSTOM_RECOGNIZERS",
     "ChatAddressRecognizer",
+    "CuedNameRecognizer",
     "DateOfBirthRecognizer",
     "GatedPhoneRecognizer",
     "GatedUrlRecognizer",

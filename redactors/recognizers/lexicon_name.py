@@ -6,7 +6,8 @@ non-English ones ("Aoife Castellanos" comes out ORG, "Bohuslav" nothing), single
 model; its findings are PERSON:
 
 - a title and the name after it: "Dr. Peter Garcia", "mr. chad farmer", "Ms. Bragadóttir"
-  (0.8);
+  (0.8); after a capitalised stage-name prefix, capitalised everyday words too ("DJ
+  Snake", "Lil Bit"), but not frequent sentence openers ("DJ Snake Now");
 - a capitalised first name that is no everyday word, with the capitalised name parts,
   initials and particles after it: "Aoife Nathan", "Jessica van den Oord", "Hélène"
   (0.8 with a second part, 0.6 alone);
@@ -14,7 +15,8 @@ model; its findings are PERSON:
   that is no everyday word: "Will Rogers", not "Will Do" (0.7);
 - in lower case, a first name of at least four letters that is no everyday word
   ("samantha", "larry lombardo") (0.55 alone, 0.65 with a surname);
-- a hashtag that spells a name in camel case ("#DonaldSterling", "#TeamPhil") or opens
+- a hashtag that spells a name in camel case ("#DonaldSterling", "#TeamPhil", or two or
+  three parts that are no everyday words, one a surname: "#ZelphaMorrison") or opens
   with a first name in lower case ("#jamesyboy") (0.6).
 
 Words inside handles, emails, URLs and file names are left to their own recognizers.
@@ -31,6 +33,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from redactors.recognizers.group_regex import TextOnlyRecognizer
 from redactors.recognizers.name_lexicon import (
     PARTICLES,
+    STAGE_PREFIXES,
     SUFFIXES,
     TITLES,
     WORD,
@@ -146,7 +149,8 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
         lex = self.lexicon
         word = words[i]
         if word.folded in TITLES:
-            last = self._parts_after(text, words, i, lower_ok=word.text.islower())
+            stage = word.folded in STAGE_PREFIXES and word.text[0].isupper()
+            last = self._parts_after(text, words, i, lower_ok=word.text.islower(), stage=stage)
             return (last, self.TITLE_SCORE) if last > i else None
         if is_capitalised(word.text):
             return self._capitalised_name_at(text, words, i)
@@ -227,10 +231,14 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
     def _clear_part(self, word: _Word) -> bool:
         return is_capitalised(word.text) and not self.lexicon.is_word(word.folded)
 
-    def _parts_after(self, text: str, words: list[_Word], i: int, lower_ok: bool) -> int:
+    def _parts_after(
+        self, text: str, words: list[_Word], i: int, lower_ok: bool, stage: bool = False
+    ) -> int:
         """Index of the last name part after ``words[i]``: capitalised words that are names
         or no everyday word, initials ("J."), particles before a capitalised part, a suffix
-        ("Jr."); with ``lower_ok`` also lower-case names ("mr. chad farmer")."""
+        ("Jr."); with ``lower_ok`` also lower-case names ("mr. chad farmer"); with
+        ``stage`` (after "DJ", "Lil") also capitalised everyday words that are no frequent
+        opener ("DJ Snake")."""
         lex = self.lexicon
         last = i
         j = i + 1
@@ -252,7 +260,11 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
             if len(word.text) == 1 and word.text.isupper():  # an initial
                 last = j
             elif is_capitalised(word.text):
-                if lex.is_word(word.folded) and not lex.is_name(word.folded):
+                if (
+                    lex.is_word(word.folded)
+                    and not lex.is_name(word.folded)
+                    and not (stage and self._stage_part(word))
+                ):
                     break
                 last = j
             elif lower_ok and lex.is_name(word.folded) and not lex.is_common(word.folded):
@@ -261,6 +273,11 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
                 break
             j += 1
         return last
+
+    def _stage_part(self, word: _Word) -> bool:
+        """An everyday word that may follow a stage-name prefix: no frequent opener, not in
+        capitals ("DJ Snake", not "DJ Snake Now", "DJ SET")."""
+        return word.folded not in self.lexicon.sentence_starts and not word.text.isupper()
 
     def _hashtags(self, text: str) -> list[RecognizerResult]:
         results = []
@@ -277,11 +294,22 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
             if any(
                 part[0].isupper() and part[1:].islower() and self.lexicon.is_clear_first(fold(part))
                 for part in parts
-            ):
+            ) or self._camel_full_name(parts):
                 results.append(
                     self._result(match.start(), match.end(), self.HASHTAG_SCORE, "hashtag")
                 )
         return results
+
+    def _camel_full_name(self, parts: list[str]) -> bool:
+        """Two or three capitalised parts, none an everyday word, one a surname:
+        "#ZelphaMorrison", "#BarackObama"; not "#BlackLivesMatter"."""
+        lex = self.lexicon
+        return (
+            2 <= len(parts) <= 3
+            and all(p[0].isupper() and p[1:].islower() and len(p) >= 3 for p in parts)
+            and not any(lex.is_word(fold(p)) or lex.is_place(fold(p)) for p in parts)
+            and any(lex.is_last(fold(p)) for p in parts)
+        )
 
     def _starts_with_first_name(self, body: str) -> bool:
         """A lower-case hashtag that opens with a first name of 4+ letters and goes on

@@ -25,6 +25,9 @@ TITLES = frozenset(
     # stage-name prefixes in posts: "Lil Wayne", "DJ Khaled", "MC Hammer"
     + "lil dj mc".split()
 )
+# Stage-name prefixes: the capitalised words after them are a name even when everyday
+# words ("DJ Snake", "Lil Bit", "MC Hammer").
+STAGE_PREFIXES = frozenset("lil dj mc".split())
 # After a name: "Jr.", "Sr.", "MD", "PhD", "II".
 SUFFIXES = frozenset("jr sr md phd dds esq ii iii iv".split())
 # Lower-case parts inside a full name: "Jessica van den Oord", "Paulo da Silva".
@@ -38,7 +41,8 @@ PARTICLES = frozenset(
 CHAT_WORDS = frozenset(
     "congrats congratulations lol lmao omg omw thx ty tysm pls plz hey hi hiya yay ugh btw "
     "fyi imo imho tbh np gg brb idk haha hahaha hehe ok okay yo sup cheers kudos bruh "
-    "nvm smh afaik asap eod eta wfh ooo lgtm ptal ping dm pm cc fwd re here".split()
+    "nvm smh afaik asap eod eta wfh ooo lgtm ptal ping dm pm cc fwd re here "
+    "wtf wth lmfao rofl ikr".split()
 )
 
 

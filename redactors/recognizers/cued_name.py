@@ -1,0 +1,155 @@
+"""Unknown capitalised words that a person cue marks as a name, in posts and chat.
+
+Social posts name people the lexicons and the model do not know: nicknames, stage names,
+streamers, non-English names ("Zorbulon is the best", "meeting you and Quenvik", "I love
+Tazmirra's new video"). A capitalised word that is no English word, no known name and no place
+is a name here when a person cue stands right next to it:
+- after it: a possessive or a verb people are the subject of ("X's", "X 's", "X is", "X
+  said", "X knew", "X will"), or "and"/"&" (a pair of names);
+- before it: a word that is followed by a person in posts ("like X", "and X", "with X",
+  "ft X", "vs X", "love X", "support X", "thank you X", "meet X").
+A word right after a word for someone close ("my cousin zibbyloo", "my boy xKrennz", "my
+lovely hubby tomasito88") or after "follow" / "aka" ("follow quenbot99") is a name or a
+handle written without "@" in any case, when it is no everyday word nor place (0.58).
+At the start of a sentence only a cue after the word counts ("Zorbulon is back"), since
+openers are often misspelt words ("Shoulda known").
+Words the model puts in a place, date, number, law or language entity are left alone
+("Norway is lovely"), and so are words in capitals (shouting), words with a
+letter three times in a row ("Sooooo") and words glued to handles, URLs and paths.
+The model's entities are read from the NLP artifacts, so this recognizer runs after NER;
+it only finds names (``NAMES_ONLY``), so the NER prefilter stays on: every text holding a
+capitalised word inside a sentence goes to NER anyway.
+"""
+
+from __future__ import annotations
+
+import re
+
+from presidio_analyzer import EntityRecognizer, RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from redactors.recognizers.lexicon_name import _opens_sentence
+from redactors.recognizers.name_lexicon import NameLexicon, fold, lexicon
+
+# A capitalised word that is not all capitals: "Zorbulon", "McKenna"; "xKrennz" is not.
+_CANDIDATE = re.compile(r"(?<![\w@#/_.:=&-])[A-Z][a-z]+(?:[A-Z][a-z]+)*(?![\w@/_=]|\.\w)")
+_TRIPLE = re.compile(r"(.)\1\1")
+_AFTER = re.compile(
+    r"\s?['’]\s?s\b|\s(?:is|was|has|had|says|said|did|does|knew|knows|looks|thinks|"
+    r"will|would|can|could|gets|got|makes|made|just|and|&)\b"
+)
+_BEFORE = re.compile(
+    r"\b(?i:like|and|&|with|ft|feat|featuring|vs|love|hate|support|supporting|meet|"
+    r"meeting|thank you|thanks|miss|than)\s\Z"
+)
+# Before a thing, not a person: "the Acme's", "a Zorbex and", "my Vexio and".
+_DETERMINER = re.compile(
+    r"\b(?i:the|a|an|this|that|these|those|my|your|our|their|its|his|her|every|any|some|"
+    r"at)\s\Z"
+)
+# Someone close, then their name or handle in any case: "my cousin zibbyloo".
+_RELATION = re.compile(
+    r"\b(?i:my\s+(?:(?:little|lil|lovely|dear|best|big|baby|beautiful|fav|favou?rite)\s+)?"
+    r"(?:boy|girl|bro|brother|sis|sister|cousin|hubby|husband|wifey|wife|bf|gf|boyfriend|"
+    r"girlfriend|bestie|bff|friend|buddy|homie|mate|son|daughter|niece|nephew|uncle|aunt|"
+    r"auntie|mom|mum|mommy|dad|daddy|grandma|grandpa|babe|man|dude|idol|hero)|"
+    r"(?<!\ba\s)follow|aka)\s+([^\W\d_][\w'’-]*)(?![@/=]|\.\w)"
+)
+# spaCy labels whose words are not a person's name ("Sweden", "Monday", "Spanish").
+_NOT_PEOPLE = frozenset(
+    {"GPE", "LOC", "FAC", "DATE", "TIME", "LANGUAGE", "LAW", "MONEY", "PERCENT",
+     "QUANTITY", "CARDINAL", "ORDINAL"}
+)
+_MIN_CHARS = 3
+
+
+class CuedNameRecognizer(EntityRecognizer):
+    ENTITY = "PERSON"
+    # Distinct from every other PERSON recognizer's score (see LexiconNameRecognizer).
+    SCORE = 0.62
+    RELATION_SCORE = 0.58
+    NAMES_ONLY = True
+
+    def __init__(self, supported_language: str = "en") -> None:
+        super().__init__(
+            supported_entities=[self.ENTITY],
+            name="CuedNameRecognizer",
+            supported_language=supported_language,
+        )
+        self.lexicon: NameLexicon = lexicon()
+
+    def load(self) -> None:
+        """Nothing to load: word lists come from name_lexicon."""
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if self.ENTITY not in entities:
+            return []
+        results: list[RecognizerResult] = []
+        blocked: list[tuple[int, int]] | None = None
+        for match in _CANDIDATE.finditer(text):
+            start, end = match.span()
+            if not self._unknown(match.group()) or not self._cued(text, start, end):
+                continue
+            if blocked is None:
+                blocked = _not_people(nlp_artifacts)
+            if any(b_start < end and start < b_end for b_start, b_end in blocked):
+                continue
+            results.append(self._result(start, end, self.SCORE))
+        for match in _RELATION.finditer(text):
+            if self._related(match.group(1)):
+                results.append(self._result(match.start(1), match.end(1), self.RELATION_SCORE))
+        return results
+
+    def _related(self, word: str) -> bool:
+        """After "my cousin": a capitalised word that is no everyday word ("Ana"), or one in
+        lower case that no list knows ("zibbyloo"; not "said", a surname in the lists but a
+        verb in "my friend said")."""
+        lex, folded = self.lexicon, fold(word)
+        if len(word) < _MIN_CHARS or lex.is_common(folded) or lex.is_place(folded):
+            return False
+        if word[0].isupper():
+            return not lex.is_word(folded)
+        return lex.is_clear_first(folded) or not (lex.is_name(folded) or lex.is_word(folded))
+
+    def _result(self, start: int, end: int, score: float) -> RecognizerResult:
+        return RecognizerResult(
+            self.ENTITY,
+            start,
+            end,
+            score,
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )
+
+    def _unknown(self, word: str) -> bool:
+        """No everyday word, first name, place or frequent opener: only a name of someone
+        the lists do not know, or a word of another language."""
+        if len(word) < _MIN_CHARS or _TRIPLE.search(word):
+            return False
+        lex, folded = self.lexicon, fold(word)
+        return not (
+            lex.is_word(folded)
+            or lex.is_first(folded)
+            or lex.is_place(folded)
+            or folded in lex.sentence_starts
+        )
+
+    @staticmethod
+    def _cued(text: str, start: int, end: int) -> bool:
+        before = text[max(0, start - 20) : start]
+        if _DETERMINER.search(before):
+            return False
+        if _AFTER.match(text, end):
+            return True
+        return not _opens_sentence(text, start) and _BEFORE.search(before) is not None
+
+
+def _not_people(nlp_artifacts: NlpArtifacts | None) -> list[tuple[int, int]]:
+    doc = getattr(nlp_artifacts, "tokens", None)
+    if doc is None:
+        return []
+    return [(ent.start_char, ent.end_char) for ent in doc.ents if ent.label_ in _NOT_PEOPLE]
