@@ -28,6 +28,7 @@ import re
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from redactors.recognizers.finding import finding
 from redactors.recognizers.lexicon_name import _opens_sentence
 from redactors.recognizers.name_lexicon import NameLexicon, fold, lexicon
 
@@ -114,16 +115,7 @@ class CuedNameRecognizer(EntityRecognizer):
         return lex.is_clear_first(folded) or not (lex.is_name(folded) or lex.is_word(folded))
 
     def _result(self, start: int, end: int, score: float) -> RecognizerResult:
-        return RecognizerResult(
-            self.ENTITY,
-            start,
-            end,
-            score,
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-            },
-        )
+        return finding(self, self.ENTITY, start, end, score)
 
     def _unknown(self, word: str) -> bool:
         """No everyday word, first name, place or frequent opener: only a name of someone

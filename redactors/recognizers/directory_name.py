@@ -19,6 +19,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from redactors.errors import ConfigError
 from redactors.mentions import trie_pattern
+from redactors.recognizers.finding import finding
 from redactors.recognizers.group_regex import TextOnlyRecognizer
 
 # Shorter names would match ordinary words ("Al", "Jo"); two characters in scripts written
@@ -89,16 +90,7 @@ class DirectoryNameRecognizer(TextOnlyRecognizer):
         if self._pattern is None:
             return []
         return [
-            RecognizerResult(
-                self.ENTITY,
-                match.start(),
-                match.end(),
-                self.SCORE,
-                recognition_metadata={
-                    RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                    RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                },
-            )
+            finding(self, self.ENTITY, match.start(), match.end(), self.SCORE)
             for match in self._pattern.finditer(text)
             if match.group()
         ]

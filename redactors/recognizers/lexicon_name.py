@@ -30,6 +30,7 @@ from typing import NamedTuple
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from redactors.recognizers.finding import finding
 from redactors.recognizers.group_regex import TextOnlyRecognizer
 from redactors.recognizers.name_lexicon import (
     PARTICLES,
@@ -122,17 +123,7 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
         return mates
 
     def _result(self, start: int, end: int, score: float, rule: str) -> RecognizerResult:
-        return RecognizerResult(
-            self.ENTITY,
-            start,
-            end,
-            score,
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                "rule": rule,
-            },
-        )
+        return finding(self, self.ENTITY, start, end, score, rule=rule)
 
     @staticmethod
     def _free(text: str, word: _Word) -> bool:

@@ -18,6 +18,7 @@ import re
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 
+from redactors.recognizers.finding import finding
 from redactors.recognizers.name_lexicon import WORD, fold, is_capitalised, lexicon
 
 # Presidio's names for the spaCy labels that may hide a person (nlp.SPACY_TO_PRESIDIO).
@@ -55,16 +56,7 @@ class NerNameRecognizer(EntityRecognizer):
         for span in nlp_artifacts.entities:
             if span.label_ in RESCUED_LABELS and self._is_name(text, span.start_char, span.text):
                 results.append(
-                    RecognizerResult(
-                        self.ENTITY,
-                        span.start_char,
-                        span.end_char,
-                        self.SCORE,
-                        recognition_metadata={
-                            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                        },
-                    )
+                    finding(self, self.ENTITY, span.start_char, span.end_char, self.SCORE)
                 )
         return results
 
