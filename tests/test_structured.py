@@ -180,9 +180,7 @@ def test_contiguous_numbers_need_a_card_word(cards, length, seed):
 @given(length=st.integers(12, 19), seed=st.integers(0, 2**32))
 def test_numbers_failing_luhn_are_not_cards(cards, length, seed):
     rng = random.Random(seed)
-    digits = str(rng.randint(1, 9)) + "".join(
-        rng.choice("0123456789") for _ in range(length - 1)
-    )
+    digits = str(rng.randint(1, 9)) + "".join(rng.choice("0123456789") for _ in range(length - 1))
     if luhn_valid(digits):
         digits = digits[:-1] + str((int(digits[-1]) + 1) % 10)
     assert _found(cards, f"card {digits}") == []
@@ -206,3 +204,28 @@ def test_not_cards(cards, text):
 def test_known_test_cards():
     assert luhn_valid("4111111111111111") and luhn_valid("378282246310005")
     assert not luhn_valid("4111111111111112")
+
+
+def test_email_recognizer_skips_texts_without_at(
+    dev_texts: list[str], chat_texts: list[str]
+) -> None:
+    """The "@" gate changes no finding: the same results as Presidio's pattern run on every
+    text, on eval and chat texts (with and without "@"); a text without "@" is not scanned."""
+    from presidio_analyzer.predefined_recognizers import EmailRecognizer
+
+    from redactors.recognizers.email import OfflineEmailRecognizer
+
+    gated = OfflineEmailRecognizer()
+    assert gated.needs_at
+    texts = dev_texts + chat_texts + ["mail a@b.co now", "@@ x@y", "no at sign here.com"]
+    assert sum("@" in t for t in texts) > 50 and sum("@" not in t for t in texts) > 50
+
+    ungated = OfflineEmailRecognizer()
+    ungated.needs_at = False  # Presidio's pattern on every text
+
+    def spans(recognizer: EmailRecognizer, text: str) -> list[tuple[int, int, float]]:
+        found = recognizer.analyze(text, ["EMAIL_ADDRESS"])
+        return sorted((r.start, r.end, r.score) for r in found)
+
+    assert [spans(gated, t) for t in texts] == [spans(ungated, t) for t in texts]
+    assert any(spans(gated, t) for t in texts)
