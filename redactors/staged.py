@@ -18,11 +18,11 @@ from redactors import presidio_compat
 from redactors.context_lemmas import context_words, lemma_table, set_lemmas
 from redactors.namewords import may_hold_name
 from redactors.recognizers.group_regex import TextOnlyRecognizer
+from redactors.recognizers.text_gates import text_gate
 
 # Recognizers whose findings depend on the text alone (their analyze() never reads the NLP
 # artifacts): regexes with checksums, deny lists, phone numbers, this project's rules.
 TEXT_ONLY_RECOGNIZERS = (PatternRecognizer, PhoneRecognizer, TextOnlyRecognizer)
-
 
 
 def _masked_anyway(
@@ -138,13 +138,13 @@ class StagedAnalyzerEngine(AnalyzerEngine):
             ner_prefilter
             and ner_entities <= {"PERSON"}
             and all(
-                isinstance(r, SpacyRecognizer) or getattr(r, "NAMES_ONLY", False)
-                for r in nlp_based
+                isinstance(r, SpacyRecognizer) or getattr(r, "NAMES_ONLY", False) for r in nlp_based
             )
         )
         nlp = self.nlp_engine.nlp[language]  # type: ignore[attr-defined]
 
-        raw = [self._text_only_findings(text, text_only, entities) for text in texts]
+        gates = [text_gate(r) for r in text_only]
+        raw = [self._text_only_findings(text, text_only, gates, entities) for text in texts]
         # Lemmas only matter to context words, and only for findings of recognizers that
         # have them (Presidio's context enhancer skips the rest): an email, a phone number.
         with_context = {id(r) for r in text_only if r.context}
@@ -215,13 +215,20 @@ class StagedAnalyzerEngine(AnalyzerEngine):
         ]
 
     def _text_only_findings(
-        self, text: str, recognizers: list[EntityRecognizer], entities: list[str]
+        self,
+        text: str,
+        recognizers: list[EntityRecognizer],
+        gates: list[Callable[[str], bool] | None],
+        entities: list[str],
     ) -> tuple[list[RecognizerResult], set[int]]:
         """Findings of the text-only recognizers, and id() of each recognizer that found
-        something."""
+        something. A recognizer whose gate says the text cannot hold its finding is not run
+        (recognizers/text_gates.py)."""
         found: list[RecognizerResult] = []
         by: set[int] = set()
-        for recognizer in recognizers:
+        for recognizer, gate in zip(recognizers, gates, strict=True):
+            if gate is not None and not gate(text):
+                continue
             current = recognizer.analyze(text=text, entities=entities, nlp_artifacts=None)
             if current:
                 presidio_compat.add_recognizer_id(self, current, recognizer)
@@ -255,4 +262,3 @@ class StagedAnalyzerEngine(AnalyzerEngine):
         if allow_list:
             results = presidio_compat.remove_allow_list(self, results, allow_list, text)
         return presidio_compat.remove_decision_process(self, results)
-

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from redactors.config import DetectionConfig
+from redactors.engine import TextRedactor
 from redactors.recognizers import LuhnCardRecognizer, PossiblePhoneRecognizer
 from redactors.recognizers.luhn_card import luhn_valid
 from redactors.recognizers.phone_words import DEFAULT_PHONE_REGIONS
@@ -206,26 +207,33 @@ def test_known_test_cards():
     assert not luhn_valid("4111111111111112")
 
 
-def test_email_recognizer_skips_texts_without_at(
-    dev_texts: list[str], chat_texts: list[str]
+def test_text_gates_change_no_finding(
+    redactor: TextRedactor, dev_texts: list[str], chat_texts: list[str]
 ) -> None:
-    """The "@" gate changes no finding: the same results as Presidio's pattern run on every
-    text, on eval and chat texts (with and without "@"); a text without "@" is not scanned."""
-    from presidio_analyzer.predefined_recognizers import EmailRecognizer
+    """Every gated recognizer of the run (recognizers/text_gates.py) finds the same on eval
+    and chat texts as without its gate, and the gates do skip texts."""
+    from redactors.recognizers.text_gates import text_gate
+    from redactors.staged import TEXT_ONLY_RECOGNIZERS
 
-    from redactors.recognizers.email import OfflineEmailRecognizer
-
-    gated = OfflineEmailRecognizer()
-    assert gated.needs_at
-    texts = dev_texts + chat_texts + ["mail a@b.co now", "@@ x@y", "no at sign here.com"]
-    assert sum("@" in t for t in texts) > 50 and sum("@" not in t for t in texts) > 50
-
-    ungated = OfflineEmailRecognizer()
-    ungated.needs_at = False  # Presidio's pattern on every text
-
-    def spans(recognizer: EmailRecognizer, text: str) -> list[tuple[int, int, float]]:
-        found = recognizer.analyze(text, ["EMAIL_ADDRESS"])
-        return sorted((r.start, r.end, r.score) for r in found)
-
-    assert [spans(gated, t) for t in texts] == [spans(ungated, t) for t in texts]
-    assert any(spans(gated, t) for t in texts)
+    texts = dev_texts + chat_texts + ["mail a@b.co now", "ip ::1 and 10.0.0.1", "１２３-45-6789"]
+    registry = redactor.detector.analyzer.registry
+    gated = [
+        (recognizer, gate)
+        for recognizer in registry.get_recognizers(language="en", all_fields=True)
+        if isinstance(recognizer, TEXT_ONLY_RECOGNIZERS) and (gate := text_gate(recognizer))
+    ]
+    names = {recognizer.name for recognizer, _ in gated}
+    assert {"PhoneRecognizer", "UsSsnRecognizer", "IbanRecognizer", "IpRecognizer"} <= names
+    assert {"CreditCardRecognizer", "OfflineEmailRecognizer"} <= names
+    skipped = 0
+    for recognizer, gate in gated:
+        entities = recognizer.supported_entities
+        for text in texts:
+            found = sorted(
+                (r.entity_type, r.start, r.end, r.score)
+                for r in recognizer.analyze(text=text, entities=entities, nlp_artifacts=None)
+            )
+            if not gate(text):
+                skipped += 1
+                assert found == [], (recognizer.name, text)
+    assert skipped > 1000
