@@ -13,18 +13,7 @@ from redactors.context_lemmas import inflections, lemma_table
 from redactors.detector import Detector, build_detector
 from redactors.engine import TextRedactor
 
-
-def _findings(results: list) -> list[tuple]:
-    return sorted(
-        (
-            r.entity_type,
-            r.start,
-            r.end,
-            round(r.score, 6),
-            r.recognition_metadata["recognizer_name"],
-        )
-        for r in results
-    )
+from .test_prefilter import _findings
 
 
 @pytest.fixture(scope="module")
