@@ -7,6 +7,7 @@ The decisions taken from them are redactors.consent's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,25 @@ def _schema_of(path: Path, what: str) -> list[str]:
         return list(pq.read_schema(path).names)
     except Exception as exc:  # pyarrow raises several types for unreadable files
         raise ConsentError(f"{what} {path} is not a readable Parquet file: {exc}") from None
+
+
+def _require_columns(names: list[str], required: tuple[str, ...], path: Path, what: str) -> None:
+    missing = [column for column in required if column not in names]
+    if missing:
+        raise ConsentError(f"{what} {path} lacks column(s) {missing}")
+
+
+TypeCheck = tuple[str, Callable[[pl.DataType], bool]]  # what to say, which types pass
+
+
+def _check_types(
+    frame: pl.DataFrame, expected: dict[str, TypeCheck], path: Path, what: str
+) -> None:
+    for column, (kind, accepts) in expected.items():
+        if not accepts(frame.schema[column]):
+            raise ConsentError(
+                f"{what} {path}: column {column!r} must be {kind}, got {frame.schema[column]}"
+            )
 
 
 def _with_purpose(registry: pl.DataFrame, path: Path, names: list[str], what: str) -> pl.DataFrame:
@@ -68,9 +88,7 @@ def for_purpose(registry: pl.DataFrame, purpose: str | None, path: Path, what: s
 
 def read_registry(path: Path) -> pl.DataFrame:
     names = _schema_of(path, "consent registry")
-    missing = [column for column in REGISTRY_COLUMNS if column not in names]
-    if missing:
-        raise ConsentError(f"consent registry {path} lacks column(s) {missing}")
+    _require_columns(names, REGISTRY_COLUMNS, path, "consent registry")
     identity = [column for column in IDENTITY_COLUMNS if column in names]
     registry = pl.read_parquet(path, columns=[*REGISTRY_COLUMNS, *identity])
     for column in IDENTITY_COLUMNS:
@@ -85,12 +103,7 @@ def read_registry(path: Path) -> pl.DataFrame:
         "display_name": ("string", lambda t: t in (pl.String, pl.Null)),
         "real_name": ("string", lambda t: t in (pl.String, pl.Null)),
     }
-    for column, (kind, accepts) in expected.items():
-        if not accepts(registry.schema[column]):
-            raise ConsentError(
-                f"consent registry {path}: column {column!r} must be {kind}, "
-                f"got {registry.schema[column]}"
-            )
+    _check_types(registry, expected, path, "consent registry")
     # Ids are compared as exact strings (an integer id 42 matches "42"; " 42" does not).
     registry = registry.with_columns(
         pl.col("user_id").cast(pl.String),
@@ -105,9 +118,7 @@ def read_registry(path: Path) -> pl.DataFrame:
 def read_org_registry(path: Path) -> pl.DataFrame:
     what = "org registry"
     names = _schema_of(path, what)
-    missing = [column for column in ORG_REGISTRY_COLUMNS if column not in names]
-    if missing:
-        raise ConsentError(f"{what} {path} lacks column(s) {missing}")
+    _require_columns(names, ORG_REGISTRY_COLUMNS, path, what)
     registry = pl.read_parquet(path, columns=list(ORG_REGISTRY_COLUMNS))
     expected = {
         "org_id": ("string or integer", lambda t: t == pl.String or t.is_integer()),
@@ -115,11 +126,7 @@ def read_org_registry(path: Path) -> pl.DataFrame:
         "region": ("string", lambda t: t in (pl.String, pl.Null)),
         "updated_at": ("timestamp", lambda t: isinstance(t, pl.Datetime)),
     }
-    for column, (kind, accepts) in expected.items():
-        if not accepts(registry.schema[column]):
-            raise ConsentError(
-                f"{what} {path}: column {column!r} must be {kind}, got {registry.schema[column]}"
-            )
+    _check_types(registry, expected, path, what)
     registry = registry.with_columns(
         pl.col("org_id").cast(pl.String),
         pl.col("region").cast(pl.String).str.strip_chars().str.to_uppercase(),
@@ -194,20 +201,14 @@ def read_deletions(path: Path, sources: list[str] | None) -> pl.DataFrame:
     deleted record)."""
     what = "deletions file"
     names = _schema_of(path, what)
-    missing = [column for column in DELETIONS_COLUMNS if column not in names]
-    if missing:
-        raise ConsentError(f"{what} {path} lacks column(s) {missing}")
+    _require_columns(names, DELETIONS_COLUMNS, path, what)
     frame = pl.read_parquet(path, columns=list(DELETIONS_COLUMNS))
     expected = {
         "source": ("string", lambda t: t == pl.String),
         "record_id": ("string or integer", lambda t: t == pl.String or t.is_integer()),
         "deleted_at": ("timestamp", lambda t: isinstance(t, pl.Datetime)),
     }
-    for column, (kind, accepts) in expected.items():
-        if not accepts(frame.schema[column]):
-            raise ConsentError(
-                f"{what} {path}: column {column!r} must be {kind}, got {frame.schema[column]}"
-            )
+    _check_types(frame, expected, path, what)
     frame = frame.with_row_index("_row")
     for column in DELETIONS_COLUMNS:
         row = _first_bad_row(frame, pl.col(column).is_null())
