@@ -249,15 +249,7 @@ def bench_fixed_cost(work: Path, reps: int) -> dict[str, dict[str, float]]:
     running server (PREFECT_API_URL, as scheduled flows have). Wall seconds, medians."""
     from prefect.server.api.server import SubprocessASGIServer
 
-    from redactors.config import load_config
-    from redactors.nlp import model_location
-
     config = make_export(work / "small", 20)
-    detection = load_config(config).detection
-    export = yaml.safe_load(config.read_text())["sources"][0]["path"]
-    presidio = [sys.executable, str(REPO / "bench" / "presidio_process.py"), export]
-    presidio += [str(work / "small" / "presidio.parquet"), "--model"]
-    presidio.append(model_location(detection.spacy_model))
     os.environ.pop("PREFECT_API_URL", None)
     server = SubprocessASGIServer()
     server.start(timeout=120)
@@ -265,9 +257,8 @@ def bench_fixed_cost(work: Path, reps: int) -> dict[str, dict[str, float]]:
     times["running_server"] = []
     try:
         for i in range(reps):
-            started = time.perf_counter()
-            subprocess.run(presidio, check=True, capture_output=True)
-            times["presidio_process"].append(time.perf_counter() - started)
+            presidio = presidio_process(config, work / "small" / "presidio.parquet", False)
+            times["presidio_process"].append(presidio)
             times["temporary_server"].append(run_pipeline(config, work / "fc" / f"t-{i}")["wall_s"])
             os.environ["PREFECT_API_URL"] = server.api_url
             try:
@@ -297,10 +288,10 @@ def bench_pipeline(config_path: Path, work: Path, reps: int, *args: str) -> dict
     return medians([run_pipeline(config_path, work / f"out-{i}", *args) for i in range(reps)])
 
 
-def presidio_process(config_path: Path, out: Path) -> float:
+def presidio_process(config_path: Path, out: Path, numpy_blas: bool = True) -> float:
     """Wall seconds of plain Presidio as one whole process on the export (bench/presidio_process.py:
-    imports, model load, batch analyze + anonymize, Parquet write), the model on numpy's
-    BLAS with one thread, as the pipeline's workers run it."""
+    imports, model load, batch analyze + anonymize, Parquet write); ``numpy_blas``: the model
+    on numpy's BLAS with one thread, as the pipeline's workers run it."""
     from redactors.config import load_config
     from redactors.nlp import model_location
 
@@ -308,7 +299,8 @@ def presidio_process(config_path: Path, out: Path) -> float:
     model = model_location(load_config(config_path).detection.spacy_model)
     command = [sys.executable, str(REPO / "bench" / "presidio_process.py"), export, str(out)]
     started = time.perf_counter()
-    subprocess.run([*command, "--model", model, "--numpy-blas"], check=True, capture_output=True)
+    command += ["--model", model] + (["--numpy-blas"] if numpy_blas else [])
+    subprocess.run(command, check=True, capture_output=True)
     return time.perf_counter() - started
 
 
