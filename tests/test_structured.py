@@ -216,6 +216,15 @@ def test_text_gates_change_no_finding(
     from redactors.staged import TEXT_ONLY_RECOGNIZERS
 
     texts = dev_texts + chat_texts + ["mail a@b.co now", "ip ::1 and 10.0.0.1", "１２３-45-6789"]
+    # Edges of the stricter gates: IPv6 with and without "::", an IPv4-mapped address, IBANs
+    # in upper and lower case, cards and SSNs in several layouts, digits of other scripts.
+    texts += [
+        "host 2001:0db8:85a3:0000:0000:8a2e:0370:7334 up",
+        "link fe80::1ff:fe23:4567:890a%eth0 and ::ffff:192.0.2.128",
+        "iban DE89 3704 0044 0532 0130 00, gb82west12345698765432",
+        "card 4111-1111-1111-1111 or 4111111111111111 or ４１１１ １１１１ １１１１ １１１１",
+        "ssn 078-05-1120, 078 05 1120, 078051120",
+    ]
     registry = redactor.detector.analyzer.registry
     gated = [
         (recognizer, gate)
@@ -237,3 +246,29 @@ def test_text_gates_change_no_finding(
                 skipped += 1
                 assert found == [], (recognizer.name, text)
     assert skipped > 1000
+
+
+def test_strict_gates_skip_lone_digits() -> None:
+    """The SSN, card, IBAN and IP gates ask for what their patterns need, not any digit:
+    chat's times and counts skip all four; each still lets its own kind through."""
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        IbanRecognizer,
+        IpRecognizer,
+        UsSsnRecognizer,
+    )
+
+    from redactors.recognizers.text_gates import text_gate
+
+    chat = "see you at 10:30, 2 mins late, room 4b"
+    own = {
+        UsSsnRecognizer: "ssn 078-05-1120",
+        CreditCardRecognizer: "card 4111 1111 1111 1111",
+        IbanRecognizer: "iban DE89 3704 0044 0532 0130 00",
+        IpRecognizer: "host fe80::1 up",
+    }
+    for kind, text in own.items():
+        gate = text_gate(kind())
+        assert gate is not None, kind
+        assert not gate(chat), kind
+        assert gate(text), kind
