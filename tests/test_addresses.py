@@ -161,3 +161,30 @@ def test_no_nlp_needed():
     recognizer = InternationalAddressRecognizer()
     assert isinstance(recognizer, GroupRegexRecognizer) and isinstance(recognizer, EntityRecognizer)
     assert not recognizer.context
+
+
+def test_typed_number_after_finds_what_finditer_finds(
+    dev_texts: list[str], chat_texts: list[str]
+) -> None:
+    """The windowed search (intl_address.typed_number_after) returns the pattern's own
+    ``finditer`` matches: on eval, chat and PII-dense texts and on layouts at its edges
+    (tabs, runs of blanks, four name words, matches next to each other)."""
+    from redactors.recognizers.intl_address import TYPED_NUMBER_AFTER, typed_number_after
+    from redactors.testing.synth import generate_sample
+
+    dense = generate_sample(seed=7, n_users=20, n_messages=600, n_posts=0, message_mix="pii_dense")
+    edges = [
+        "Calle Mayor 3",
+        "x\tHauptstraße\t5b",
+        "(Calle  Mayor 3) and Rue 5",
+        "Via   Roma Nuova Bella Sotto 12, Via Roma Nuova Bella Sotto Sopra 12",
+        "ul. Zuchów 65 and Alt Reinickendorf Str. 63/2",
+        "Bahnhofstraße 1 Bahnhofstraße 2\nKirchweg 3-5",
+    ]
+    texts = dev_texts + chat_texts + dense.messages["text"].to_list() + edges
+    matched = 0
+    for text in texts:
+        expected = [m.span() for m in TYPED_NUMBER_AFTER.finditer(text)]
+        assert [m.span() for m in typed_number_after(text)] == expected, text
+        matched += bool(expected)
+    assert matched > 5  # the edges and the dense mix hold typed streets
