@@ -3,7 +3,8 @@
 ``staged.StagedAnalyzerEngine`` runs ``AnalyzerEngine.analyze``'s steps itself (to run
 spaCy only where it can change a result), so it needs steps Presidio keeps private: the
 name-mangled ``__add_recognizer_id_if_not_exists``, ``__remove_low_scores`` and
-``__remove_decision_process``, and the NLP engine's ``_doc_to_nlp_artifact``.
+``__remove_decision_process``, and the NLP engine's ``_doc_to_nlp_artifact`` (whose steps
+``nlp_artifacts`` takes, building ``NlpArtifacts``' token lists only when read).
 ``IndexedContextEnhancer`` overrides two private methods of Presidio's context enhancer.
 All of them are reached from here only, and only on a Presidio release this was checked
 against (``SUPPORTED_PRESIDIO``): another release fails at import with a clear message
@@ -15,6 +16,7 @@ is the one the staged engine copies; an upgrade re-runs it and updates both.
 from __future__ import annotations
 
 import bisect
+import functools
 import importlib.metadata
 import re
 from typing import Any
@@ -45,9 +47,47 @@ def add_recognizer_id(
     engine._AnalyzerEngine__add_recognizer_id_if_not_exists(results, recognizer)  # type: ignore[attr-defined]
 
 
+class LazyNlpArtifacts(NlpArtifacts):
+    """``NlpArtifacts`` as ``SpacyNlpEngine._doc_to_nlp_artifact`` builds them, with the
+    per-token lists (lemmas, token offsets, and the keywords ``set_keywords`` derives from
+    the lemmas) made on first use: most texts' findings have no context words, and then
+    nothing reads them (5% of a chat run went to building them)."""
+
+    def __init__(
+        self,
+        entities: list[Any],
+        tokens: Doc,
+        nlp_engine: NlpEngine,
+        language: str,
+        scores: list[float] | None = None,
+    ) -> None:
+        self.entities = entities
+        self.tokens = tokens
+        self.nlp_engine = nlp_engine
+        self.language = language
+        self.scores = scores if scores else [0.85] * len(entities)
+
+    @functools.cached_property
+    def lemmas(self) -> list[str]:  # type: ignore[override]
+        return [token.lemma_ for token in self.tokens]
+
+    @functools.cached_property
+    def tokens_indices(self) -> list[int]:  # type: ignore[override]
+        return [token.idx for token in self.tokens]
+
+    @functools.cached_property
+    def keywords(self) -> list[str]:  # type: ignore[override]
+        return NlpArtifacts.set_keywords(self.nlp_engine, self.lemmas, self.language)
+
+
 def nlp_artifacts(nlp_engine: NlpEngine, doc: Doc, language: str) -> NlpArtifacts:
-    """Presidio's NLP artifacts of an already processed spaCy doc."""
-    return nlp_engine._doc_to_nlp_artifact(doc, language)  # type: ignore[attr-defined,no-any-return]
+    """Presidio's NLP artifacts of an already processed spaCy doc: the entities and scores
+    of ``_doc_to_nlp_artifact`` (its engine's own steps), the token lists on first use."""
+    engine: Any = nlp_engine
+    entities, scores = engine._get_updated_entities(
+        engine._get_entities(doc), engine._get_scores_for_entities(doc)
+    )
+    return LazyNlpArtifacts(entities, doc, nlp_engine, language, scores)
 
 
 def remove_low_scores(

@@ -12,7 +12,7 @@ import sys
 import pytest
 from presidio_analyzer import AnalyzerEngine
 from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
-from presidio_analyzer.nlp_engine import SpacyNlpEngine
+from presidio_analyzer.nlp_engine import NlpArtifacts, SpacyNlpEngine
 
 from redactors import presidio_compat
 
@@ -28,6 +28,8 @@ PRIVATE_STEPS = {
     (LemmaContextAwareEnhancer, "_find_index_of_match_token"): "37ce924de8995481",
     (LemmaContextAwareEnhancer, "_add_n_words"): "fb5e80dcc4d30b86",
     (SpacyNlpEngine, "_doc_to_nlp_artifact"): "96eedc40b43ed6bd",
+    # LazyNlpArtifacts sets what this sets, the token lists on first use.
+    (NlpArtifacts, "__init__"): "8474ad2733106320",
 }
 
 
@@ -69,3 +71,22 @@ def test_another_presidio_release_is_refused_at_import():
     assert done.returncode != 0
     assert "presidio-analyzer 2.3.0 is installed" in done.stderr
     assert "2.2.366" in done.stderr
+
+
+def test_lazy_artifacts_equal_presidio_artifacts(redactor) -> None:
+    """presidio_compat.nlp_artifacts holds what SpacyNlpEngine._doc_to_nlp_artifact builds:
+    the same entities, scores, lemmas, token offsets and context keywords."""
+    engine = redactor.detector.analyzer.nlp_engine
+    texts = [
+        "Call Ann Lee at 212-555-0143 tomorrow: she's been waiting since Monday.",
+        "my phone number is 0044 20 7946 0958, email ann.lee@example.org",
+        "Dr. Zoë O'Brien-García met Lars Nilsson in Oslo on 3 May; they were talking.",
+        "",
+    ]
+    for doc in engine.nlp["en"].pipe(texts):
+        theirs = engine._doc_to_nlp_artifact(doc, "en")
+        ours = presidio_compat.nlp_artifacts(engine, doc, "en")
+        assert isinstance(ours, NlpArtifacts)
+        for field in ("entities", "scores", "lemmas", "tokens_indices", "keywords"):
+            assert getattr(ours, field) == getattr(theirs, field), field
+        assert ours.tokens is doc and ours.nlp_engine is engine
