@@ -328,11 +328,21 @@ def _opens_sentence(text: str, start: int) -> bool:
 # Between items of a list of capitalised single words: "A, B, C and D", "A, B & C".
 _LIST_GAP = re.compile(r",\s|,?\s(?:and|or|&)\s")
 _CONNECTORS = frozenset({"and", "or"})
+# What every list gap holds (a comma, "&", or "and"/"or" between blanks): a list of three
+# has two gaps, so a text with fewer of these holds no list.
+_GAP_MARK = re.compile(r",|&|(?<=\s)(?:and|or)(?=\s)")
+
+
+def _may_hold_list(text: str) -> bool:
+    marks = _GAP_MARK.finditer(text)
+    return next(marks, None) is not None and next(marks, None) is not None
 
 
 def _lists(text: str, words: list[_Word], lower: bool = False) -> list[list[_Word]]:
     """Runs of three or more single words joined by list gaps, capitalised (or, with
     ``lower``, in lower case: "smit, zhang and edwards")."""
+    if not _may_hold_list(text):
+        return []
 
     def shaped(word: _Word) -> bool:
         return word.text.islower() if lower else is_capitalised(word.text)
