@@ -272,3 +272,37 @@ def test_strict_gates_skip_lone_digits() -> None:
         assert gate is not None, kind
         assert not gate(chat), kind
         assert gate(text), kind
+
+
+def test_group_regex_gates_change_no_finding(dev_texts: list[str], chat_texts: list[str]) -> None:
+    """A GroupRegexRecognizer's GATE (one scan instead of one per rule) never turns away a
+    text any of its rules matches: gated findings equal the rules' own, on eval and chat
+    texts and on one text per rule (invented credentials)."""
+    from redactors.recognizers.secret import SecretRecognizer
+
+    edges = [
+        "key AKIAIOSFODNN7EXAMPLE in the log",
+        "ghp_" + "a1B2" * 9 + " and github_pat_" + "x" * 30,
+        "slack xoxb-1234567890-abcdef, stripe sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+        "AIza" + "Sy" * 17 + "Q and eyJhbGciOiJI.eyJzdWIiOiIx.SflKxwRJSMeKKF2QT4",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
+        "password: hunter2xyz, PASSWD IS = s3cr3t99, api key=abcdef123, Token:qwerty12",
+    ]
+    texts = dev_texts + chat_texts + edges
+    gated = [SecretRecognizer()]
+    for recognizer in gated:
+        assert recognizer._gate is not None
+        skipped = 0
+        for text in texts:
+            found = recognizer.analyze(text, [recognizer.ENTITY])
+            recognizer_gate, recognizer._gate = recognizer._gate, None
+            try:
+                expected = recognizer.analyze(text, [recognizer.ENTITY])
+            finally:
+                recognizer._gate = recognizer_gate
+            skipped += recognizer_gate.search(text) is None
+            key = [(r.start, r.end, r.score) for r in found]
+            assert key == [(r.start, r.end, r.score) for r in expected], text
+        assert skipped > len(texts) // 2
+    secrets_found = SecretRecognizer().analyze(" ".join(edges), ["SECRET"])
+    assert len(secrets_found) >= 10

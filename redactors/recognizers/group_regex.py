@@ -28,11 +28,15 @@ class GroupRegexRecognizer(TextOnlyRecognizer):
     FLAGS = 0
     # ``regex`` for rules that need Unicode properties (\p{Lu}); ``re`` is the default.
     ENGINE: ClassVar[Any] = re
+    # A regex that finds something (same engine and flags) in every text any rule matches:
+    # the text is not scanned rule by rule when it finds nothing. None: no gate.
+    GATE: ClassVar[str | None] = None
 
     def __init__(self, supported_language: str = "en") -> None:
         self._rules = [
             (name, self.ENGINE.compile(rx, self.FLAGS), score) for name, rx, score in self.RULES
         ]
+        self._gate = None if self.GATE is None else self.ENGINE.compile(self.GATE, self.FLAGS)
         super().__init__(
             supported_entities=[self.ENTITY],
             name=type(self).__name__,
@@ -42,6 +46,8 @@ class GroupRegexRecognizer(TextOnlyRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
+        if self._gate is not None and self._gate.search(text) is None:
+            return []
         return [
             RecognizerResult(self.ENTITY, match.start(1), match.end(1), score)
             for _, pattern, score in self._rules

@@ -32,4 +32,11 @@ class SecretRecognizer(GroupRegexRecognizer):
             0.7,
         ),
     ]
+    # What each rule's match starts with (the assignment rule: its word and the ":"/"="),
+    # in the same order: most texts hold none of them, and one scan tells.
+    GATE = (
+        r"AKIA|ASIA|AGPA|AIDA|AROA|gh[pousr]_|github_pat_|xox[abposr]-|(?:sk|rk)_(?:live|test)_"
+        r"|AIza|eyJ|-----BEGIN |(?i:(?:password|passwd|pwd|passcode|secret|api[_ -]?key|"
+        r"access[_ -]?token|auth[_ -]?token|token)\s*(?:is\s*)?[:=])"
+    )
 

@@ -9,8 +9,8 @@ case variant, so Presidio's IGNORECASE does not widen them.
 Where a pattern needs more than one such character, the gate asks for that much, read off
 Presidio's patterns (presidio-analyzer 2.2), since chat is full of lone digits ("at 5",
 "10:30", "2 mins"):
-- SSN: each of its five patterns holds three ASCII digits in a row (``[0-9]{3}``, ``{5}``,
-  ``{9}``);
+- SSN: each of its five patterns holds three ASCII digits and then a separator and two
+  digits, or six more digits, or two more and a hyphen (``_SSN_PARTS``);
 - card numbers (``CreditCardRecognizer``'s own pattern): its first group is four digits
   (``4\\d{3}``, ``5[0-5]\\d{2}``, ...), so ``\\d{4}`` in the ``regex`` module, as Presidio
   matches it;
@@ -55,12 +55,14 @@ def has_at(text: str) -> bool:
     return "@" in text
 
 
-_THREE_DIGITS = re.compile(r"[0-9]{3}")
+# What each of Presidio's SSN patterns holds: "123-45", "123 45 ", "12345-", "123-456789",
+# "123456789".
+_SSN_PARTS = re.compile(r"[0-9]{3}(?:[- .][0-9]{2}|[0-9]{2}-|-[0-9]{6}|[0-9]{6})")
 _DIGIT_DOT_DIGIT = re.compile(r"[0-9]\.[0-9]")
 
 
-def has_three_digits(text: str) -> bool:
-    return _THREE_DIGITS.search(text) is not None
+def may_hold_ssn(text: str) -> bool:
+    return _SSN_PARTS.search(text) is not None
 
 
 def may_hold_ip(text: str) -> bool:
@@ -97,7 +99,7 @@ def _pattern_gate(recognizer: PatternRecognizer) -> Callable[[str], bool] | None
         return None
     flags = recognizer.global_regex_flags
     if kind is UsSsnRecognizer:
-        return has_three_digits
+        return may_hold_ssn
     if kind is IpRecognizer:
         return may_hold_ip
     if kind is CreditCardRecognizer:
