@@ -31,6 +31,7 @@ from redactors.recognizers import SecretRecognizer
 from redactors.recognizers.luhn_card import luhn_valid
 from redactors.recognizers.name_lexicon import WORD, fold, lexicon
 from redactors.recognizers.phone import phone_matcher
+from redactors.recognizers.text_gates import has_digit
 
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b")
 CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
@@ -38,6 +39,7 @@ SSN = re.compile(r"(?<!\d)(\d{3})-(\d{2})-(\d{4})(?!\d)")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
 _SECRETS = [rule for rule in SecretRecognizer.RULES if rule[0] != "assignment"]
 SECRET_PATTERNS = [re.compile(rx) for _, rx, _ in _SECRETS]
+SECRET_GATE = re.compile(SecretRecognizer.GATE or "")
 
 
 
@@ -77,11 +79,15 @@ def _ibans(text: str) -> Iterable[tuple[int, int]]:
 
 
 def _phones(text: str) -> Iterable[tuple[int, int]]:
+    if not has_digit(text):  # the matcher's pattern needs one (recognizers/text_gates.py)
+        return
     for match in phone_matcher(text, "US", phonenumbers.Leniency.VALID):
         yield match.start, match.end
 
 
 def _secrets(text: str) -> Iterable[tuple[int, int]]:
+    if SECRET_GATE.search(text) is None:  # what every rule's match starts with
+        return
     for pattern in SECRET_PATTERNS:
         for match in pattern.finditer(text):
             yield match.span(1)
