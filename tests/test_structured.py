@@ -224,6 +224,7 @@ def test_text_gates_change_no_finding(
         "iban DE89 3704 0044 0532 0130 00, gb82west12345698765432",
         "card 4111-1111-1111-1111 or 4111111111111111 or ４１１１ １１１１ １１１１ １１１１",
         "ssn 078-05-1120, 078 05 1120, 078051120",
+        "at 221B Baker Street, 9 oak st, 42\tElm Drive, 1600 PENNSYLVANIA AVE, 7ｂ Main St",
     ]
     registry = redactor.detector.analyzer.registry
     gated = [
@@ -233,7 +234,7 @@ def test_text_gates_change_no_finding(
     ]
     names = {recognizer.name for recognizer, _ in gated}
     assert {"PhoneRecognizer", "UsSsnRecognizer", "IbanRecognizer", "IpRecognizer"} <= names
-    assert {"CreditCardRecognizer", "OfflineEmailRecognizer"} <= names
+    assert {"CreditCardRecognizer", "OfflineEmailRecognizer", "StreetAddressRecognizer"} <= names
     skipped = 0
     for recognizer, gate in gated:
         entities = recognizer.supported_entities

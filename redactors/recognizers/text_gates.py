@@ -17,7 +17,9 @@ Presidio's patterns (presidio-analyzer 2.2), since chat is full of lone digits (
 - IBAN: a country code and check digits, ``[A-Z]{2}[0-9]{2}``, matched with the
   recognizer's own flags (IGNORECASE only if it was given);
 - IP: an IPv4 address holds a digit, a dot and a digit (``[0-9]\\.[0-9]``); every IPv6
-  pattern but one holds "::", and that one (eight groups) seven colons.
+  pattern but one holds "::", and that one (eight groups) seven colons;
+- this project's US street addresses (``StreetAddressRecognizer``): each of its patterns
+  starts with a house number, an optional letter and a blank (``\\d[a-z]?\\s``, any case).
 A gate applies only while the recognizer holds its class's own patterns (a deny list or a
 user's patterns get none). On the chat mix the gated recognizers took 120 µs a text, 47 of
 them email alone; ``tests/test_structured.py`` checks each gated recognizer's findings equal
@@ -39,6 +41,8 @@ from presidio_analyzer.predefined_recognizers import (
     PhoneRecognizer,
     UsSsnRecognizer,
 )
+
+from redactors.recognizers.street_address import StreetAddressRecognizer
 
 _DIGIT = re.compile(r"\d")  # Unicode digits: a superset of [0-9]
 
@@ -109,6 +113,11 @@ def _pattern_gate(recognizer: PatternRecognizer) -> Callable[[str], bool] | None
 
 def text_gate(recognizer: EntityRecognizer) -> Callable[[str], bool] | None:
     """False for a text the recognizer cannot find anything in; None: no gate known."""
+    if isinstance(recognizer, StreetAddressRecognizer):
+        own = [p.regex for p in StreetAddressRecognizer.PATTERNS]
+        if [p.regex for p in recognizer.patterns] == own:
+            return _searcher(r"\d(?i:[a-z])?\s", recognizer.global_regex_flags)
+        return None
     if isinstance(recognizer, PhoneRecognizer):
         return has_digit  # phonenumbers' matcher finds nothing without a digit
     if isinstance(recognizer, PatternRecognizer) and (strict := _pattern_gate(recognizer)):
