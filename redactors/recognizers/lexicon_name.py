@@ -343,19 +343,19 @@ def _lists(text: str, words: list[_Word], lower: bool = False) -> list[list[_Wor
     ``lower``, in lower case: "smit, zhang and edwards")."""
     if not _may_hold_list(text):
         return []
-
-    def shaped(word: _Word) -> bool:
-        return word.text.islower() if lower else is_capitalised(word.text)
-
     lists: list[list[_Word]] = []
     current: list[_Word] = []
-    for word in (w for w in words if w.folded not in _CONNECTORS):
-        if shaped(word) and current and _LIST_GAP.fullmatch(text[current[-1].end : word.start]):
+    for word in words:
+        if word.folded in _CONNECTORS:
+            continue
+        shaped = word.text.islower() if lower else is_capitalised(word.text)
+        # fullmatch over [end, start) is fullmatch of the slice: the gap has no look-around
+        if shaped and current and _LIST_GAP.fullmatch(text, current[-1].end, word.start):
             current.append(word)
             continue
         if len(current) >= 3:
             lists.append(current)
-        current = [word] if shaped(word) else []
+        current = [word] if shaped else []
     if len(current) >= 3:
         lists.append(current)
     return lists
