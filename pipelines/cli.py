@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -193,10 +194,11 @@ def run(
 
         with api_server() as server_ready:
             if (runner or run_config.runner.kind) == "threads":
-                from redactors.unit import build_ahead
+                from redactors.unit import build_ahead_in_background
 
-                # While the server starts: this process's worker thread takes them.
-                build_ahead(run_config, os.environ.get(SECRET_ENV))
+                # While the server starts and the flow begins: this process's worker
+                # thread takes them (and waits for them if it comes first).
+                build_ahead_in_background(run_config, os.environ.get(SECRET_ENV))
             _kind, flow = _flow_with_runner(run_config, runner, workers, dask_address)
             server_ready()
             report = flow(
@@ -582,7 +584,14 @@ for _command in app.registered_commands:
 
 
 def main() -> None:
-    sys.exit(app())
+    try:
+        sys.exit(app())
+    finally:
+        # The interpreter's last collections would walk (and free) the loaded model, the
+        # engines and Prefect's state: 0.5-0.6 s of a 5 s run on 20 messages. Nothing
+        # needs them: outputs are committed and closed by now, and Prefect drains its
+        # services at thread shutdown, which runs before. Frozen objects are left to exit.
+        gc.freeze()
 
 
 if __name__ == "__main__":
