@@ -4,7 +4,7 @@
 |---|---|---|
 | email.py | OfflineEmailRecognizer (Presidio's, domain check offline) | EMAIL_ADDRESS |
 | url.py | GatedUrlRecognizer (Presidio's, skipped where it cannot match) | URL |
-| phone.py | GatedPhoneRecognizer (Presidio's, hopeless parses skipped) | PHONE_NUMBER |
+| phone.py | GatedPhoneRecognizer (Presidio's; region-free work once a text) | PHONE_NUMBER |
 | mention.py | UserMentionRecognizer | USER_MENTION |
 | street_address.py | StreetAddressRecognizer (patterns in address_words.py) | STREET_ADDRESS |
 | intl_address.py | InternationalAddressRecognizer (intl_address_words.py) | STREET_ADDRESS |
