@@ -338,9 +338,10 @@ class GatedPhoneRecognizer(PhoneRecognizer):
     ) -> list[RecognizerResult]:
         if not self.gated:
             return super().analyze(text, entities, nlp_artifacts)
-        # Presidio's loop, with the gated matcher. The region of a match's explanation is
-        # the number's own region when it parses alone (Presidio reassigns the loop variable
-        # the same way; the matcher was already built with the requested region).
+        # Presidio's loop, with the regions' matchers sharing the text's region-free work.
+        # The region of a match's explanation is the number's own region when it parses
+        # alone (Presidio reassigns the loop variable the same way; the matcher was already
+        # built with the requested region), else the last one the loop held.
         shared = SharedText(text, self.leniency)
         # a match's string -> its own region (region_code_for_number: None for a country
         # code without one), _NO_REGION where it does not parse without a region
