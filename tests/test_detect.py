@@ -326,6 +326,8 @@ URL_PIECES = [
     *("www", "www2.", ".", "..", "-", "com", "co", "io", "uk", "de", "xn--p1ai", "zw", "COM"),
     *("\u212a", "\u017f", "\u0130", "a", "Z", "1", "/x?y=1", "https://", "http://"),
     *("'", '"', " ", "\n", "@", "ann.lee", "example", "e.g.", "v1.2", "_", "\u00e9"),
+    # whitespace other than a space (words are split on it), and a zero-width space (not)
+    *("\t", "\u00a0", "\u3000", "\u2028", "\u200b", "(", ")", "<"),
 ]
 
 
@@ -356,6 +358,43 @@ def test_url_gate_is_built_from_presidios_patterns_and_used(redactor, dev_texts,
     assert sum(map(len, found)) >= 10
     skipped = [text for text in texts if not gated.gate.search(text)]
     assert len(skipped) > len(texts) / 2  # the gate skips most texts
+
+
+def _full_url_findings(recognizer, text: str, flags: int | None = None) -> list[tuple]:
+    """Every field Presidio sets on a URL finding, in its order."""
+    return [
+        (r.entity_type, r.start, r.end, r.score, r.analysis_explanation.to_dict())
+        for r in recognizer.analyze(text, ["URL"], None, flags)
+    ]
+
+
+@pytest.mark.parametrize("corpus", ["eval", "devsets", "chat", "pii_dense"])
+def test_gated_url_recognizer_equals_presidios_on_the_corpora(corpus):
+    """Words without a gate match blanked (recognizers/url.py): every finding, every field,
+    in order, as Presidio's on whole texts."""
+    from tests.test_phones import CORPORA, DEVSETS
+
+    if corpus == "devsets" and not DEVSETS.is_dir():
+        pytest.skip("no shared development sets on this machine")
+    presidio = UrlRecognizer()
+    gated = GatedUrlRecognizer(presidio)
+    compared = 0
+    for text in CORPORA[corpus]():
+        expected = _full_url_findings(presidio, text)
+        assert _full_url_findings(gated, text) == expected, text
+        compared += len(expected)
+    assert compared >= {"eval": 20, "devsets": 20, "chat": 50, "pii_dense": 500}[corpus]
+
+
+@pytest.mark.parametrize("flags", [regex.ASCII, regex.VERBOSE, regex.FULLCASE])
+def test_words_are_not_blanked_under_other_flags(flags):
+    """Only IGNORECASE, MULTILINE and DOTALL are covered: other flags run Presidio's path."""
+    text = "see docs.example.com,\u00a0or 'www.example.org/x' or ann.lee@example.io"
+    presidio, gated = UrlRecognizer(), GatedUrlRecognizer(UrlRecognizer())
+    for with_flags in (flags | regex.IGNORECASE, flags | presidio.global_regex_flags):
+        expected = _full_url_findings(presidio, text, with_flags)
+        assert expected
+        assert _full_url_findings(gated, text, with_flags) == expected
 
 
 @pytest.mark.parametrize(

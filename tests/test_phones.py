@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import itertools
+import json
+from pathlib import Path
 
 import phonenumbers
 import pytest
@@ -15,7 +17,16 @@ from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
 from redactors import leakscan
 from redactors.recognizers import phone as phones
-from redactors.recognizers.phone import GatedPhoneRecognizer, cannot_be_valid, phone_matcher
+from redactors.recognizers.phone import (
+    GatedPhoneRecognizer,
+    SharedMatcher,
+    SharedText,
+    cannot_be_valid,
+    phone_matcher,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+DEVSETS = Path("/work/shared/devsets")
 
 
 def _valid_digit_strings(length: int) -> set[str]:
@@ -183,3 +194,203 @@ def test_no_gate_with_another_phonenumbers_release(monkeypatch):
     monkeypatch.setattr(phonenumbers, "__version__", "9.9.9")
     assert not GatedPhoneRecognizer(PhoneRecognizer()).gated
     assert type(phone_matcher("1", "US", phonenumbers.Leniency.VALID)) is PhoneNumberMatcher
+
+
+# The shared matcher (module doc of redactors.recognizers.phone): the same matches as
+# phonenumbers' own matcher, region by region, try budget included, and the recognizer's
+# results equal to Presidio's on the corpora.
+
+
+def _presidio_findings(recognizer: PhoneRecognizer, text: str) -> list[tuple]:
+    """Every field Presidio sets on a phone finding, in its order (the recognizer's id holds
+    the object's address: its name is compared instead)."""
+    return [
+        (
+            r.entity_type,
+            r.start,
+            r.end,
+            r.score,
+            r.analysis_explanation.to_dict(),
+            r.recognition_metadata[r.RECOGNIZER_NAME_KEY],
+        )
+        for r in recognizer.analyze(text, ["PHONE_NUMBER"])
+    ]
+
+
+def _matches(matcher: PhoneNumberMatcher) -> list[tuple]:
+    return [(m.start, m.end, m.raw_string, m.number) for m in matcher]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(PHONE_PIECES), max_size=24).map("".join),
+    st.sampled_from(sorted(phones.PROVED_REGIONS)),
+    st.integers(min_value=0, max_value=8),
+)
+def test_the_shared_matcher_matches_like_phonenumbers_within_any_try_budget(text, region, tries):
+    """Small budgets run out inside _extract_inner_match's passes: the shared matcher stops
+    where phonenumbers' does."""
+    valid = phonenumbers.Leniency.VALID
+    shared = SharedText(text, valid)
+    expected = _matches(PhoneNumberMatcher(text, region, leniency=valid, max_tries=tries))
+    assert _matches(SharedMatcher(shared, region, max_tries=tries)) == expected
+    # and with the default budget, after other regions filled the shared text
+    assert _matches(SharedMatcher(shared, region)) == _matches(
+        PhoneNumberMatcher(text, region, leniency=valid)
+    )
+
+
+# Texts whose matches change with the try budget: an inner match found after the budget's
+# last try, a budget spent on failing candidates before a number.
+BUDGET_TEXTS = [
+    "12 - 212-555-0199",
+    "call 12 - 212-555-0199 or 7 - 415-555-0133",
+    "(12) 34 (212) 555-0199",
+    "1.2. 212-555-0199",
+    "12/212-555-0199",
+    "5 6 7 8 212-555-0199 9 10 415-555-0133",
+    "a 1 b 2 c 3 d 4 e 212-555-0199",
+]
+
+
+@pytest.mark.parametrize("text", BUDGET_TEXTS)
+def test_the_shared_matcher_spends_the_try_budget_as_phonenumbers_does(text):
+    valid = phonenumbers.Leniency.VALID
+    for region in sorted(phones.PROVED_REGIONS):
+        shared = SharedText(text, valid)
+        by_budget = [
+            _matches(PhoneNumberMatcher(text, region, leniency=valid, max_tries=tries))
+            for tries in range(12)
+        ]
+        for tries, expected in enumerate(by_budget):
+            assert _matches(SharedMatcher(shared, region, max_tries=tries)) == expected
+        if region == "US":
+            assert len({len(matches) for matches in by_budget}) > 1  # the budget matters
+
+
+PLUS_PIECES = [
+    *("+", "\uff0b", "++", "+0", "+00", "+44", "+1", "+49", "+999", "+0044", "00", "011"),
+    *("20 7946 0958", "212 555 0199", "30 901820", "6 12 34 56 78", "98765 43210", " ", "-"),
+    *(" ext. 7", " x12", ";ext=3", "tel:", ";phone-context=", "+33", "foo.com", "(0)", "1"),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(PLUS_PIECES), min_size=1, max_size=8).map("".join))
+def test_a_number_read_without_a_region_reads_the_same_in_every_region(string):
+    """The lemma SharedText.verified rests on: where parse reads a string with no region, it
+    returns the same number, every field, in each proved region."""
+    try:
+        alone = phonenumbers.parse(string, None, keep_raw_input=True)
+    except NumberParseException:
+        return
+    for region in sorted(phones.PROVED_REGIONS):
+        assert phonenumbers.parse(string, region, keep_raw_input=True) == alone
+
+
+def test_a_plus_that_reads_as_a_region_s_idd_is_parsed_per_region():
+    """A plus before "0044" is no country code: parse retries with the region's
+    international prefix, so the string is parsed region by region."""
+    shared = SharedText("call +0044 20 7946 0958", phonenumbers.Leniency.VALID)
+    assert not shared._is_regionless("+0044 20 7946 0958")
+    assert shared._is_regionless("+44 20 7946 0958")
+    found = {
+        region: _matches(SharedMatcher(shared, region)) for region in sorted(phones.PROVED_REGIONS)
+    }
+    assert found["GB"] and not found["US"]
+    for region, matches in found.items():
+        assert matches == _matches(PhoneNumberMatcher(shared.text, region))
+
+
+# Invented numbers (fictional ranges where a country has them), in the forms people write.
+INVENTED = [
+    "call me at 212-555-0199 or (415) 555-0133 tonight",  # US, two numbers
+    "office: +1 (312) 555-0147 ext. 204, cell 312.555.0178",  # + form, extension, dots
+    "UK desk 020 7946 0958, mobile 07700 900123",
+    "ring +44 20 7946 0958 x 12 or +44 7700 900456",
+    "Büro: 030 901820, Handy 0151 23456789",  # DE
+    "Tel. +49 30 901820 / +49 89 1234567",  # two German numbers split by a slash
+    "appelle le 01 23 45 67 89 ou le +33 6 12 34 56 78",  # FR
+    "mera number 98765 43210 hai, office +91 22 2345 6789",  # IN
+    "liga pra (11) 91234-5678 ou +55 21 2345-6789",  # BR
+    "Israel: 03-123-4567, +972 52-123-4567",
+    "Toronto 416-555-0199; Montreal +1 514 555 0112",
+    "1-800-FLOWERS or 1 800 356 9377",  # phone words
+    "international: 0044 20 7946 0958, from the US 011 44 20 7946 0958",  # IDD prefixes
+    "+0044 20 7946 0958 and +999 123 4567",  # a plus before an IDD, an unknown code
+    "555-0199 ext 12; 212-555-0199 ext. 345; 212 555 0199 #6",
+    "ids 4913379515403893 and 233-38-3748, then 212-555-0199",
+    "meeting 2024-03-05 10:30, room 1645, call 0164 1234567",
+]
+
+
+@pytest.mark.parametrize("text", INVENTED)
+def test_invented_numbers_are_found_as_presidio_finds_them(text):
+    presidio = PhoneRecognizer()
+    expected = _presidio_findings(presidio, text)
+    assert expected  # every text holds a number Presidio finds
+    assert _presidio_findings(GatedPhoneRecognizer(presidio), text) == expected
+
+
+def _jsonl_texts(path: Path) -> list[str]:
+    return [json.loads(line)["text"] for line in path.read_text().splitlines() if line.strip()]
+
+
+def _generated(mix: str, n: int, seed: int) -> list[str]:
+    from redactors.testing.synth import generate_sample
+
+    sample = generate_sample(seed=seed, n_users=200, n_messages=n, n_posts=0, message_mix=mix)
+    return sample.messages["text"].to_list()
+
+
+CORPORA = {
+    "eval": lambda: [
+        text
+        for name in ("dev.jsonl", "test.jsonl", "hard_cases.jsonl")
+        for text in _jsonl_texts(REPO / "data" / "eval" / name)
+    ],
+    # The development splits only (never the held-back test splits).
+    "devsets": lambda: [
+        text
+        for name in ("wnut17-dev.jsonl", "btc-dev.jsonl", "presidio-generated.jsonl")
+        for text in _jsonl_texts(DEVSETS / name)
+    ],
+    "chat": lambda: _generated("chat", 2000, seed=23),
+    "pii_dense": lambda: _generated("pii_dense", 2000, seed=29),
+}
+
+
+@pytest.mark.parametrize("corpus", sorted(CORPORA))
+def test_the_recognizer_equals_presidios_on_the_corpora(corpus):
+    """Every finding, every field Presidio sets (explanation region included), in order."""
+    if corpus == "devsets" and not DEVSETS.is_dir():
+        pytest.skip("no shared development sets on this machine")
+    texts = CORPORA[corpus]()
+    presidio = PhoneRecognizer()
+    gated = GatedPhoneRecognizer(presidio)
+    assert gated.gated
+    compared = 0
+    for text in texts:
+        expected = _presidio_findings(presidio, text)
+        assert _presidio_findings(gated, text) == expected, text
+        compared += len(expected)
+    minimum = {"eval": 100, "devsets": 100, "chat": 50, "pii_dense": 500}[corpus]
+    assert compared >= minimum
+
+
+def test_the_mirrored_matcher_code_is_phonenumbers():
+    """SharedText and SharedMatcher mirror these methods of the proved release: a release
+    that changes them fails here (and on PROVED_RELEASE)."""
+    source = "".join(
+        inspect.getsource(getattr(PhoneNumberMatcher, name))
+        for name in (
+            "_find",
+            "_trim_after_first_match",
+            "_extract_match",
+            "_extract_inner_match",
+            "_parse_and_verify",
+        )
+    )
+    assert hashlib.sha256(source.encode()).hexdigest() == (
+        "d22c3afc7accf5b4b6306f5d319521cc4af7ddfb0831a86ab498109012ff8114"
+    )

@@ -3,8 +3,8 @@
 | module | recognizer | entity |
 |---|---|---|
 | email.py | OfflineEmailRecognizer (Presidio's, domain check offline) | EMAIL_ADDRESS |
-| url.py | GatedUrlRecognizer (Presidio's, skipped where it cannot match) | URL |
-| phone.py | GatedPhoneRecognizer (Presidio's, hopeless parses skipped) | PHONE_NUMBER |
+| url.py | GatedUrlRecognizer (Presidio's, run only on words that can hold a URL) | URL |
+| phone.py | GatedPhoneRecognizer (Presidio's; region-free work once a text) | PHONE_NUMBER |
 | mention.py | UserMentionRecognizer | USER_MENTION |
 | street_address.py | StreetAddressRecognizer (patterns in address_words.py) | STREET_ADDRESS |
 | intl_address.py | InternationalAddressRecognizer (intl_address_words.py) | STREET_ADDRESS |
@@ -41,7 +41,8 @@ from redactors.recognizers.phone import GatedPhoneRecognizer
 from redactors.recognizers.possible_phone import PossiblePhoneRecognizer
 from redactors.recognizers.secret import SecretRecognizer
 from redactors.recognizers.street_address import StreetAddressRecognizer
-from redactors.recognizers.url import GatedUrlRecognizer, url_gate
+from redactors.recognizers.text_gates import url_gate
+from redactors.recognizers.url import GatedUrlRecognizer
 
 # The recognizers this project adds to Presidio's predefined ones, in registration order.
 CUSTOM_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (

@@ -1,4 +1,5 @@
-"""Presidio's phone recognizer, with phonenumbers' parse skipped where it cannot succeed.
+"""Presidio's phone recognizer: parses skipped where they cannot succeed, and the matcher's
+region-free work done once per text instead of once per region.
 
 Presidio's ``PhoneRecognizer`` runs ``phonenumbers.PhoneNumberMatcher`` once per region (eight
 by default). For each candidate the matcher finds (a run of digits and phone punctuation) and
@@ -25,14 +26,54 @@ Why a string without ASCII letters and with fewer than 4 digits (or 4 digits not
   is parsed as in Presidio.
 Skipping ``_parse_and_verify`` leaves the matcher's search, its order and its try budget
 (``max_tries``, counted by the callers) untouched: the results are Presidio's.
+
+One text, eight regions (``SharedText``, ``SharedMatcher``; issue 22). On PII-dense chat the
+eight matchers each redid the same work: the text's candidates (``_PATTERN`` from a search
+index, trimmed of a second number), each candidate's date and time-stamp checks and the
+strings ``_extract_inner_match`` cuts from it, and ``_parse_and_verify``'s checks before the
+parse (brackets, page references, the characters around the string, and the gate above).
+None of these reads the region: they read the text, an index or offset, and the leniency.
+``SharedText`` computes each once per text, on first use, and keeps for each candidate the
+list of ``_parse_and_verify`` calls ``_extract_match`` would make, in order, with where the
+matcher checks its try budget (before each pass of an inner-match loop: the first pass tries
+the text before the group, spends a try, then the group, with no check between) and spends a
+try (after each failed call but the whole candidate's). ``SharedMatcher`` is
+``PhoneNumberMatcher`` with ``_find`` and ``_extract_match`` walking those lists with its own
+budget, so each region's matcher makes the calls, spends and stops as phonenumbers' does
+(tests: the same matches under every budget from 0 to 11 on texts where the budget changes
+them, and under random budgets on random texts).
+What still depends on the region is the parse and its verification, and for one kind of
+string not even those: where ``parse(string, None)`` succeeds (the string, past
+``_extract_possible_number`` and an extension, starts with a plus sign and a known country
+code), ``parse(string, region)`` takes the same path for every valid region: the region's
+metadata only serves an international prefix or a national number, and on this path the
+number's own region's metadata replaces it (``metadata_for_region_or_calling_code``); parse
+only falls back to the region after a plus with no known country code ("+0044 ..."), which
+parse without a region rejects. ``_verify`` reads the number and the string (the matcher
+only as the holder of a method that reads no state). So such a string is parsed and verified
+once for the eight regions; every other string once per region it is tried in, and no more
+often (a string retried in the same region reads the kept result: parse and verify are
+functions of string, region and leniency). Presidio's loop then parses each match without a
+region to label it with its own region; that too is kept per match string.
+All of it applies only where the gate's proof does (the phonenumbers release, the regions,
+a validating leniency); otherwise the recognizer is Presidio's.
 """
 
 from __future__ import annotations
 
+import copy
 import re
 
 import phonenumbers
-from phonenumbers import Leniency, NumberParseException, PhoneNumberMatch, PhoneNumberMatcher
+from phonenumbers import (
+    Leniency,
+    NumberParseException,
+    PhoneNumber,
+    PhoneNumberMatch,
+    PhoneNumberMatcher,
+)
+from phonenumbers import phonenumbermatcher as _pnm
+from phonenumbers.phonenumber import CountryCodeSource
 from presidio_analyzer import EntityRecognizer, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
@@ -81,6 +122,196 @@ def phone_matcher(text: str, region: str, leniency: int) -> PhoneNumberMatcher:
     return (_GatedMatcher if gated else PhoneNumberMatcher)(text, region, leniency=leniency)
 
 
+# What a search from an index found: (start, candidate trimmed of a second number), or None.
+_Found = tuple[int, str] | None
+# One call of _parse_and_verify that _extract_match would make for a candidate, in order:
+# (string, offset, the try budget is checked before it, a try is spent after it, the string
+# passes parse_and_verify's checks before parsing and the gate).
+_Attempt = tuple[str, int, bool, bool, bool]
+
+
+class SharedText:
+    """What phonenumbers' matcher computes for a text the same way in every region, computed
+    once for the text's matchers (``SharedMatcher``; module doc): the candidate found from a
+    search index, the strings ``_extract_match`` would try for a candidate and whether each
+    passes the checks ahead of parsing, and the parse and verification of a string that holds
+    its own country code. Only for a leniency the gate's proof covers."""
+
+    def __init__(self, text: str, leniency: int) -> None:
+        self.text = text
+        self.leniency = leniency
+        self._found: dict[int, _Found] = {}
+        self._attempts: dict[tuple[str, int], tuple[_Attempt, ...]] = {}
+        # (string, region) -> the verified number (fields cleared as the matcher clears
+        # them) or None; region None for a string parse reads without a region.
+        self._verified: dict[tuple[str, str | None], PhoneNumber | None] = {}
+        self._regionless: dict[str, bool] = {}
+
+    def found_from(self, index: int) -> _Found:
+        """``_find``'s search from index and its trim (region-free: text and pattern only)."""
+        if index not in self._found:
+            match = _pnm._PATTERN.search(self.text, index)
+            if match is None:
+                self._found[index] = None
+            else:
+                start = match.start()
+                candidate = self.text[start : match.end()]
+                # PhoneNumberMatcher._trim_after_first_match
+                trailing = _pnm._SECOND_NUMBER_START_PATTERN.search(candidate)
+                if trailing:
+                    candidate = candidate[: trailing.start()]
+                self._found[index] = (start, candidate)
+        return self._found[index]
+
+    def attempts(self, candidate: str, offset: int) -> tuple[_Attempt, ...]:
+        """The ``_parse_and_verify`` calls of ``_extract_match(candidate, offset)`` (and its
+        ``_extract_inner_match``) in their order, with where the try budget is checked and
+        spent; none for a date or a time stamp."""
+        key = (candidate, offset)
+        if key not in self._attempts:
+            self._attempts[key] = tuple(
+                (string, at, check, spend, self._may_parse(string, at))
+                for string, at, check, spend in self._calls(candidate, offset)
+            )
+        return self._attempts[key]
+
+    def _calls(self, candidate: str, offset: int) -> list[tuple[str, int, bool, bool]]:
+        # PhoneNumberMatcher._extract_match, without the budget and the parse
+        if _pnm._SLASH_SEPARATED_DATES.search(candidate):
+            return []
+        if _pnm._TIME_STAMPS.search(candidate):
+            following_text = self.text[offset + len(candidate) :]
+            if _pnm._TIME_STAMPS_SUFFIX.match(following_text):
+                return []
+        calls = [(candidate, offset, False, False)]
+        # PhoneNumberMatcher._extract_inner_match: its while loop checks the budget before
+        # each pass; the first pass tries the text before the group, spends, then the group.
+        for possible_inner_match in _pnm._INNER_MATCHES:
+            group_match = possible_inner_match.search(candidate)
+            is_first_match = True
+            while group_match:
+                check = True
+                if is_first_match:
+                    group = _trim(candidate[: group_match.start()])
+                    calls.append((group, offset, True, True))
+                    check = False
+                    is_first_match = False
+                group = _trim(group_match.group(1))
+                calls.append((group, offset + group_match.start(1), check, True))
+                group_match = possible_inner_match.search(candidate, group_match.start() + 1)
+        return calls
+
+    def _may_parse(self, candidate: str, offset: int) -> bool:
+        """False where ``_parse_and_verify`` returns None before parsing (its checks of the
+        string and of the characters around it) or the gate proves no valid number."""
+        # PhoneNumberMatcher._parse_and_verify up to the parse
+        if not _pnm.fullmatch(_pnm._MATCHING_BRACKETS, candidate) or _pnm._PUB_PAGES.search(
+            candidate
+        ):
+            return False
+        if self.leniency >= Leniency.VALID:
+            if offset > 0 and not _pnm._LEAD_PATTERN.match(candidate):
+                previous_char = self.text[offset - 1]
+                if PhoneNumberMatcher._is_invalid_punctuation_symbol(
+                    previous_char
+                ) or PhoneNumberMatcher._is_latin_letter(previous_char):
+                    return False
+            last_char_index = offset + len(candidate)
+            if last_char_index < len(self.text):
+                next_char = self.text[last_char_index]
+                if PhoneNumberMatcher._is_invalid_punctuation_symbol(
+                    next_char
+                ) or PhoneNumberMatcher._is_latin_letter(next_char):
+                    return False
+        return not cannot_be_valid(candidate)
+
+    def verified(self, candidate: str, region: str) -> PhoneNumber | None:
+        """``_parse_and_verify``'s number for the string in the region (after its checks),
+        or None; computed once for all regions where parse reads the string without one."""
+        key = (candidate, None if self._is_regionless(candidate) else region)
+        if key not in self._verified:
+            self._verified[key] = self._parse_and_verify(candidate, region)
+        return self._verified[key]
+
+    def _is_regionless(self, candidate: str) -> bool:
+        """Whether ``parse`` reads the string without a region: it then reads it the same in
+        every valid region (module doc)."""
+        if candidate not in self._regionless:
+            regionless = False
+            if "+" in candidate or "\uff0b" in candidate:  # phonenumbers' _PLUS_CHARS
+                try:
+                    _pnm.parse(candidate, None, keep_raw_input=True)
+                    regionless = True
+                except NumberParseException:
+                    pass
+            self._regionless[candidate] = regionless
+        return self._regionless[candidate]
+
+    def _parse_and_verify(self, candidate: str, region: str) -> PhoneNumber | None:
+        # PhoneNumberMatcher._parse_and_verify from the parse on
+        try:
+            numobj = _pnm.parse(candidate, region, keep_raw_input=True)
+            # The matcher is only read by the grouping leniencies, as the holder of
+            # _check_number_grouping_is_valid (reads no state).
+            if _pnm._verify(self.leniency, numobj, candidate, _GROUPING_CHECKER):
+                numobj.country_code_source = CountryCodeSource.UNSPECIFIED
+                numobj.raw_input = None
+                numobj.preferred_domestic_carrier_code = None
+                return numobj
+        except NumberParseException:
+            pass
+        return None
+
+
+_GROUPING_CHECKER = PhoneNumberMatcher("", None)
+_NO_REGION = "not parsed without a region"
+
+
+def _trim(candidate: str) -> str:
+    """PhoneNumberMatcher._trim_after_first_match(_UNWANTED_END_CHAR_PATTERN, candidate)"""
+    trailing = _pnm._UNWANTED_END_CHAR_PATTERN.search(candidate)
+    return candidate[: trailing.start()] if trailing else candidate
+
+
+class SharedMatcher(PhoneNumberMatcher):
+    """``PhoneNumberMatcher`` for one region, reading the region-free work from the text's
+    ``SharedText``: its own try budget, order and results (module doc)."""
+
+    def __init__(self, shared: SharedText, region: str, max_tries: int = 65535) -> None:
+        super().__init__(shared.text, region, leniency=shared.leniency, max_tries=max_tries)
+        self._shared = shared
+
+    def _find(self, index: int) -> PhoneNumberMatch | None:
+        # PhoneNumberMatcher._find, with the search and trim read from the shared text
+        found = self._shared.found_from(index)
+        while self._max_tries > 0 and found is not None:
+            start, candidate = found
+            candidate_len = len(candidate)
+            if candidate_len >= self._min_candidate_length:
+                match = self._extract_match(candidate, start)
+                if match is not None:
+                    return match
+                self._max_tries -= 1
+            index = start + candidate_len
+            found = self._shared.found_from(index)
+        return None
+
+    def _extract_match(self, candidate: str, offset: int) -> PhoneNumberMatch | None:
+        # PhoneNumberMatcher._extract_match and _extract_inner_match: the same calls of
+        # _parse_and_verify, budget checks and spending, in the same order.
+        for string, at, check, spend, may_parse in self._shared.attempts(candidate, offset):
+            if check and self._max_tries <= 0:
+                # the inner loop stops; every later pass checks the budget first
+                return None
+            if may_parse:
+                numobj = self._shared.verified(string, self.preferred_region)
+                if numobj is not None:
+                    return PhoneNumberMatch(at, string, copy.copy(numobj))
+            if spend:
+                self._max_tries -= 1
+        return None
+
+
 class GatedPhoneRecognizer(PhoneRecognizer):
     """Presidio's PhoneRecognizer (presidio-analyzer 2.2), same regions, leniency, context and
     results; the matcher skips parsing strings that cannot be a valid number (module doc)."""
@@ -107,16 +338,25 @@ class GatedPhoneRecognizer(PhoneRecognizer):
     ) -> list[RecognizerResult]:
         if not self.gated:
             return super().analyze(text, entities, nlp_artifacts)
-        # Presidio's loop, with the gated matcher. The region of a match's explanation is
-        # the number's own region when it parses alone (Presidio reassigns the loop variable
-        # the same way; the matcher was already built with the requested region).
+        # Presidio's loop, with the regions' matchers sharing the text's region-free work.
+        # The region of a match's explanation is the number's own region when it parses
+        # alone (Presidio reassigns the loop variable the same way; the matcher was already
+        # built with the requested region), else the last one the loop held.
+        shared = SharedText(text, self.leniency)
+        # a match's string -> its own region (region_code_for_number: None for a country
+        # code without one), _NO_REGION where it does not parse without a region
+        own_region: dict[str, str | None] = {}
         results: list[RecognizerResult] = []
         for region in self.supported_regions:
-            for match in _GatedMatcher(text, region, leniency=self.leniency):
-                try:
-                    parsed_number = phonenumbers.parse(text[match.start : match.end])
-                    region = phonenumbers.region_code_for_number(parsed_number)
-                except NumberParseException:
-                    pass
+            for match in SharedMatcher(shared, region):
+                number = text[match.start : match.end]
+                if number not in own_region:
+                    try:
+                        parsed_number = phonenumbers.parse(number)
+                        own_region[number] = phonenumbers.region_code_for_number(parsed_number)
+                    except NumberParseException:
+                        own_region[number] = _NO_REGION
+                if own_region[number] != _NO_REGION:
+                    region = own_region[number]
                 results.append(self._get_recognizer_result(match, text, region, nlp_artifacts))
         return EntityRecognizer.remove_duplicates(results)

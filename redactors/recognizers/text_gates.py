@@ -24,21 +24,27 @@ A gate applies only while the recognizer holds its class's own patterns (a deny 
 user's patterns get none). On the chat mix the gated recognizers took 120 µs a text, 47 of
 them email alone; ``tests/test_structured.py`` checks each gated recognizer's findings equal
 its ungated ones on eval and chat texts and on the edges of each gate.
+
+Presidio's URL recognizer has a gate built from its own patterns (``url_gate``: a host
+character, a dot and one of its top-level domains), which recognizers/url.py also applies
+word by word.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
 import regex
-from presidio_analyzer import EntityRecognizer, PatternRecognizer
+from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
 from presidio_analyzer.predefined_recognizers import (
     CreditCardRecognizer,
     EmailRecognizer,
     IbanRecognizer,
     IpRecognizer,
     PhoneRecognizer,
+    UrlRecognizer,
     UsSsnRecognizer,
 )
 
@@ -95,7 +101,8 @@ def _pattern_gate(recognizer: PatternRecognizer) -> Callable[[str], bool] | None
     """The stricter gate of a recognizer holding exactly Presidio's patterns of its class
     (module doc); None for any other."""
     for kind in (UsSsnRecognizer, IbanRecognizer, CreditCardRecognizer, IpRecognizer):
-        if type(recognizer).PATTERNS is kind.PATTERNS and isinstance(recognizer, kind):
+        own = getattr(type(recognizer), "PATTERNS", None)
+        if own is kind.PATTERNS and isinstance(recognizer, kind):
             break
     else:
         return None
@@ -111,6 +118,54 @@ def _pattern_gate(recognizer: PatternRecognizer) -> Callable[[str], bool] | None
     return _searcher(r"[A-Z]{2}[0-9]{2}", flags)
 
 
+# Every pattern of Presidio's URL recognizer holds this, then its list of top-level domains
+# ``(?:(?:com)|(?:edu)|...)``.
+_URL_HOST_END = r"[a-z0-9.\-]{1,253}[.]"
+_TLD_GROUP = regex.compile(r"\(\?:\(\?:[a-z0-9\-]+\)(?:\|\(\?:[a-z0-9\-]+\))*\)")
+# Full case folding matches one character against several ("ﬆ" against "st"): the URL
+# gate's one-character look-ahead would not follow.
+FULL_CASE = regex.FULLCASE | regex.V1
+
+
+def url_gate(patterns: list[Pattern]) -> regex.Pattern[str] | None:
+    r"""A regex that finds something in every text Presidio's URL patterns match; None for
+    any other patterns (a user's own list may not need a domain: ``localhost:8080``).
+
+    Each of Presidio's URL patterns needs ``[a-z0-9.\-]{1,253}[.]`` then one of its ~1,500
+    top-level domains: so wherever one matches, the last character before the dot, the dot
+    and the domain match ``[a-z0-9.\-][.](?:<the domains>)`` (a look-ahead for the domains'
+    first letters fails fast before trying the list). That takes 0.01 s over 4,980 chat
+    texts where the patterns take 0.70 s: each tries a 253-character run at every letter.
+    The domain list is read from the patterns, so a new list in Presidio is followed. Not
+    for full case folding (``FULL_CASE``)."""
+    return _url_gate(tuple(p.regex for p in patterns))
+
+
+@functools.cache
+def _url_gate(regexes: tuple[str, ...]) -> regex.Pattern[str] | None:
+    if list(regexes) != [p.regex for p in UrlRecognizer.PATTERNS]:
+        return None
+    groups: set[str] = set()
+    for pattern in regexes:
+        at = pattern.find(_URL_HOST_END + "(?:")
+        found = _TLD_GROUP.match(pattern, at + len(_URL_HOST_END)) if at >= 0 else None
+        if found is None:
+            return None
+        groups.add(found.group())
+    if len(groups) != 1:
+        return None
+    tlds = groups.pop()
+    firsts = "".join(sorted({word[0] for word in regex.findall(r"\(\?:([a-z0-9\-]+)\)", tlds)}))
+    return regex.compile(rf"[a-z0-9.\-][.](?=[{firsts}]){tlds}", flags=regex.IGNORECASE)
+
+
+def _url_text_gate(recognizer: UrlRecognizer) -> Callable[[str], bool] | None:
+    gate = url_gate(recognizer.patterns)
+    if gate is None or recognizer.global_regex_flags & FULL_CASE:
+        return None  # (the run's callers pass no regex_flags: the recognizer's own apply)
+    return lambda text: gate.search(text) is not None
+
+
 def text_gate(recognizer: EntityRecognizer) -> Callable[[str], bool] | None:
     """False for a text the recognizer cannot find anything in; None: no gate known."""
     if isinstance(recognizer, StreetAddressRecognizer):
@@ -120,6 +175,8 @@ def text_gate(recognizer: EntityRecognizer) -> Callable[[str], bool] | None:
         return None
     if isinstance(recognizer, PhoneRecognizer):
         return has_digit  # phonenumbers' matcher finds nothing without a digit
+    if isinstance(recognizer, UrlRecognizer):
+        return _url_text_gate(recognizer)
     if isinstance(recognizer, PatternRecognizer) and (strict := _pattern_gate(recognizer)):
         return strict
     for kind, gate in _PATTERN_GATES:
