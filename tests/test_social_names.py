@@ -49,6 +49,7 @@ def test_names_of_social_posts_are_masked(
         "Zorbulon patent it",  # an unknown opener without a cue after it
         "a Zorbex and a Vexio arrived",  # after a determiner: things
         "We flew to Sweden and back",  # the model's place
+        "I moved to Tulsa and it was fine",  # a place the model has a vector for
         "my friend said hi",  # "said": a surname in the lists, a verb here
         "follow up tomorrow",
         "the DJ Set was great",  # "DJ" inside a sentence, then an opener word
@@ -70,6 +71,29 @@ def test_cued_names_need_the_models_entities_only_to_leave_places_out() -> None:
     assert text[found.start : found.end] == "Quenvik"
     assert found.score == CuedNameRecognizer.SCORE
     assert recognizer.analyze(text, ["EMAIL_ADDRESS"], nlp_artifacts=None) == []
+
+
+def test_a_place_label_blocks_only_words_the_model_has_a_vector_for(
+    redactor: TextRedactor,
+) -> None:
+    """The model calls many unknown names a place; the places it knows have a vector."""
+    from types import SimpleNamespace
+
+    from spacy.tokens import Span
+
+    nlp = redactor.detector.analyzer.nlp_engine.nlp["en"]
+    recognizer = CuedNameRecognizer()
+    found = {}
+    for text, word in (("so Quorvanth said hi", "Quorvanth"), ("so Norway said hi", "Norway")):
+        doc = nlp.make_doc(text)
+        start = text.index(word)
+        doc.ents = [Span(doc, 1, 2, label="GPE")]
+        assert doc.ents[0].start_char == start
+        artifacts = SimpleNamespace(tokens=doc)
+        found[word] = [
+            text[f.start : f.end] for f in recognizer.analyze(text, ["PERSON"], artifacts)
+        ]
+    assert found == {"Quorvanth": ["Quorvanth"], "Norway": []}
 
 
 def test_person_scores_stay_distinct() -> None:

@@ -15,7 +15,10 @@ At the start of a sentence only a cue after the word counts ("Zorbulon is back")
 openers are often misspelt words ("Shoulda known").
 Words the model puts in a place, date, number, law or language entity are left alone
 ("Norway is lovely"), and so are words in capitals (shouting), words with a
-letter three times in a row ("Sooooo") and words glued to handles, URLs and paths.
+letter three times in a row ("Sooooo") and words glued to handles, URLs and paths. The
+model also calls many unknown names a place ("Quenvik did", GPE): a place label counts only
+for a word the model has a vector for; the places it knows have one ("Norway", "Tulsa"), a
+made-up or rare name has none.
 The model's entities are read from the NLP artifacts, so this recognizer runs after NER;
 it only finds names (``NAMES_ONLY``), so the NER prefilter stays on: every text holding a
 capitalised word inside a sentence goes to NER anyway.
@@ -56,6 +59,8 @@ _RELATION = re.compile(
     r"auntie|mom|mum|mommy|dad|daddy|grandma|grandpa|babe|man|dude|idol|hero)|"
     r"(?<!\ba\s)follow|aka)\s+([^\W\d_][\w'’-]*)(?![@/=]|\.\w)"
 )
+# Place labels: the model also gives them to unknown capitalised words ("Zorbulon did").
+_PLACES = frozenset({"GPE", "LOC", "FAC"})
 # spaCy labels whose words are not a person's name ("Sweden", "Monday", "Spanish").
 _NOT_PEOPLE = frozenset(
     {"GPE", "LOC", "FAC", "DATE", "TIME", "LANGUAGE", "LAW", "MONEY", "PERCENT",
@@ -88,14 +93,15 @@ class CuedNameRecognizer(EntityRecognizer):
         if self.ENTITY not in entities:
             return []
         results: list[RecognizerResult] = []
-        blocked: list[tuple[int, int]] | None = None
+        blocked: list[tuple[int, int, str]] | None = None
         for match in _CANDIDATE.finditer(text):
             start, end = match.span()
             if not self._unknown(match.group()) or not self._cued(text, start, end):
                 continue
             if blocked is None:
                 blocked = _not_people(nlp_artifacts)
-            if any(b_start < end and start < b_end for b_start, b_end in blocked):
+            labels = {label for b_start, b_end, label in blocked if b_start < end and start < b_end}
+            if labels and not (labels <= _PLACES and _unseen(nlp_artifacts, match.group())):
                 continue
             results.append(self._result(start, end, self.SCORE))
         for match in _RELATION.finditer(text):
@@ -140,8 +146,21 @@ class CuedNameRecognizer(EntityRecognizer):
         return not _opens_sentence(text, start) and _BEFORE.search(before) is not None
 
 
-def _not_people(nlp_artifacts: NlpArtifacts | None) -> list[tuple[int, int]]:
+def _not_people(nlp_artifacts: NlpArtifacts | None) -> list[tuple[int, int, str]]:
     doc = getattr(nlp_artifacts, "tokens", None)
     if doc is None:
         return []
-    return [(ent.start_char, ent.end_char) for ent in doc.ents if ent.label_ in _NOT_PEOPLE]
+    return [
+        (ent.start_char, ent.end_char, ent.label_)
+        for ent in doc.ents
+        if ent.label_ in _NOT_PEOPLE
+    ]
+
+
+def _unseen(nlp_artifacts: NlpArtifacts | None, word: str) -> bool:
+    """A word the model has no vector for: no place it learned ("Norway", "Tulsa",
+    "Ouagadougou" all have one), so its place label is a guess at an unknown name."""
+    doc = getattr(nlp_artifacts, "tokens", None)
+    if doc is None or not len(doc.vocab.vectors):
+        return False
+    return doc.vocab[word].is_oov
