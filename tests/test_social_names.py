@@ -35,6 +35,10 @@ def masked_values(redactor: TextRedactor, text: str) -> list[str]:
         ("Eric Plumtree wrote back . Plumtree again !", ["Eric Plumtree", "Plumtree"]),
         # a hashtag of name parts, one a surname
         ("#ZelphaMorrison forever", ["#ZelphaMorrison"]),
+        # lower-case words no list knows, after a strong cue
+        ("hi all , my name is zelvina and i draw", ["zelvina"]),
+        ("omg hey trosk !", ["trosk"]),
+        ("emma and kaylix are the best", ["emma", "kaylix"]),
     ],
 )
 def test_names_of_social_posts_are_masked(
@@ -58,10 +62,18 @@ def test_names_of_social_posts_are_masked(
         "wtf is this",
         "Wtf is that noise",
         "push the release to Friday",
+        "thanks guys !",  # everyday words after a greeting
+        "call me maybe",
     ],
 )
 def test_cue_words_things_and_places_stay(redactor: TextRedactor, text: str) -> None:
     assert masked_values(redactor, text) == []
+
+
+def test_lower_case_cues_leave_everyday_words_kisses_and_typed_words_alone() -> None:
+    recognizer = LexiconNameRecognizer()
+    for text in ("love you xxxxx", "hey guys !", "thanks again ,", "ok and then", "me and you"):
+        assert recognizer.analyze(text, ["PERSON"]) == [], text
 
 
 def test_cued_names_need_the_models_entities_only_to_leave_places_out() -> None:

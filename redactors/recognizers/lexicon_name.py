@@ -15,6 +15,9 @@ model; its findings are PERSON:
   that is no everyday word: "Will Rogers", not "Will Do" (0.7);
 - in lower case, a first name of at least four letters that is no everyday word
   ("samantha", "larry lombardo") (0.55 alone, 0.65 with a surname);
+- a lower-case word no list knows, after a strong cue: introduced ("my name is zelvina",
+  "call me trosk"), addressed and then punctuation ("hey trosk !", "thank you zelvina,"),
+  or paired with a name found here ("emma and kaylix") (0.56);
 - a hashtag that spells a name in camel case ("#DonaldSterling", "#TeamPhil", or two or
   three parts that are no everyday words, one a surname: "#ZelphaMorrison") or opens
   with a first name in lower case ("#jamesyboy") (0.6).
@@ -44,6 +47,7 @@ from redactors.recognizers.name_lexicon import (
     lexicon,
 )
 
+_TRIPLE = re.compile(r"(.)\1\1")
 _HASHTAG = re.compile(r"(?<![\w#])#([A-Za-z][A-Za-z0-9]{3,})")
 _CAMEL_PART = re.compile(r"[A-Z]{2,}(?![a-z])|[A-Z][a-z]+|[a-z]+|\d+")
 # A word glued to these is part of a handle, address, path or identifier, not prose.
@@ -73,6 +77,7 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
     LOWER_FIRST_NAME_SCORE = 0.55
     HASHTAG_SCORE = 0.6
     SURNAME_SCORE = 0.55
+    CUED_LOWER_SCORE = 0.56
     MIN_LOWER_CHARS = 4
 
     def __init__(self, supported_language: str = "en") -> None:
@@ -99,7 +104,45 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
             i = last + 1
         results += self._list_mates(text, words, results)
         results += self._hashtags(text)
+        results += self._cued_lower(text, words, results)
         return results
+
+    def _cued_lower(
+        self, text: str, words: list[_Word], found: list[RecognizerResult]
+    ) -> list[RecognizerResult]:
+        """Lower-case words no list knows, where a strong cue makes them a name: "my name
+        is zelvina", "hey trosk !", "emma and kaylix" (a known name on the other side)."""
+        if not _LOWER_CUE_GATE.search(text):
+            return []
+        taken = {i for f in found for i in range(f.start, f.end)}
+        spans = [m.span(1) for m in _INTRODUCED.finditer(text)]
+        spans += [m.span(1) for m in _ADDRESSED.finditer(text)]
+        starts = {f.start for f in found}
+        for i in range(len(words) - 2):
+            a, conj, b = words[i], words[i + 1], words[i + 2]
+            if conj.text not in ("and", "&") or not _pair_gap(text, a, conj, b):
+                continue
+            for known, other in ((a, b), (b, a)):
+                if known.start in starts and known.text.islower() and other.text.islower():
+                    spans.append((other.start, other.end))
+        return [
+            self._result(start, end, self.CUED_LOWER_SCORE, "cued")
+            for start, end in dict.fromkeys(spans)
+            if start not in taken and self._unknown_lower(text[start:end])
+        ]
+
+    def _unknown_lower(self, word: str) -> bool:
+        """A lower-case word of letters that is no everyday word, opener or place."""
+        lex, folded = self.lexicon, fold(word)
+        return (
+            len(word) >= 3
+            and word.isalpha()
+            and word.islower()
+            and not _TRIPLE.search(word)  # "xxxxx", "sooo"
+            and not lex.is_word(folded)
+            and folded not in lex.sentence_starts
+            and not lex.is_place(folded)
+        )
 
     def _list_mates(
         self, text: str, words: list[_Word], found: list[RecognizerResult]
@@ -323,6 +366,26 @@ def _word(start: int, text: str) -> _Word:
 def _opens_sentence(text: str, start: int) -> bool:
     before = text[:start].rstrip()
     return not before or before[-1] in ".!?;\"\n-–—(\u201c" or text[start - 1] == "\n"
+
+
+# Strong cues for a lower-case name. Introduced: "my name is zelvina", "call me trosk".
+_INTRODUCED = re.compile(
+    r"\b(?i:my name is|my name's|my names|name's|call me|they call me|i'm called|"
+    r"i am called)\s+([a-z][a-z'’-]*)(?![\w@/=.])"
+)
+# Addressed, then punctuation or the end: "hey trosk !", "thank you zelvina,".
+_ADDRESSED = re.compile(
+    r"(?:^|(?<=[\s,.!?]))(?i:hey|hi|hello|hiya|yo|thanks|thank you|thx|ty|wow|omg|"
+    r"congrats|love you|miss you|good job|well done|bye)\s+([a-z][a-z'’-]*)\s*(?=[,!?.:;)]|$)"
+)
+_LOWER_CUE_GATE = re.compile(
+    r"(?i:name|call|hey|hi|hello|yo|th|ty|wow|omg|congrats|love|miss|job|done|bye|and|&)"
+)
+
+
+def _pair_gap(text: str, a: _Word, conj: _Word, b: _Word) -> bool:
+    """`a and b` with single spaces: "emma and kaylix"."""
+    return text[a.end : conj.start] == " " and text[conj.end : b.start] == " "
 
 
 # Between items of a list of capitalised single words: "A, B, C and D", "A, B & C".
