@@ -198,7 +198,7 @@ class DetectionConfig(_Strict):
     # is wanted for. false: NER on every text, as plain Presidio.
     ner_prefilter: bool = True
     # Mask famous people by name, in any case ("trump", "lebron", "bruno mars"): a
-    # hand-compiled list of ~1,600 public figures (redactors/recognizers/public_figure.py).
+    # hand-compiled list of ~2,150 public figures (redactors/recognizers/public_figure.py).
     public_figures: bool = True
     # Where context words ("phone", "card") are matched against lemmas: "table", the lower-case
     # word with the context words' inflections (redactors/context_lemmas.py: no tagger or

@@ -5,7 +5,7 @@ Posts name famous people the way people write, not the way news does: "trump", "
 of them in lower case and calls many ORG or nothing; the name lexicons (name_lexicon.py)
 know first and last names of ordinary people but not "lebron", "obama", "kendrick" as
 names, nor "trump" as anything but a word. This recognizer reads a hand-compiled list
-(``data/public_figures.txt``, about 1,600 people with the short forms people use alone;
+(``data/public_figures.txt``, about 2,150 people with the short forms people use alone;
 its header says how it was made) and needs no model. Its findings are PERSON:
 
 - a full name, its words in any case ("bruno mars", "Kevin De Bruyne") (0.78); a full name
