@@ -35,6 +35,12 @@ def masked_values(redactor: TextRedactor, text: str) -> list[str]:
         ("Eric Plumtree wrote back . Plumtree again !", ["Eric Plumtree", "Plumtree"]),
         # a hashtag of name parts, one a surname
         ("#ZelphaMorrison forever", ["#ZelphaMorrison"]),
+        # "that" opening a clause after a verb of saying, not pointing at a thing
+        ("she said that Zorbulon was right", ["Zorbulon"]),
+        ("i loved Tazmirra in that", ["Tazmirra"]),
+        # the name or handle before "aka"; "Lord" as a title
+        ("you should summon quenbot99 aka Zib", ["quenbot99", "Zib"]),
+        ("jokes about Lord Vishnu again", ["Lord Vishnu"]),
         # lower-case words no list knows, after a strong cue
         ("hi all , my name is zelvina and i draw", ["zelvina"]),
         ("omg hey trosk !", ["trosk"]),
@@ -63,6 +69,8 @@ def test_names_of_social_posts_are_masked(
         "Wtf is that noise",
         "push the release to Friday",
         "thanks guys !",  # everyday words after a greeting
+        "the Lord of the Rings",
+        "ok aka whatever",
         "call me maybe",
     ],
 )

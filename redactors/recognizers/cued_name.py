@@ -9,8 +9,9 @@ is a name here when a person cue stands right next to it:
 - before it: a word that is followed by a person in posts ("like X", "and X", "with X",
   "ft X", "vs X", "love X", "support X", "thank you X", "meet X").
 A word right after a word for someone close ("my cousin zibbyloo", "my boy xKrennz", "my
-lovely hubby tomasito88") or after "follow" / "aka" ("follow quenbot99") is a name or a
-handle written without "@" in any case, when it is no everyday word nor place (0.58).
+lovely hubby tomasito88"), after "follow" / "aka" ("follow quenbot99") or right before "aka"
+("quenbot99 aka Zib") is a name or a handle written without "@" in any case, when it is
+no everyday word nor place (0.58).
 At the start of a sentence only a cue after the word counts ("Zorbulon is back"), since
 openers are often misspelt words ("Shoulda known").
 Words the model puts in a place, date, number, law or language entity are left alone
@@ -43,8 +44,14 @@ _AFTER = re.compile(
     r"will|would|can|could|gets|got|makes|made|just|and|&)\b"
 )
 _BEFORE = re.compile(
-    r"\b(?i:like|and|&|with|ft|feat|featuring|vs|love|hate|support|supporting|meet|"
-    r"meeting|thank you|thanks|miss|than)\s\Z"
+    r"\b(?i:like|and|&|with|ft|feat|featuring|vs|love|loved|loves|hate|hated|hates|support|"
+    r"supporting|meet|meeting|thank you|thanks|miss|missed|misses|than)\s\Z"
+)
+# "that" after a verb of saying or thinking opens a clause, it points at nothing: "she
+# said that Zorbulon was right".
+_CLAUSE_THAT = re.compile(
+    r"\b(?i:said|says|say|stated|states|claimed|claims|think|thinks|thought|know|knew|knows|"
+    r"hope|guess|feel|felt|heard|hear|believe|believed|realize|realized|swear|bet)\s+that\s\Z"
 )
 # Before a thing, not a person: "the Acme's", "a Zorbex and", "my Vexio and".
 _DETERMINER = re.compile(
@@ -61,6 +68,8 @@ _RELATION = re.compile(
 )
 # Place labels: the model also gives them to unknown capitalised words ("Zorbulon did").
 _PLACES = frozenset({"GPE", "LOC", "FAC"})
+# The name or handle before "aka" ("quenbot99 aka Zib"), in any case.
+_BEFORE_AKA = re.compile(r"(?<![\w@#/.=-])([^\W\d_][\w'’-]*)\s+(?i:aka)\b")
 # spaCy labels whose words are not a person's name ("Sweden", "Monday", "Spanish").
 _NOT_PEOPLE = frozenset(
     {"GPE", "LOC", "FAC", "DATE", "TIME", "LANGUAGE", "LAW", "MONEY", "PERCENT",
@@ -104,7 +113,7 @@ class CuedNameRecognizer(EntityRecognizer):
             if labels and not (labels <= _PLACES and _unseen(nlp_artifacts, match.group())):
                 continue
             results.append(self._result(start, end, self.SCORE))
-        for match in _RELATION.finditer(text):
+        for match in (*_RELATION.finditer(text), *_BEFORE_AKA.finditer(text)):
             if self._related(match.group(1)):
                 results.append(self._result(match.start(1), match.end(1), self.RELATION_SCORE))
         return results
@@ -138,8 +147,8 @@ class CuedNameRecognizer(EntityRecognizer):
 
     @staticmethod
     def _cued(text: str, start: int, end: int) -> bool:
-        before = text[max(0, start - 20) : start]
-        if _DETERMINER.search(before):
+        before = text[max(0, start - 30) : start]
+        if _DETERMINER.search(before) and not _CLAUSE_THAT.search(before):
             return False
         if _AFTER.match(text, end):
             return True
