@@ -41,6 +41,9 @@ def masked_values(redactor: TextRedactor, text: str) -> list[str]:
         # the name or handle before "aka"; "Lord" as a title
         ("you should summon quenbot99 aka Zib", ["quenbot99", "Zib"]),
         ("jokes about Lord Vishnu again", ["Lord Vishnu"]),
+        # who said a quote, at the end of a post
+        ("keep going no matter what . ~ Quorvanth #quotes", ["Quorvanth"]),
+        ('"be kind to everyone." - Tazmirra', ["Tazmirra"]),
         # lower-case words no list knows, after a strong cue
         ("hi all , my name is zelvina and i draw", ["zelvina"]),
         ("omg hey trosk !", ["trosk"]),
@@ -70,6 +73,7 @@ def test_names_of_social_posts_are_masked(
         "push the release to Friday",
         "thanks guys !",  # everyday words after a greeting
         "the Lord of the Rings",
+        "see you at 5 - Monday works",  # a dash inside a sentence
         "ok aka whatever",
         "call me maybe",
     ],
@@ -80,7 +84,15 @@ def test_cue_words_things_and_places_stay(redactor: TextRedactor, text: str) -> 
 
 def test_lower_case_cues_leave_everyday_words_kisses_and_typed_words_alone() -> None:
     recognizer = LexiconNameRecognizer()
-    for text in ("love you xxxxx", "hey guys !", "thanks again ,", "ok and then", "me and you"):
+    for text in (
+        "love you xxxxx",
+        "hey guys !",
+        "thanks again ,",
+        "ok and then",
+        "me and you",
+        "the long-term plan ~ Anonymous",
+        "it works. - Thanks",
+    ):
         assert recognizer.analyze(text, ["PERSON"]) == [], text
 
 

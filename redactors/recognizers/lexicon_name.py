@@ -18,6 +18,8 @@ model; its findings are PERSON:
 - a lower-case word no list knows, after a strong cue: introduced ("my name is zelvina",
   "call me trosk"), addressed and then punctuation ("hey trosk !", "thank you zelvina,"),
   or paired with a name found here ("emma and kaylix") (0.56);
+- at the end of a post, who said a quote: "~ Zelvina Orr #quotes", "… right." - Tazmirra"
+  (one to three capitalised words, not all everyday words) (0.57);
 - a hashtag that spells a name in camel case ("#DonaldSterling", "#TeamPhil", or two or
   three parts that are no everyday words, one a surname: "#ZelphaMorrison") or opens
   with a first name in lower case ("#jamesyboy") (0.6).
@@ -78,6 +80,7 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
     HASHTAG_SCORE = 0.6
     SURNAME_SCORE = 0.55
     CUED_LOWER_SCORE = 0.56
+    ATTRIBUTION_SCORE = 0.57
     MIN_LOWER_CHARS = 4
 
     def __init__(self, supported_language: str = "en") -> None:
@@ -105,7 +108,25 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
         results += self._list_mates(text, words, results)
         results += self._hashtags(text)
         results += self._cued_lower(text, words, results)
+        results += self._attribution(text)
         return results
+
+    def _attribution(self, text: str) -> list[RecognizerResult]:
+        """Who said a quote, at the end of a post: "... worrying. ~ Zelvina Orr #quotes",
+        "... right." - Tazmirra" (after "-" only when a sentence or quote ends before it)."""
+        if "~" not in text and "-" not in text and "—" not in text and "―" not in text:
+            return []
+        match = _ATTRIBUTION.search(text)
+        if match is None:
+            return []
+        name = match.group(2)
+        lex = self.lexicon
+        if all(
+            lex.is_common(folded) or folded in lex.sentence_starts or folded in _NO_AUTHOR
+            for folded in map(fold, WORD.findall(name))
+        ):
+            return []
+        return [self._result(match.start(2), match.end(2), self.ATTRIBUTION_SCORE, "attribution")]
 
     def _cued_lower(
         self, text: str, words: list[_Word], found: list[RecognizerResult]
@@ -380,6 +401,16 @@ _ADDRESSED = re.compile(
 )
 _LOWER_CUE_GATE = re.compile(
     r"(?i:name|call|hey|hi|hello|yo|th|ty|wow|omg|congrats|love|miss|job|done|bye|and|&)"
+)
+
+
+_NO_AUTHOR = frozenset({"anonymous", "unknown", "anon"})
+# A quote's author at the end of a post, before hashtags and links only: "~ Name",
+# "― Name", or "- Name" right after a sentence or quote ends.
+_ATTRIBUTION = re.compile(
+    r"(~|[―—]|(?<=[.!?\"”’'] )-|(?<=[.!?\"”’'])-)\s*"
+    r"([A-Z][a-z]+(?:[’'-][A-Za-z]+)?(?: [A-Z][a-z]+(?:[’'-][A-Za-z]+)?){0,2})"
+    r"\s*(?:(?:#\w+|https?://\S+)\s*)*\Z"
 )
 
 
