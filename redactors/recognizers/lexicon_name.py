@@ -114,9 +114,11 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
     def _attribution(self, text: str) -> list[RecognizerResult]:
         """Who said a quote, at the end of a post: "... worrying. ~ Zelvina Orr #quotes",
         "... right." - Tazmirra" (after "-" only when a sentence or quote ends before it)."""
-        if "~" not in text and "-" not in text and "—" not in text and "―" not in text:
-            return []
-        match = _ATTRIBUTION.search(text)
+        match = None
+        for mark in _ATTRIBUTION_MARKS:
+            at = text.rfind(mark)
+            if at >= 0 and (match := _ATTRIBUTION.match(text, at)) is not None:
+                break
         if match is None:
             return []
         name = match.group(2)
@@ -133,19 +135,35 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
     ) -> list[RecognizerResult]:
         """Lower-case words no list knows, where a strong cue makes them a name: "my name
         is zelvina", "hey trosk !", "emma and kaylix" (a known name on the other side)."""
-        if not _LOWER_CUE_GATE.search(text):
+        spans: list[tuple[int, int]] = []
+        lowered = text.lower()
+        if "name" in lowered or "call" in lowered:
+            spans += [m.span(1) for m in _INTRODUCED.finditer(text)]
+        for i, word in enumerate(words[:-1]):
+            if word.folded not in _ADDRESS_CUES:
+                continue
+            # "you" only in "thank you", "love you", "miss you"
+            if word.folded == "you" and (i == 0 or words[i - 1].folded not in _BEFORE_YOU):
+                continue
+            nxt = words[i + 1]
+            if (
+                nxt.text.islower()
+                and text[word.end : nxt.start] == " "
+                and _ENDS_ADDRESS.match(text, nxt.end)
+            ):
+                spans.append((nxt.start, nxt.end))
+        starts = {f.start for f in found if text[f.start : f.start + 1].islower()}
+        if starts:
+            for i in range(len(words) - 2):
+                a, conj, b = words[i], words[i + 1], words[i + 2]
+                if conj.text not in _AND or not _pair_gap(text, a, conj, b):
+                    continue
+                for known, other in ((a, b), (b, a)):
+                    if known.start in starts and other.text.islower():
+                        spans.append((other.start, other.end))
+        if not spans:
             return []
         taken = {i for f in found for i in range(f.start, f.end)}
-        spans = [m.span(1) for m in _INTRODUCED.finditer(text)]
-        spans += [m.span(1) for m in _ADDRESSED.finditer(text)]
-        starts = {f.start for f in found}
-        for i in range(len(words) - 2):
-            a, conj, b = words[i], words[i + 1], words[i + 2]
-            if conj.text not in ("and", "&") or not _pair_gap(text, a, conj, b):
-                continue
-            for known, other in ((a, b), (b, a)):
-                if known.start in starts and known.text.islower() and other.text.islower():
-                    spans.append((other.start, other.end))
         return [
             self._result(start, end, self.CUED_LOWER_SCORE, "cued")
             for start, end in dict.fromkeys(spans)
@@ -394,14 +412,12 @@ _INTRODUCED = re.compile(
     r"\b(?i:my name is|my name's|my names|name's|call me|they call me|i'm called|"
     r"i am called)\s+([a-z][a-z'’-]*)(?![\w@/=.])"
 )
-# Addressed, then punctuation or the end: "hey trosk !", "thank you zelvina,".
-_ADDRESSED = re.compile(
-    r"(?:^|(?<=[\s,.!?]))(?i:hey|hi|hello|hiya|yo|thanks|thank you|thx|ty|wow|omg|"
-    r"congrats|love you|miss you|good job|well done|bye)\s+([a-z][a-z'’-]*)\s*(?=[,!?.:;)]|$)"
-)
-_LOWER_CUE_GATE = re.compile(
-    r"(?i:name|call|hey|hi|hello|yo|th|ty|wow|omg|congrats|love|miss|job|done|bye|and|&)"
-)
+# Addressed, then punctuation or the end: "hey trosk !", "thank you zelvina,", "wow trosk".
+_ADDRESS_CUES = frozenset("hey hi hello hiya yo thanks you thx ty wow omg congrats bye".split())
+_BEFORE_YOU = frozenset({"thank", "love", "miss"})
+_ENDS_ADDRESS = re.compile(r"\s*(?:[,!?.:;)]|\Z)")
+_AND = frozenset({"and", "&"})
+_ATTRIBUTION_MARKS = ("~", "-", "—", "―")
 
 
 _NO_AUTHOR = frozenset({"anonymous", "unknown", "anon"})
