@@ -91,6 +91,7 @@ class Figures:
     aliases: dict[str, Alias]
     hashtags: frozenset[str]  # full names and aliases without spaces ("lebronjames")
     keys: frozenset[str]  # one word of each name and alias, as written and normalised
+    starts: frozenset[str]  # the first word of each name and every alias, normalised
 
 
 @cache
@@ -128,7 +129,8 @@ def figures() -> Figures:
             hashtags.add("".join(normalised).replace("-", "").replace("'", ""))
     for entries in full.values():
         entries.sort(key=lambda entry: -len(entry[0]))
-    return Figures(full, aliases, frozenset(hashtags), frozenset(keys))
+    starts = frozenset(full) | frozenset(aliases)
+    return Figures(full, aliases, frozenset(hashtags), frozenset(keys), starts)
 
 
 def _commonness(word: str) -> tuple[int, int]:
@@ -165,13 +167,17 @@ class PublicFigureRecognizer(TextOnlyRecognizer):
     ) -> list[RecognizerResult]:
         if self.ENTITY not in entities:
             return []
-        lowered = text.casefold()
-        if self.figures.keys.isdisjoint(_TOKEN.findall(lowered)) and "#" not in text:
-            return []
         results = self._hashtags(text) if "#" in text else []
+        if self.figures.keys.isdisjoint(_TOKEN.findall(text.casefold())):
+            return results
         words = list(_TOKEN.finditer(text))
+        starts = self.figures.starts
         i = 0
         while i < len(words):
+            word = words[i].group()
+            if word.casefold() not in starts and normal(word) not in starts:
+                i += 1
+                continue
             found = self._name_at(text, words, i)
             if found is None:
                 i += 1
