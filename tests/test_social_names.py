@@ -38,6 +38,9 @@ def masked_values(redactor: TextRedactor, text: str) -> list[str]:
         # "that" opening a clause after a verb of saying, not pointing at a thing
         ("she said that Zorbulon was right", ["Zorbulon"]),
         ("i loved Tazmirra in that", ["Tazmirra"]),
+        # a verb of his or hers after it, a vocative
+        ("Zorbulon continues his streak", ["Zorbulon"]),
+        ("Quenvik my brother we miss you", ["Quenvik"]),
         # the name or handle before "aka"; "Lord" as a title
         ("you should summon quenbot99 aka Zib", ["quenbot99", "Zib"]),
         ("jokes about Lord Vishnu again", ["Lord Vishnu"]),
@@ -73,6 +76,7 @@ def test_names_of_social_posts_are_masked(
         "push the release to Friday",
         "thanks guys !",  # everyday words after a greeting
         "the Lord of the Rings",
+        "Tomorrow my man",
         "see you at 5 - Monday works",  # a dash inside a sentence
         "ok aka whatever",
         "call me maybe",

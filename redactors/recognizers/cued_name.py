@@ -5,7 +5,8 @@ streamers, non-English names ("Zorbulon is the best", "meeting you and Quenvik",
 Tazmirra's new video"). A capitalised word that is no English word, no known name and no place
 is a name here when a person cue stands right next to it:
 - after it: a possessive or a verb people are the subject of ("X's", "X 's", "X is", "X
-  said", "X knew", "X will"), or "and"/"&" (a pair of names);
+  said", "X knew", "X will", "X continues his"), "my brother" and the like (a vocative), or
+  "and"/"&" (a pair of names);
 - before it: a word that is followed by a person in posts ("like X", "and X", "with X",
   "ft X", "vs X", "love X", "support X", "thank you X", "meet X").
 A word right after a word for someone close ("my cousin zibbyloo", "my boy xKrennz", "my
@@ -42,6 +43,10 @@ _TRIPLE = re.compile(r"(.)\1\1")
 _AFTER = re.compile(
     r"\s?['’]\s?s\b|\s(?:is|was|has|had|says|said|did|does|knew|knows|looks|thinks|"
     r"will|would|can|could|gets|got|makes|made|just|and|&)\b"
+    # a verb of his or hers ("Zorbulon continues his streak"), a vocative ("Zorbulon my
+    # brother")
+    r"|\s[a-z]{2,}\s(?:his|her|himself|herself)\b"
+    r"|\s(?i:my|ma)\s(?i:brother|bro|sister|sis|man|dude|guy|friend|boy|girl|homie)\b"
 )
 _BEFORE = re.compile(
     r"\b(?i:like|and|&|with|ft|feat|featuring|vs|love|loved|loves|hate|hated|hates|support|"
