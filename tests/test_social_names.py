@@ -41,6 +41,8 @@ def masked_values(redactor: TextRedactor, text: str) -> list[str]:
         # a verb of his or hers after it, a vocative
         ("Zorbulon continues his streak", ["Zorbulon"]),
         ("Quenvik my brother we miss you", ["Quenvik"]),
+        # a comment to a video's maker
+        ("nice vid Zorbulon you rock", ["Zorbulon"]),
         # the name or handle before "aka"; "Lord" as a title
         ("you should summon quenbot99 aka Zib", ["quenbot99", "Zib"]),
         ("jokes about Lord Vishnu again", ["Lord Vishnu"]),
@@ -77,6 +79,7 @@ def test_names_of_social_posts_are_masked(
         "thanks guys !",  # everyday words after a greeting
         "the Lord of the Rings",
         "Tomorrow my man",
+        "great video Thanks",  # an everyday word after the cue
         "see you at 5 - Monday works",  # a dash inside a sentence
         "ok aka whatever",
         "call me maybe",
