@@ -30,6 +30,7 @@ Words inside handles, emails, URLs and file names are left to their own recogniz
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import NamedTuple
 
 from presidio_analyzer import RecognizerResult
@@ -191,7 +192,7 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
         lex = self.lexicon
         starts = {f.start for f in found}
         mates: list[RecognizerResult] = []
-        for items in _lists(text, words) + _lists(text, words, lower=True):
+        for items in _lists(text, words):
             named = [
                 w for w in items
                 if w.start in starts or (lex.is_name(w.folded) and not lex.is_word(w.folded))
@@ -440,24 +441,29 @@ _LIST_GAP = re.compile(r",\s|,?\s(?:and|or|&)\s")
 _CONNECTORS = frozenset({"and", "or"})
 
 
-def _lists(text: str, words: list[_Word], lower: bool = False) -> list[list[_Word]]:
-    """Runs of three or more single words joined by list gaps, capitalised (or, with
-    ``lower``, in lower case: "smit, zhang and edwards")."""
-
-    def shaped(word: _Word) -> bool:
-        return word.text.islower() if lower else is_capitalised(word.text)
-
+def _lists(text: str, words: list[_Word]) -> list[list[_Word]]:
+    """Runs of three or more single words joined by list gaps, all capitalised or all in
+    lower case ("Ann, Kyle, Dawn and Seth", "smit, zhang and edwards")."""
+    seq = [w for w in words if w.folded not in _CONNECTORS]
+    # Whether the gap after each word is a list gap; a list gap is 2 to 6 characters long,
+    # so the one-space gaps of prose are settled without the regex.
+    linked = [
+        2 <= right.start - left.end <= 6
+        and _LIST_GAP.fullmatch(text, left.end, right.start) is not None
+        for left, right in pairwise(seq)
+    ]
     lists: list[list[_Word]] = []
-    current: list[_Word] = []
-    for word in (w for w in words if w.folded not in _CONNECTORS):
-        if shaped(word) and current and _LIST_GAP.fullmatch(text[current[-1].end : word.start]):
-            current.append(word)
-            continue
+    for shaped in (is_capitalised, str.islower):
+        current: list[_Word] = []
+        for k, word in enumerate(seq):
+            if current and linked[k - 1] and shaped(word.text):
+                current.append(word)
+                continue
+            if len(current) >= 3:
+                lists.append(current)
+            current = [word] if k < len(linked) and linked[k] and shaped(word.text) else []
         if len(current) >= 3:
             lists.append(current)
-        current = [word] if shaped(word) else []
-    if len(current) >= 3:
-        lists.append(current)
     return lists
 
 
