@@ -97,9 +97,15 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
     ) -> list[RecognizerResult]:
         words = [_word(m.start(), m.group()) for m in WORD.finditer(text)]
         results: list[RecognizerResult] = []
+        first = self.lexicon.first
         i = 0
         while i < len(words):
-            found = self._name_at(text, words, i) if self._free(text, words[i]) else None
+            word = words[i]
+            # Most words: lower case, no title, no first name; _name_at finds nothing there.
+            if word.text.islower() and word.folded not in first and word.folded not in TITLES:
+                i += 1
+                continue
+            found = self._name_at(text, words, i) if self._free(text, word) else None
             if found is None:
                 i += 1
                 continue
