@@ -197,6 +197,9 @@ class DetectionConfig(_Strict):
     # non-name words (redactors/namewords.py); it applies when PERSON is the only entity NER
     # is wanted for. false: NER on every text, as plain Presidio.
     ner_prefilter: bool = True
+    # Mask famous people by name, in any case ("trump", "lebron", "bruno mars"): a
+    # hand-compiled list of ~2,150 public figures (redactors/recognizers/public_figure.py).
+    public_figures: bool = True
     # Where context words ("phone", "card") are matched against lemmas: "table", the lower-case
     # word with the context words' inflections (redactors/context_lemmas.py: no tagger or
     # lemmatizer run, the same findings on every corpus in the repo); "model", spaCy's.

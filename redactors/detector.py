@@ -33,6 +33,7 @@ from redactors.recognizers import (
     GatedPhoneRecognizer,
     GatedUrlRecognizer,
     OfflineEmailRecognizer,
+    PublicFigureRecognizer,
     custom_recognizers,
 )
 from redactors.recognizers.directory_name import DirectoryNameRecognizer
@@ -74,6 +75,8 @@ def registry(config: DetectionConfig, nlp_engine: object | None) -> RecognizerRe
         gated[type(r)](r) if type(r) in gated else r for r in registry.recognizers
     ]
     for recognizer in custom_recognizers(config.language):
+        if isinstance(recognizer, PublicFigureRecognizer) and not config.public_figures:
+            continue
         registry.add_recognizer(recognizer)
     use_regions(registry.recognizers, config.phone_regions)
     if config.countries is not None:

@@ -15,7 +15,8 @@ the model finds "Ann Lee". Masking the pieces leaves the rest visible ("Shauném
    words are names too ("Eric Plumtree ... Plumtree");
 4. overlapping or touching PERSON findings merge into one, so a shorter span never wins
    over a longer one covering the same name.
-Findings of the deny list and of the user directory are never dropped.
+Findings of the deny list, of the user directory and of the list of public figures (which
+has its own rules for names that are everyday words: "trump") are never dropped.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from redactors.recognizers.name_lexicon import (
 
 PERSON = "PERSON"
 # Recognizers whose PERSON findings are names by configuration, never second-guessed.
-_TRUSTED_PREFIXES = ("DenyList", "DirectoryNameRecognizer")
+_TRUSTED_PREFIXES = ("DenyList", "DirectoryNameRecognizer", "PublicFigureRecognizer")
 _MODEL_PREFIX = "SpacyRecognizer"
 _INNER = "'’-"
 _POSSESSIVES = ("'s", "’s")

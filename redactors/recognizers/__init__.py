@@ -17,6 +17,7 @@
 | lexicon_name.py | LexiconNameRecognizer (multi-locale names; lists: name_lexicon.py) | PERSON |
 | ner_name.py | NerNameRecognizer (model ORG/GPE/NORP spans with name evidence) | PERSON |
 | cued_name.py | CuedNameRecognizer (unknown capitalised words next to a person cue) | PERSON |
+| public_figure.py | PublicFigureRecognizer (famous people by name, any case) | PERSON |
 
 ``CUSTOM_RECOGNIZERS`` is the list ``custom_recognizers`` builds from; Presidio's own are
 replaced by their offline/gated versions in ``redactors.detector.base_registry``.
@@ -39,6 +40,7 @@ from redactors.recognizers.mention import UserMentionRecognizer
 from redactors.recognizers.ner_name import NerNameRecognizer
 from redactors.recognizers.phone import GatedPhoneRecognizer
 from redactors.recognizers.possible_phone import PossiblePhoneRecognizer
+from redactors.recognizers.public_figure import PublicFigureRecognizer
 from redactors.recognizers.secret import SecretRecognizer
 from redactors.recognizers.street_address import StreetAddressRecognizer
 from redactors.recognizers.text_gates import url_gate
@@ -58,6 +60,7 @@ CUSTOM_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
     LexiconNameRecognizer,
     NerNameRecognizer,
     CuedNameRecognizer,
+    PublicFigureRecognizer,
 )
 
 
@@ -81,6 +84,7 @@ __all__ = [
     "NerNameRecognizer",
     "OfflineEmailRecognizer",
     "PossiblePhoneRecognizer",
+    "PublicFigureRecognizer",
     "SecretRecognizer",
     "StreetAddressRecognizer",
     "TextOnlyRecognizer",

@@ -23,8 +23,8 @@ _NAME_WORD = r"\p{Lu}[\p{L}'’-]*\p{Ll}[\p{L}'’-]*"
 
 class ChatAddressRecognizer(GroupRegexRecognizer):
     """Names right after words that address, introduce or point at a person in chat ("thx
-    Maria", "ask for Hector", "cc Ann Lee", "my name is Noémie"), which a news-trained NER
-    model often misses in short informal messages."""
+    Maria", "ask for Hector", "cc Ann Lee", "my name is Noémie", "nice vid Zorbulon"), which
+    a news-trained NER model often misses in short informal messages."""
 
     ENTITY = "PERSON"
     ENGINE: ClassVar[Any] = regex
@@ -34,7 +34,10 @@ class ChatAddressRecognizer(GroupRegexRecognizer):
             r"(?i:\b(?:hi|hey|hello|thanks|thank you|thx|ty|cc|ping|ask|ask for|dear|bye|"
             r"congrats|shout ?out to|talk to|talked to|tell|told|thanks to|with|from|by|met|"
             r"my name is|name is|name's|call me|calls me|this is|i'm|i am|"
-            r"good morning|good night)\s+)"
+            r"good morning|good night|"
+            # comments under a video or post, to its maker: "nice vid Zorbulon"
+            r"(?:nice|great|good|awesome|amazing|cool|best|excellent|love your|love the)\s+"
+            r"(?:vid|vids|video|videos|vlog|vlogs|stream|song|poem|edit|content|channel))\s+)"
             rf"({_NAME_WORD}(?:\s+{_NAME_WORD})?)",
             0.5,
         )

@@ -15,6 +15,11 @@ model; its findings are PERSON:
   that is no everyday word: "Will Rogers", not "Will Do" (0.7);
 - in lower case, a first name of at least four letters that is no everyday word
   ("samantha", "larry lombardo") (0.55 alone, 0.65 with a surname);
+- a lower-case word no list knows, after a strong cue: introduced ("my name is zelvina",
+  "call me trosk"), addressed and then punctuation ("hey trosk !", "thank you zelvina,"),
+  or paired with a name found here ("emma and kaylix") (0.56);
+- at the end of a post, who said a quote: "~ Zelvina Orr #quotes", "… right." - Tazmirra"
+  (one to three capitalised words, not all everyday words) (0.57);
 - a hashtag that spells a name in camel case ("#DonaldSterling", "#TeamPhil", or two or
   three parts that are no everyday words, one a surname: "#ZelphaMorrison") or opens
   with a first name in lower case ("#jamesyboy") (0.6).
@@ -25,6 +30,7 @@ Words inside handles, emails, URLs and file names are left to their own recogniz
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from typing import NamedTuple
 
 from presidio_analyzer import RecognizerResult
@@ -44,6 +50,7 @@ from redactors.recognizers.name_lexicon import (
     lexicon,
 )
 
+_TRIPLE = re.compile(r"(.)\1\1")
 _HASHTAG = re.compile(r"(?<![\w#])#([A-Za-z][A-Za-z0-9]{3,})")
 _CAMEL_PART = re.compile(r"[A-Z]{2,}(?![a-z])|[A-Z][a-z]+|[a-z]+|\d+")
 # A word glued to these is part of a handle, address, path or identifier, not prose.
@@ -73,6 +80,8 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
     LOWER_FIRST_NAME_SCORE = 0.55
     HASHTAG_SCORE = 0.6
     SURNAME_SCORE = 0.55
+    CUED_LOWER_SCORE = 0.56
+    ATTRIBUTION_SCORE = 0.57
     MIN_LOWER_CHARS = 4
 
     def __init__(self, supported_language: str = "en") -> None:
@@ -88,9 +97,15 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
     ) -> list[RecognizerResult]:
         words = [_word(m.start(), m.group()) for m in WORD.finditer(text)]
         results: list[RecognizerResult] = []
+        first = self.lexicon.first
         i = 0
         while i < len(words):
-            found = self._name_at(text, words, i) if self._free(text, words[i]) else None
+            word = words[i]
+            # Most words: lower case, no title, no first name; _name_at finds nothing there.
+            if word.text.islower() and word.folded not in first and word.folded not in TITLES:
+                i += 1
+                continue
+            found = self._name_at(text, words, i) if self._free(text, word) else None
             if found is None:
                 i += 1
                 continue
@@ -99,7 +114,81 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
             i = last + 1
         results += self._list_mates(text, words, results)
         results += self._hashtags(text)
+        results += self._cued_lower(text, words, results)
+        results += self._attribution(text)
         return results
+
+    def _attribution(self, text: str) -> list[RecognizerResult]:
+        """Who said a quote, at the end of a post: "... worrying. ~ Zelvina Orr #quotes",
+        "... right." - Tazmirra" (after "-" only when a sentence or quote ends before it)."""
+        match = None
+        for mark in _ATTRIBUTION_MARKS:
+            at = text.rfind(mark)
+            if at >= 0 and (match := _ATTRIBUTION.match(text, at)) is not None:
+                break
+        if match is None:
+            return []
+        name = match.group(2)
+        lex = self.lexicon
+        if all(
+            lex.is_common(folded) or folded in lex.sentence_starts or folded in _NO_AUTHOR
+            for folded in map(fold, WORD.findall(name))
+        ):
+            return []
+        return [self._result(match.start(2), match.end(2), self.ATTRIBUTION_SCORE, "attribution")]
+
+    def _cued_lower(
+        self, text: str, words: list[_Word], found: list[RecognizerResult]
+    ) -> list[RecognizerResult]:
+        """Lower-case words no list knows, where a strong cue makes them a name: "my name
+        is zelvina", "hey trosk !", "emma and kaylix" (a known name on the other side)."""
+        spans: list[tuple[int, int]] = []
+        lowered = text.lower()
+        if "name" in lowered or "call" in lowered:
+            spans += [m.span(1) for m in _INTRODUCED.finditer(text)]
+        for i, word in enumerate(words[:-1]):
+            if word.folded not in _ADDRESS_CUES:
+                continue
+            # "you" only in "thank you", "love you", "miss you"
+            if word.folded == "you" and (i == 0 or words[i - 1].folded not in _BEFORE_YOU):
+                continue
+            nxt = words[i + 1]
+            if (
+                nxt.text.islower()
+                and text[word.end : nxt.start] == " "
+                and _ENDS_ADDRESS.match(text, nxt.end)
+            ):
+                spans.append((nxt.start, nxt.end))
+        starts = {f.start for f in found if text[f.start : f.start + 1].islower()}
+        if starts:
+            for i in range(len(words) - 2):
+                a, conj, b = words[i], words[i + 1], words[i + 2]
+                if conj.text not in _AND or not _pair_gap(text, a, conj, b):
+                    continue
+                for known, other in ((a, b), (b, a)):
+                    if known.start in starts and other.text.islower():
+                        spans.append((other.start, other.end))
+        if not spans:
+            return []
+        taken = {i for f in found for i in range(f.start, f.end)}
+        return [
+            self._result(start, end, self.CUED_LOWER_SCORE, "cued")
+            for start, end in dict.fromkeys(spans)
+            if start not in taken and self._unknown_lower(text[start:end])
+        ]
+
+    def _unknown_lower(self, word: str) -> bool:
+        """A lower-case word of letters that is no everyday word, opener or place."""
+        lex, folded = self.lexicon, fold(word)
+        return (
+            len(word) >= 3
+            and word.isalpha()
+            and word.islower()
+            and not _TRIPLE.search(word)  # "xxxxx", "sooo"
+            and not lex.is_word(folded)
+            and folded not in lex.sentence_starts
+            and not lex.is_place(folded)
+        )
 
     def _list_mates(
         self, text: str, words: list[_Word], found: list[RecognizerResult]
@@ -109,7 +198,7 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
         lex = self.lexicon
         starts = {f.start for f in found}
         mates: list[RecognizerResult] = []
-        for items in _lists(text, words) + _lists(text, words, lower=True):
+        for items in _lists(text, words):
             named = [
                 w for w in items
                 if w.start in starts or (lex.is_name(w.folded) and not lex.is_word(w.folded))
@@ -325,6 +414,34 @@ def _opens_sentence(text: str, start: int) -> bool:
     return not before or before[-1] in ".!?;\"\n-–—(\u201c" or text[start - 1] == "\n"
 
 
+# Strong cues for a lower-case name. Introduced: "my name is zelvina", "call me trosk".
+_INTRODUCED = re.compile(
+    r"\b(?i:my name is|my name's|my names|name's|call me|they call me|i'm called|"
+    r"i am called)\s+([a-z][a-z'’-]*)(?![\w@/=.])"
+)
+# Addressed, then punctuation or the end: "hey trosk !", "thank you zelvina,", "wow trosk".
+_ADDRESS_CUES = frozenset("hey hi hello hiya yo thanks you thx ty wow omg congrats bye".split())
+_BEFORE_YOU = frozenset({"thank", "love", "miss"})
+_ENDS_ADDRESS = re.compile(r"\s*(?:[,!?.:;)]|\Z)")
+_AND = frozenset({"and", "&"})
+_ATTRIBUTION_MARKS = ("~", "-", "—", "―")
+
+
+_NO_AUTHOR = frozenset({"anonymous", "unknown", "anon"})
+# A quote's author at the end of a post, before hashtags and links only: "~ Name",
+# "― Name", or "- Name" right after a sentence or quote ends.
+_ATTRIBUTION = re.compile(
+    r"(~|[―—]|(?<=[.!?\"”’'] )-|(?<=[.!?\"”’'])-)\s*"
+    r"([A-Z][a-z]+(?:[’'-][A-Za-z]+)?(?: [A-Z][a-z]+(?:[’'-][A-Za-z]+)?){0,2})"
+    r"\s*(?:(?:#\w+|https?://\S+)\s*)*\Z"
+)
+
+
+def _pair_gap(text: str, a: _Word, conj: _Word, b: _Word) -> bool:
+    """`a and b` with single spaces: "emma and kaylix"."""
+    return text[a.end : conj.start] == " " and text[conj.end : b.start] == " "
+
+
 # Between items of a list of capitalised single words: "A, B, C and D", "A, B & C".
 _LIST_GAP = re.compile(r",\s|,?\s(?:and|or|&)\s")
 _CONNECTORS = frozenset({"and", "or"})
@@ -338,26 +455,31 @@ def _may_hold_list(text: str) -> bool:
     return next(marks, None) is not None and next(marks, None) is not None
 
 
-def _lists(text: str, words: list[_Word], lower: bool = False) -> list[list[_Word]]:
-    """Runs of three or more single words joined by list gaps, capitalised (or, with
-    ``lower``, in lower case: "smit, zhang and edwards")."""
+def _lists(text: str, words: list[_Word]) -> list[list[_Word]]:
+    """Runs of three or more single words joined by list gaps, all capitalised or all in
+    lower case ("Ann, Kyle, Dawn and Seth", "smit, zhang and edwards")."""
     if not _may_hold_list(text):
         return []
+    seq = [w for w in words if w.folded not in _CONNECTORS]
+    # Whether the gap after each word is a list gap; a list gap is 2 to 6 characters long,
+    # so the one-space gaps of prose are settled without the regex.
+    linked = [
+        2 <= right.start - left.end <= 6
+        and _LIST_GAP.fullmatch(text, left.end, right.start) is not None
+        for left, right in pairwise(seq)
+    ]
     lists: list[list[_Word]] = []
-    current: list[_Word] = []
-    for word in words:
-        if word.folded in _CONNECTORS:
-            continue
-        shaped = word.text.islower() if lower else is_capitalised(word.text)
-        # fullmatch over [end, start) is fullmatch of the slice: the gap has no look-around
-        if shaped and current and _LIST_GAP.fullmatch(text, current[-1].end, word.start):
-            current.append(word)
-            continue
+    for shaped in (is_capitalised, str.islower):
+        current: list[_Word] = []
+        for k, word in enumerate(seq):
+            if current and linked[k - 1] and shaped(word.text):
+                current.append(word)
+                continue
+            if len(current) >= 3:
+                lists.append(current)
+            current = [word] if k < len(linked) and linked[k] and shaped(word.text) else []
         if len(current) >= 3:
             lists.append(current)
-        current = [word] if shaped else []
-    if len(current) >= 3:
-        lists.append(current)
     return lists
 
 

@@ -21,7 +21,7 @@ WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
 # Titles and honorifics before a name; the dot after them is optional.
 TITLES = frozenset(
     "mr mrs ms miss mx dr prof sir dame madam mme mlle herr frau sr sra srta dott dona don "
-    "rev fr capt sgt lt col gen".split()
+    "rev fr capt sgt lt col gen lord".split()
     # stage-name prefixes in posts: "Lil Wayne", "DJ Khaled", "MC Hammer"
     + "lil dj mc".split()
 )
