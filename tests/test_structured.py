@@ -225,6 +225,8 @@ def test_text_gates_change_no_finding(
         "card 4111-1111-1111-1111 or 4111111111111111 or ４１１１ １１１１ １１１１ １１１１",
         "ssn 078-05-1120, 078 05 1120, 078051120",
         "at 221B Baker Street, 9 oak st, 42\tElm Drive, 1600 PENNSYLVANIA AVE, 7ｂ Main St",
+        "ping @ann_lee and <@U024BE7LH|ann>, card 2221 0012 3412 3456 or 2720-9912-3412-3453",
+        "hosts 192.168.1.20 and 10.0.0.255/24, not v1.2 or 3.5",
     ]
     registry = redactor.detector.analyzer.registry
     gated = [
@@ -235,7 +237,8 @@ def test_text_gates_change_no_finding(
     names = {recognizer.name for recognizer, _ in gated}
     assert {"PhoneRecognizer", "UsSsnRecognizer", "IbanRecognizer", "IpRecognizer"} <= names
     assert {"CreditCardRecognizer", "OfflineEmailRecognizer", "UrlRecognizer"} <= names
-    assert "StreetAddressRecognizer" in names
+    assert {"StreetAddressRecognizer", "UserMentionRecognizer"} <= names
+    assert "Mastercard2SeriesRecognizer" in names
     skipped = 0
     for recognizer, gate in gated:
         entities = recognizer.supported_entities
@@ -280,6 +283,7 @@ def test_group_regex_gates_change_no_finding(dev_texts: list[str], chat_texts: l
     """A GroupRegexRecognizer's GATE (one scan instead of one per rule) never turns away a
     text any of its rules matches: gated findings equal the rules' own, on eval and chat
     texts and on one text per rule (invented credentials)."""
+    from redactors.recognizers.date_of_birth import DateOfBirthRecognizer
     from redactors.recognizers.secret import SecretRecognizer
 
     edges = [
@@ -290,8 +294,12 @@ def test_group_regex_gates_change_no_finding(dev_texts: list[str], chat_texts: l
         "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
         "password: hunter2xyz, PASSWD IS = s3cr3t99, api key=abcdef123, Token:qwerty12",
     ]
+    edges += [
+        "born on 12/03/1990, D.O.B: 1990-03-12; Birthday is March 3, 1990",
+        "birth date: 3rd May 1990, dob 03.05.90",
+    ]
     texts = dev_texts + chat_texts + edges
-    gated = [SecretRecognizer()]
+    gated = [SecretRecognizer(), DateOfBirthRecognizer()]
     for recognizer in gated:
         assert recognizer._gate is not None
         skipped = 0

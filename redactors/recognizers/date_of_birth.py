@@ -24,6 +24,7 @@ class DateOfBirthRecognizer(GroupRegexRecognizer):
 
     ENTITY = "DATE_OF_BIRTH"
     FLAGS = re.IGNORECASE
+    GATE = r"born|d\.?o\.?b|birth"  # what each of the rule's cues holds
     RULES: ClassVar[list[tuple[str, str, float]]] = [
         (
             "dob_in_context",

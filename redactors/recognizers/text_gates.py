@@ -16,8 +16,11 @@ Presidio's patterns (presidio-analyzer 2.2), since chat is full of lone digits (
   matches it;
 - IBAN: a country code and check digits, ``[A-Z]{2}[0-9]{2}``, matched with the
   recognizer's own flags (IGNORECASE only if it was given);
-- IP: an IPv4 address holds a digit, a dot and a digit (``[0-9]\\.[0-9]``); every IPv6
-  pattern but one holds "::", and that one (eight groups) seven colons;
+- IP: an IPv4 address (alone or inside an IPv6 one) holds three dots between 1-3 digit
+  octets (``[0-9]\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]``); every IPv6 pattern but one holds
+  "::", and that one (eight groups) seven colons;
+- this project's 2-series Mastercard pattern: four digits too (``2`` and three more);
+- this project's @-mentions (``UserMentionRecognizer``): an "@";
 - this project's US street addresses (``StreetAddressRecognizer``): each of its patterns
   starts with a house number, an optional letter and a blank (``\\d[a-z]?\\s``, any case).
 A gate applies only while the recognizer holds its class's own patterns (a deny list or a
@@ -48,6 +51,8 @@ from presidio_analyzer.predefined_recognizers import (
     UsSsnRecognizer,
 )
 
+from redactors.recognizers.card import Mastercard2SeriesRecognizer
+from redactors.recognizers.mention import UserMentionRecognizer
 from redactors.recognizers.street_address import StreetAddressRecognizer
 
 _DIGIT = re.compile(r"\d")  # Unicode digits: a superset of [0-9]
@@ -68,7 +73,7 @@ def has_at(text: str) -> bool:
 # What each of Presidio's SSN patterns holds: "123-45", "123 45 ", "12345-", "123-456789",
 # "123456789".
 _SSN_PARTS = re.compile(r"[0-9]{3}(?:[- .][0-9]{2}|[0-9]{2}-|-[0-9]{6}|[0-9]{6})")
-_DIGIT_DOT_DIGIT = re.compile(r"[0-9]\.[0-9]")
+_DOTTED_QUAD = re.compile(r"[0-9]\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]")
 
 
 def may_hold_ssn(text: str) -> bool:
@@ -76,7 +81,7 @@ def may_hold_ssn(text: str) -> bool:
 
 
 def may_hold_ip(text: str) -> bool:
-    if "::" in text or _DIGIT_DOT_DIGIT.search(text) is not None:
+    if "::" in text or _DOTTED_QUAD.search(text) is not None:
         return True
     return text.count(":") >= 7
 
@@ -100,7 +105,15 @@ _PATTERN_GATES: tuple[tuple[type[PatternRecognizer], Callable[[str], bool]], ...
 def _pattern_gate(recognizer: PatternRecognizer) -> Callable[[str], bool] | None:
     """The stricter gate of a recognizer holding exactly Presidio's patterns of its class
     (module doc); None for any other."""
-    for kind in (UsSsnRecognizer, IbanRecognizer, CreditCardRecognizer, IpRecognizer):
+    kinds = (
+        UsSsnRecognizer,
+        IbanRecognizer,
+        Mastercard2SeriesRecognizer,
+        CreditCardRecognizer,
+        IpRecognizer,
+        UserMentionRecognizer,
+    )
+    for kind in kinds:
         own = getattr(type(recognizer), "PATTERNS", None)
         if own is kind.PATTERNS and isinstance(recognizer, kind):
             break
@@ -113,7 +126,9 @@ def _pattern_gate(recognizer: PatternRecognizer) -> Callable[[str], bool] | None
         return may_hold_ssn
     if kind is IpRecognizer:
         return may_hold_ip
-    if kind is CreditCardRecognizer:
+    if kind is UserMentionRecognizer:
+        return has_at
+    if kind in (CreditCardRecognizer, Mastercard2SeriesRecognizer):
         return _searcher(r"\d{4}", flags)
     return _searcher(r"[A-Z]{2}[0-9]{2}", flags)
 
