@@ -163,13 +163,22 @@ def test_no_nlp_needed():
     assert not recognizer.context
 
 
-def test_typed_number_after_finds_what_finditer_finds(
+def test_anchor_searches_find_what_finditer_finds(
     dev_texts: list[str], chat_texts: list[str]
 ) -> None:
-    """The windowed search (intl_address.typed_number_after) returns the pattern's own
+    """The windowed search (intl_address.typed_number_after) and the searches from digit
+    runs (``matches_from``: house-number-first patterns) return the patterns' own
     ``finditer`` matches: on eval, chat and PII-dense texts and on layouts at its edges
     (tabs, runs of blanks, four name words, matches next to each other)."""
-    from redactors.recognizers.intl_address import TYPED_NUMBER_AFTER, typed_number_after
+    from redactors.recognizers.intl_address import (
+        _US_ANCHORS,
+        TYPED_NUMBER_AFTER,
+        TYPED_NUMBER_FIRST,
+        UNTYPED_NUMBER_FIRST,
+        digit_run_starts,
+        matches_from,
+        typed_number_after,
+    )
     from redactors.testing.synth import generate_sample
 
     dense = generate_sample(seed=7, n_users=20, n_messages=600, n_posts=0, message_mix="pii_dense")
@@ -181,10 +190,20 @@ def test_typed_number_after_finds_what_finditer_finds(
         "ul. Zuchów 65 and Alt Reinickendorf Str. 63/2",
         "Bahnhofstraße 1 Bahnhofstraße 2\nKirchweg 3-5",
     ]
+    edges += [
+        "12 rue de la Paix, 5 avenue Foch; 221B Baker Street and 742 EVERGREEN TERRACE",
+        "x12 Main St, #12 Main St, 3.12 Main St, 1990s Main St\n30 N. Stadion\n262 Pavlou Drandaki",
+        "１２ Main Street and ٣ Oak Ave",  # digits of other scripts
+    ]
     texts = dev_texts + chat_texts + dense.messages["text"].to_list() + edges
     matched = 0
     for text in texts:
         expected = [m.span() for m in TYPED_NUMBER_AFTER.finditer(text)]
         assert [m.span() for m in typed_number_after(text)] == expected, text
         matched += bool(expected)
-    assert matched > 5  # the edges and the dense mix hold typed streets
+        numbers = digit_run_starts(text)
+        for pattern in (TYPED_NUMBER_FIRST, UNTYPED_NUMBER_FIRST, *_US_ANCHORS):
+            expected = [m.span() for m in pattern.finditer(text)]
+            assert [m.span() for m in matches_from(pattern, text, numbers)] == expected, text
+            matched += bool(expected)
+    assert matched > 20  # the edges and the dense mix hold streets of each kind

@@ -119,16 +119,32 @@ def typed_number_after(text: str) -> list[re.Match[str]]:
     for digit in _SPACE_DIGIT.finditer(text):
         low = _pieces_back(text, digit.start(), _PIECES_BEFORE_NUMBER)
         starts.extend(m.start() for m in _LETTER_WORD_START.finditer(text, low, digit.start()))
+    return matches_from(TYPED_NUMBER_AFTER, text, sorted(set(starts)))
+
+
+def matches_from(pattern: re.Pattern[str], text: str, starts: list[int]) -> list[re.Match[str]]:
+    """``pattern.finditer(text)`` for a pattern whose every match starts at one of ``starts``
+    (ascending) and is not empty: each start tried in order, after the last match's end."""
     found: list[re.Match[str]] = []
     after = 0
-    for start in sorted(set(starts)):
+    for start in starts:
         if start < after:
             continue
-        match = TYPED_NUMBER_AFTER.match(text, start)
+        match = pattern.match(text, start)
         if match is not None:
             found.append(match)
             after = match.end()
     return found
+
+
+# Where a pattern that opens with a house number (US street lines, TYPED_NUMBER_FIRST,
+# UNTYPED_NUMBER_FIRST) can match: each opens with ``\b\d`` or a look-behind refusing a
+# word character before the digit, so only where a run of digits starts.
+_DIGIT_RUN = re.compile(r"\d+")
+
+
+def digit_run_starts(text: str) -> list[int]:
+    return [m.start() for m in _DIGIT_RUN.finditer(text)]
 
 
 # The name words right before a type word ("Alt Reinickendorf Str. 63").
@@ -327,7 +343,8 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
             if match.group("separate") and not match.group("words") and start == match.start():
                 continue  # a type word and a number, no name: "Passage 4", "Via 2"
             found.append((start, match.end(), True))
-        for match in TYPED_NUMBER_FIRST.finditer(text):
+        numbers = digit_run_starts(text)
+        for match in matches_from(TYPED_NUMBER_FIRST, text, numbers):
             end = match.end()
             for word in re.finditer(_WORD, text[match.end("type") : end]):
                 if not _is_name_word(word.group(), any_case=match.group().islower()):
@@ -335,7 +352,8 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
                     break
             found.append((match.start(), end, True))
         for pattern in _US_ANCHORS:
-            found.extend((m.start(), m.end(), True) for m in pattern.finditer(text))
+            matches = matches_from(pattern, text, numbers)
+            found.extend((m.start(), m.end(), True) for m in matches)
         for pattern in (_PO_BOX, _MILITARY_POST):
             found.extend((m.start(), m.end(), True) for m in pattern.finditer(text))
         for match in ON_STREET.finditer(text):
@@ -351,7 +369,7 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
             start = _untyped_name_start(text, words.start(), match.start(), any_case)
             if start < match.start():
                 found.append((start, match.end(), introduced))
-        for match in UNTYPED_NUMBER_FIRST.finditer(text):
+        for match in matches_from(UNTYPED_NUMBER_FIRST, text, numbers):
             if _name_ok(match.group("name"), any_case=lower_case):
                 found.append((match.start(), match.end(), False))
         return found
