@@ -95,7 +95,7 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
-        words = [_word(m.start(), m.group()) for m in WORD.finditer(text)]
+        words = _words(text)
         results: list[RecognizerResult] = []
         first = self.lexicon.first
         i = 0
@@ -402,11 +402,20 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
         )
 
 
-def _word(start: int, text: str) -> _Word:
-    """A word without a possessive "'s" ("Kenneth's" is the name "Kenneth")."""
-    if len(text) > 3 and text[-2:] in ("'s", "’s", "'S"):
-        text = text[:-2]
-    return _Word(start, start + len(text), text, fold(text))
+_POSSESSIVES = frozenset({"'s", "’s", "'S"})
+
+
+def _words(text: str) -> list[_Word]:
+    """The text's words, each without a possessive "'s" ("Kenneth's" is the name
+    "Kenneth"); folded as ``name_lexicon.fold`` (inline: this runs on every word of every
+    text)."""
+    words = []
+    for match in WORD.finditer(text):
+        word, start = match.group(), match.start()
+        if len(word) > 3 and word[-2:] in _POSSESSIVES:
+            word = word[:-2]
+        words.append(_Word(start, start + len(word), word, word.replace("’", "'").casefold()))
+    return words
 
 
 def _opens_sentence(text: str, start: int) -> bool:
