@@ -9,6 +9,7 @@ import os
 import threading
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +60,22 @@ def test_running_server_is_used_as_is(monkeypatch: pytest.MonkeyPatch) -> None:
     assert os.environ["PREFECT_API_URL"] == "http://127.0.0.1:9/api"
 
 
+def _worker_takes(job: UnitJob) -> tuple[Any, dict[str, Any], list[str]]:
+    """What a new worker thread of the run gets from checked_engines: its engines, their
+    canary result, and whether it had to build them itself ("built")."""
+    builds: list[str] = []
+    taken: list[tuple[Any, dict[str, Any]]] = []
+
+    def worker() -> None:
+        worker_cache.__dict__.clear()
+        taken.append(checked_engines(job, SECRET_A, lambda: builds.append("built")))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    return taken[0][0], taken[0][1], builds
+
+
 def test_engines_built_ahead_serve_the_runs_worker_thread(
     sample_config: RunConfig, tmp_path: Path
 ) -> None:
@@ -69,19 +86,8 @@ def test_engines_built_ahead_serve_the_runs_worker_thread(
 
     ahead = _ahead[0]
     job = UnitJob(sample_config, str(tmp_path / "run"), ahead.engines.gate.decision_sha256)
-    builds: list[str] = []
-    taken: list[object] = []
-
-    def worker() -> None:
-        worker_cache.__dict__.clear()
-        engines, canaries = checked_engines(job, SECRET_A, lambda: builds.append("built"))
-        taken.append((engines, canaries))
-
-    thread = threading.Thread(target=worker)
-    thread.start()
-    thread.join()
+    engines, canaries, builds = _worker_takes(job)
     assert builds == []
-    engines, canaries = taken[0]  # type: ignore[misc]
     assert engines is ahead.engines
     assert canaries["status"] == "measured" and canaries["passed"]
     assert _ahead == []  # taken once: a second worker thread builds its own
@@ -101,20 +107,9 @@ def test_worker_waits_for_engines_still_building_in_the_background(
     from redactors.unit import _ahead_settled
 
     assert not _ahead_settled.is_set()  # a worker asking now waits
-    builds: list[str] = []
-    taken: list[object] = []
-
-    def worker() -> None:
-        worker_cache.__dict__.clear()
-        engines, canaries = checked_engines(job, SECRET_A, lambda: builds.append("built"))
-        taken.append((engines, canaries))
-
-    thread = threading.Thread(target=worker)
-    thread.start()  # while the builder is still loading the model
-    thread.join()
+    engines, canaries, builds = _worker_takes(job)  # while the builder loads the model
     builder.join()
     assert builds == []
-    engines, canaries = taken[0]  # type: ignore[misc]
     assert canaries["status"] == "measured" and canaries["passed"]
     assert engines.redactor.redact(["call Ann Lee at 212-555-0143"])[0].text != (
         "call Ann Lee at 212-555-0143"
