@@ -184,9 +184,6 @@ def keep_engines(config: RunConfig, secret: str | None, engines: Engines) -> Non
 # Engines built ahead of a run in this process (``build_ahead``), for its first worker thread.
 _ahead: list[WorkerEngines] = []
 _ahead_lock = threading.Lock()
-# Cleared while engines are built in the background (build_ahead_in_background).
-_ahead_settled = threading.Event()
-_ahead_settled.set()
 
 
 def build_ahead(config: RunConfig, secret: str | None) -> bool:
@@ -209,27 +206,8 @@ def build_ahead(config: RunConfig, secret: str | None) -> bool:
     return True
 
 
-def build_ahead_in_background(config: RunConfig, secret: str | None) -> threading.Thread:
-    """``build_ahead`` in a daemon thread, so the CLI goes on to start the flow: Prefect's
-    API calls wait on the server, not on this process's CPU. A worker asking for engines
-    meanwhile waits for this build instead of starting a second one."""
-    _ahead_settled.clear()
-
-    def build() -> None:
-        try:
-            build_ahead(config, secret)
-        finally:
-            _ahead_settled.set()
-
-    thread = threading.Thread(target=build, name="redact-build-ahead", daemon=True)
-    thread.start()
-    return thread
-
-
 def _take_ahead(key: tuple[Any, ...], run: str) -> WorkerEngines | None:
-    """The engines built ahead, if they fit ``key``: taken once (engines serve one thread).
-    Waits for a build still running in the background."""
-    _ahead_settled.wait()
+    """The engines built ahead, if they fit ``key``: taken once (engines serve one thread)."""
     with _ahead_lock:
         if not _ahead or _ahead[0].key != key:
             return None

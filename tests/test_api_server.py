@@ -93,30 +93,6 @@ def test_engines_built_ahead_serve_the_runs_worker_thread(
     assert _ahead == []  # taken once: a second worker thread builds its own
 
 
-def test_worker_waits_for_engines_still_building_in_the_background(
-    sample_config: RunConfig, tmp_path: Path
-) -> None:
-    """The CLI builds in the background while the flow starts: a worker thread that asks
-    first waits for that build and takes it, instead of loading the model a second time."""
-    from redactors.unit import _ahead, build_ahead_in_background
-
-    assert build_ahead(sample_config, SECRET_A)  # to learn the registry's digest
-    job = UnitJob(sample_config, str(tmp_path / "run"), _ahead[0].engines.gate.decision_sha256)
-    _ahead.clear()
-    builder = build_ahead_in_background(sample_config, SECRET_A)
-    from redactors.unit import _ahead_settled
-
-    assert not _ahead_settled.is_set()  # a worker asking now waits
-    engines, canaries, builds = _worker_takes(job)  # while the builder loads the model
-    builder.join()
-    assert builds == []
-    assert canaries["status"] == "measured" and canaries["passed"]
-    assert engines.redactor.redact(["call Ann Lee at 212-555-0143"])[0].text != (
-        "call Ann Lee at 212-555-0143"
-    )
-    assert _ahead == []
-
-
 def test_engines_built_ahead_are_not_taken_by_another_run(
     sample_config: RunConfig, tmp_path: Path
 ) -> None:
