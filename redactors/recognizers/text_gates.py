@@ -62,10 +62,6 @@ def has_digit(text: str) -> bool:
     return _DIGIT.search(text) is not None
 
 
-def has_digit_or_colon(text: str) -> bool:
-    return ":" in text or has_digit(text)
-
-
 def has_at(text: str) -> bool:
     return "@" in text
 
@@ -93,44 +89,35 @@ def _searcher(pattern: str, flags: int) -> Callable[[str], bool]:
     return lambda text: compiled.search(text) is not None
 
 
-_PATTERN_GATES: tuple[tuple[type[PatternRecognizer], Callable[[str], bool]], ...] = (
-    (UsSsnRecognizer, has_digit),
-    (IbanRecognizer, has_digit),
-    (CreditCardRecognizer, has_digit),  # and its subclasses with their own digit patterns
-    (IpRecognizer, has_digit_or_colon),
-    (EmailRecognizer, has_at),
-)
+def _four_digits(flags: int) -> Callable[[str], bool]:
+    return _searcher(r"\d{4}", flags)
 
 
-def _pattern_gate(recognizer: PatternRecognizer) -> Callable[[str], bool] | None:
-    """The stricter gate of a recognizer holding exactly Presidio's patterns of its class
-    (module doc); None for any other."""
-    kinds = (
-        UsSsnRecognizer,
-        IbanRecognizer,
-        Mastercard2SeriesRecognizer,
-        CreditCardRecognizer,
-        IpRecognizer,
-        UserMentionRecognizer,
-    )
-    for kind in kinds:
-        own = getattr(type(recognizer), "PATTERNS", None)
+# The gate of each pattern recognizer, built from its regex flags (module doc); it applies
+# only to a recognizer holding exactly its class's own patterns.
+_OWN_PATTERN_GATES: dict[type[PatternRecognizer], Callable[[int], Callable[[str], bool]]] = {
+    UsSsnRecognizer: lambda flags: may_hold_ssn,
+    IbanRecognizer: lambda flags: _searcher(r"[A-Z]{2}[0-9]{2}", flags),
+    CreditCardRecognizer: _four_digits,
+    Mastercard2SeriesRecognizer: _four_digits,
+    IpRecognizer: lambda flags: may_hold_ip,
+    EmailRecognizer: lambda flags: has_at,
+    UserMentionRecognizer: lambda flags: has_at,
+    StreetAddressRecognizer: lambda flags: _searcher(r"\d(?i:[a-z])?\s", flags),
+}
+
+
+def _own_patterns_gate(recognizer: PatternRecognizer) -> Callable[[str], bool] | None:
+    """The gate of a recognizer whose class is in ``_OWN_PATTERN_GATES`` (or inherits its
+    patterns from one) and that holds exactly those patterns; None for any other (a deny
+    list, a user's patterns, a subclass with patterns of its own not in the table)."""
+    own = getattr(type(recognizer), "PATTERNS", None)
+    for kind, make in _OWN_PATTERN_GATES.items():
         if own is kind.PATTERNS and isinstance(recognizer, kind):
-            break
-    else:
-        return None
-    if [p.regex for p in recognizer.patterns] != [p.regex for p in kind.PATTERNS]:
-        return None
-    flags = recognizer.global_regex_flags
-    if kind is UsSsnRecognizer:
-        return may_hold_ssn
-    if kind is IpRecognizer:
-        return may_hold_ip
-    if kind is UserMentionRecognizer:
-        return has_at
-    if kind in (CreditCardRecognizer, Mastercard2SeriesRecognizer):
-        return _searcher(r"\d{4}", flags)
-    return _searcher(r"[A-Z]{2}[0-9]{2}", flags)
+            if [p.regex for p in recognizer.patterns] != [p.regex for p in own]:
+                return None
+            return make(recognizer.global_regex_flags)
+    return None
 
 
 # Every pattern of Presidio's URL recognizer holds this, then its list of top-level domains
@@ -183,20 +170,10 @@ def _url_text_gate(recognizer: UrlRecognizer) -> Callable[[str], bool] | None:
 
 def text_gate(recognizer: EntityRecognizer) -> Callable[[str], bool] | None:
     """False for a text the recognizer cannot find anything in; None: no gate known."""
-    if isinstance(recognizer, StreetAddressRecognizer):
-        own = [p.regex for p in StreetAddressRecognizer.PATTERNS]
-        if [p.regex for p in recognizer.patterns] == own:
-            return _searcher(r"\d(?i:[a-z])?\s", recognizer.global_regex_flags)
-        return None
     if isinstance(recognizer, PhoneRecognizer):
         return has_digit  # phonenumbers' matcher finds nothing without a digit
     if isinstance(recognizer, UrlRecognizer):
         return _url_text_gate(recognizer)
-    if isinstance(recognizer, PatternRecognizer) and (strict := _pattern_gate(recognizer)):
-        return strict
-    for kind, gate in _PATTERN_GATES:
-        if isinstance(recognizer, kind) and isinstance(recognizer, PatternRecognizer):
-            own = getattr(type(recognizer), "PATTERNS", None) or []
-            if own and [p.regex for p in recognizer.patterns] == [p.regex for p in own]:
-                return gate
+    if isinstance(recognizer, PatternRecognizer):
+        return _own_patterns_gate(recognizer)
     return None
