@@ -407,14 +407,13 @@ _POSSESSIVES = frozenset({"'s", "’s", "'S"})
 
 def _words(text: str) -> list[_Word]:
     """The text's words, each without a possessive "'s" ("Kenneth's" is the name
-    "Kenneth"); folded as ``name_lexicon.fold`` (inline: this runs on every word of every
-    text)."""
+    "Kenneth")."""
     words = []
     for match in WORD.finditer(text):
         word, start = match.group(), match.start()
         if len(word) > 3 and word[-2:] in _POSSESSIVES:
             word = word[:-2]
-        words.append(_Word(start, start + len(word), word, word.replace("’", "'").casefold()))
+        words.append(_Word(start, start + len(word), word, fold(word)))
     return words
 
 
