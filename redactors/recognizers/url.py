@@ -55,6 +55,7 @@ class GatedUrlRecognizer(UrlRecognizer):
         self.global_regex_flags = base.global_regex_flags
         self.version = base.version
         self.score_thresholds = base.score_thresholds
+        self.gate = url_gate(self.patterns)
 
     def analyze(
         self,
