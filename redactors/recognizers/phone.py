@@ -61,6 +61,7 @@ a validating leniency); otherwise the recognizer is Presidio's.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 
@@ -145,7 +146,8 @@ class SharedText:
         # (string, region) -> the verified number (fields cleared as the matcher clears
         # them) or None; region None for a string parse reads without a region.
         self._verified: dict[tuple[str, str | None], PhoneNumber | None] = {}
-        self._regionless: dict[str, bool] = {}
+        # string -> its parse without a region, or None where parse needs one
+        self._regionless: dict[str, PhoneNumber | None] = {}
 
     def found_from(self, index: int) -> _Found:
         """``_find``'s search from index and its trim (region-free: text and pattern only)."""
@@ -236,15 +238,17 @@ class SharedText:
     def _is_regionless(self, candidate: str) -> bool:
         """Whether ``parse`` reads the string without a region: it then reads it the same in
         every valid region (module doc)."""
+        return self.parsed_alone(candidate) is not None
+
+    def parsed_alone(self, candidate: str) -> PhoneNumber | None:
+        """``parse(candidate)`` without a region, or None where it raises (no plus sign and
+        known country code: phonenumbers' _PLUS_CHARS are "+" and "＋")."""
         if candidate not in self._regionless:
-            regionless = False
-            if "+" in candidate or "\uff0b" in candidate:  # phonenumbers' _PLUS_CHARS
-                try:
-                    _pnm.parse(candidate, None, keep_raw_input=True)
-                    regionless = True
-                except NumberParseException:
-                    pass
-            self._regionless[candidate] = regionless
+            parsed = None
+            if "+" in candidate or "\uff0b" in candidate:
+                with contextlib.suppress(NumberParseException):
+                    parsed = _pnm.parse(candidate, None, keep_raw_input=True)
+            self._regionless[candidate] = parsed
         return self._regionless[candidate]
 
     def _parse_and_verify(self, candidate: str, region: str) -> PhoneNumber | None:
@@ -264,7 +268,6 @@ class SharedText:
 
 
 _GROUPING_CHECKER = PhoneNumberMatcher("", None)
-_NO_REGION = "not parsed without a region"
 
 
 def _trim(candidate: str) -> str:
@@ -343,20 +346,13 @@ class GatedPhoneRecognizer(PhoneRecognizer):
         # alone (Presidio reassigns the loop variable the same way; the matcher was already
         # built with the requested region), else the last one the loop held.
         shared = SharedText(text, self.leniency)
-        # a match's string -> its own region (region_code_for_number: None for a country
-        # code without one), _NO_REGION where it does not parse without a region
-        own_region: dict[str, str | None] = {}
         results: list[RecognizerResult] = []
         for region in self.supported_regions:
             for match in SharedMatcher(shared, region):
-                number = text[match.start : match.end]
-                if number not in own_region:
-                    try:
-                        parsed_number = phonenumbers.parse(number)
-                        own_region[number] = phonenumbers.region_code_for_number(parsed_number)
-                    except NumberParseException:
-                        own_region[number] = _NO_REGION
-                if own_region[number] != _NO_REGION:
-                    region = own_region[number]
+                # Presidio parses the match without a region; the shared text already did
+                # (every match string went through verified), keep_raw_input aside.
+                parsed_number = shared.parsed_alone(text[match.start : match.end])
+                if parsed_number is not None:
+                    region = phonenumbers.region_code_for_number(parsed_number)
                 results.append(self._get_recognizer_result(match, text, region, nlp_artifacts))
         return EntityRecognizer.remove_duplicates(results)
