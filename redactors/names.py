@@ -48,6 +48,11 @@ _POSSESSIVES = ("'s", "’s")
 # One capital and its dot right before a name: "J. ", "W . " (tokenised text).
 _INITIAL_BEFORE = re.compile(r"(?<![^\s(])[A-Z] ?\. \Z")
 _MAX_GROWN_PARTS = 3
+# Between a particle and what follows it: a blank, a hyphen, or a hyphen and a blank as
+# tokenised text has it ("al- Nujaifi").
+_PARTICLE_GAP = re.compile(r"- |-| ")
+# Particles written elided onto the name: "d'Alembert", "dell'Acqua".
+_ELIDED = frozenset({"d", "dell", "l"})
 _MIN_REPEAT_CHARS = 3
 # A word right after these belongs to a handle, tag, path or address.
 _GLUED = frozenset("@#/_.:=")
@@ -196,8 +201,16 @@ def _grow(text: str, finding: RecognizerResult, lex: NameLexicon) -> RecognizerR
         if folded in SUFFIXES:
             end = match.end() + (1 if text[match.end() : match.end() + 1] == "." else 0)
             break
-        if gap != " " or parts == _MAX_GROWN_PARTS or folded in PARTICLES:
+        if gap != " " or parts == _MAX_GROWN_PARTS:
             break
+        if folded in PARTICLES or _joined_particle(word):
+            # "Osama al-Nujaifi", "Robin van der Berg", "al- Nujaifi" (tokenised text): a
+            # particle belongs to the name only with a capitalised part after it
+            joined = _particle_run(text, match, lex)
+            if joined is None:
+                break
+            end, parts = joined, parts + 1
+            continue
         if word.islower() and _lower_name_part(text, finding, folded, lex):
             # "Mauro rossi", "Donald trump": a surname written in lower case
             end, parts = match.end(), parts + 1
@@ -212,6 +225,39 @@ def _grow(text: str, finding: RecognizerResult, lex: NameLexicon) -> RecognizerR
     return RecognizerResult(
         PERSON, start, end, finding.score, recognition_metadata=finding.recognition_metadata
     )
+
+
+def _joined_particle(word: str) -> bool:
+    """A particle and a capitalised name part in one word: "al-Nujaifi", "d'Alembert"."""
+    for mark in _INNER:
+        head, _, tail = word.partition(mark)
+        if tail and fold(head) in PARTICLES | _ELIDED and is_capitalised(tail):
+            return True
+    return False
+
+
+def _particle_run(text: str, particle: re.Match[str], lex: NameLexicon) -> int | None:
+    """Where a name part ends that follows particles starting at ``particle``: up to three
+    particles, joined by blanks or a hyphen, then a capitalised word that is no everyday
+    word; None when no such part follows."""
+    word = particle.group()
+    if _joined_particle(word):
+        tail = re.split(f"[{_INNER}]", word, maxsplit=1)[1]
+        return particle.end() if not lex.is_word(fold(tail)) else None
+    end = particle.end()
+    for _ in range(3):
+        gap = _PARTICLE_GAP.match(text, end)
+        following = WORD.match(text, gap.end()) if gap else None
+        if following is None:
+            return None
+        folded = fold(following.group())
+        if folded in PARTICLES:
+            end = following.end()
+            continue
+        if is_capitalised(following.group()) and not lex.is_word(folded):
+            return following.end()
+        return None
+    return None
 
 
 def _lower_name_part(

@@ -6,14 +6,17 @@ from __future__ import annotations
 import itertools
 
 import pytest
+import spacy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from presidio_analyzer import RecognizerResult
+from spacy.tokens import Span
 
 from redactors.engine import TextRedactor
 from redactors.names import settle_names
 from redactors.recognizers.lexicon_name import LexiconNameRecognizer
 from redactors.recognizers.name_lexicon import lexicon
+from redactors.recognizers.ner_name import NerNameRecognizer
 
 
 def masked_values(redactor: TextRedactor, text: str) -> list[str]:
@@ -199,3 +202,68 @@ def test_no_dictionary_word_becomes_a_name_in_the_sample_export(redactor: TextRe
         )
     ]
     assert wordy == []
+
+
+def _entity(redactor: TextRedactor, text: str, value: str, label: str) -> Span:
+    """``value`` in ``text`` as a model entity under Presidio's ``label``, as the NLP
+    artifacts hold it, on the run model's vocabulary: the rule reads the span's words and
+    the model's vectors, not how the NER came to its label."""
+    nlp = redactor.detector.analyzer.nlp_engine.nlp["en"]  # type: ignore[attr-defined]
+    doc = nlp.make_doc(text)
+    start = text.index(value)
+    span = doc.char_span(start, start + len(value), label=label)
+    assert span is not None
+    return span
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "label", "is_name"),
+    [
+        # words the vectors never saw: a nickname, a channel name, a name from elsewhere
+        ("so nice meeting you and Jonyeee !", "Jonyeee", "NRP", True),
+        ("i think quorbleytube copies that intro", "quorbleytube", "ORGANIZATION", True),
+        ("does Vrennick Dumpty seem lost?", "Vrennick Dumpty", "ORGANIZATION", True),
+        # known organisations and brands have vectors; everyday words need more evidence
+        ("I applied at Google last week", "Google", "ORGANIZATION", False),
+        ("the Apple keynote was long", "Apple", "ORGANIZATION", False),
+        ("the Zorblax Market opened", "Zorblax Market", "ORGANIZATION", False),
+        # after a determiner: a thing ("a Zorbex")
+        ("a Zorbex and a Vexio arrived", "Zorbex", "ORGANIZATION", False),
+        # digits, tags, links or emoji in the span: not a name of words
+        ("MLG 6531 play this game", "MLG 6531", "ORGANIZATION", False),
+        # places stay places, even ones the vectors miss
+        ("we stayed in Kvarnbyvik", "Kvarnbyvik", "LOCATION", False),
+    ],
+)
+def test_an_organisation_of_unknown_words_is_a_name(
+    redactor: TextRedactor, text: str, value: str, label: str, is_name: bool
+) -> None:
+    span = _entity(redactor, text, value, label)
+    assert NerNameRecognizer()._is_unknown(span.doc.text, span) is is_name
+
+
+def test_unknown_word_evidence_is_off_for_a_model_without_vectors() -> None:
+    doc = spacy.blank("en").make_doc("so nice meeting you and Jonyeee !")  # no vectors, as sm
+    span = doc.char_span(24, 31, label="NRP")
+    assert span is not None
+    assert NerNameRecognizer()._is_unknown(span.doc.text, span) is False
+
+
+@pytest.mark.parametrize(
+    ("text", "first", "whole"),
+    [
+        ("we met Karim al-Zubaydi today", "Karim", "Karim al-Zubaydi"),
+        ("RT : Karim al- Zubaydi : we reject it", "Karim", "Karim al- Zubaydi"),  # tokenised
+        ("ask Robin van der Berg about it", "Robin", "Robin van der Berg"),
+        ("thanks Jean d'Alembert", "Jean", "Jean d'Alembert"),
+        # a particle with no capitalised part after it is no part of the name
+        ("Anna van arrived late", "Anna", "Anna"),
+        ("Anna de novo again", "Anna", "Anna"),
+    ],
+)
+def test_a_name_grows_over_particles_only_before_a_name_part(
+    text: str, first: str, whole: str
+) -> None:
+    start = text.index(first)
+    [settled] = settle_names(text, [RecognizerResult("PERSON", start, start + len(first), 0.85)])
+    assert text[settled.start : settled.end] == whole

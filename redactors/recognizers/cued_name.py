@@ -59,7 +59,7 @@ _CLAUSE_THAT = re.compile(
     r"hope|guess|feel|felt|heard|hear|believe|believed|realize|realized|swear|bet)\s+that\s\Z"
 )
 # Before a thing, not a person: "the Acme's", "a Zorbex and", "my Vexio and".
-_DETERMINER = re.compile(
+DETERMINER_BEFORE = re.compile(
     r"\b(?i:the|a|an|this|that|these|those|my|your|our|their|its|his|her|every|any|some|"
     r"at)\s\Z"
 )
@@ -153,7 +153,7 @@ class CuedNameRecognizer(EntityRecognizer):
     @staticmethod
     def _cued(text: str, start: int, end: int) -> bool:
         before = text[max(0, start - 30) : start]
-        if _DETERMINER.search(before) and not _CLAUSE_THAT.search(before):
+        if DETERMINER_BEFORE.search(before) and not _CLAUSE_THAT.search(before):
             return False
         if _AFTER.match(text, end):
             return True
