@@ -23,6 +23,7 @@ from presidio_anonymizer.operators import Operator, OperatorType
 
 from redactors.config import AnyOperator
 from redactors.recognizers.luhn_card import luhn_valid
+from redactors.recognizers.name_lexicon import WORD, fold, lexicon
 
 # Name pools: fixed, sorted lists from a pinned Faker release (no randomness from Faker itself).
 _FIRST_NAMES = tuple(sorted(set(_EnUsPeople.first_names)))
@@ -314,6 +315,16 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int] | None:
     return (start, end) if start < end else None
 
 
+def _everyday_words(leftover: str) -> bool:
+    """Lower case, and no word or a frequent English or chat word among the words ("prod
+    key", "ugh"): not a name written in lower case ("righthererachel", "le-mou")."""
+    if any(ch.isupper() or ch.isdigit() for ch in leftover):
+        return False
+    words = WORD.findall(leftover)
+    common = lexicon()
+    return not words or any(common.is_common(fold(word)) for word in words)
+
+
 def resolve_overlaps(text: str, results: Sequence[RecognizerResult]) -> list[RecognizerResult]:
     """One mask per region, the most specific entity winning, no flagged character left.
 
@@ -333,12 +344,16 @@ def resolve_overlaps(text: str, results: Sequence[RecognizerResult]) -> list[Rec
             trimmed = (piece_start, piece_end) if whole else _trim(text, piece_start, piece_end)
             if trimmed is None:
                 continue
-            if not whole and result.entity_type in NER_ENTITIES:
-                # What an NER span keeps beyond a pattern finding ("prod key" of "prod key
-                # AKIA...") is kept only if it could itself be a name or number.
-                leftover = text[trimmed[0] : trimmed[1]]
-                if not any(ch.isupper() or ch.isdigit() for ch in leftover):
-                    continue
+            # What an NER span keeps beyond a pattern finding ("prod key" of "prod key
+            # AKIA...") is kept only if it could itself be a name or number: not lower-case
+            # text with an everyday word, but a lower-case name or a handle written without
+            # "@" is ("righthererachel" of the model's "righthererachel http://t.co/...").
+            if (
+                not whole
+                and result.entity_type in NER_ENTITIES
+                and _everyday_words(text[trimmed[0] : trimmed[1]])
+            ):
+                continue
             taken.append(trimmed)
             resolved.append(
                 RecognizerResult(

@@ -80,6 +80,16 @@ def test_lowercase_ner_leftovers_are_dropped():
     assert spans(text, found) == [("USER_MENTION", "@maria")]
 
 
+def test_a_lowercase_name_left_beside_a_pattern_finding_stays_masked():
+    # the model's PERSON over a handle written without "@" and the link after it
+    text = "so cute ! ! zorbyrachel http://t.co/Zx81"
+    found = [r("PERSON", 12, 40, 0.85), r("URL", 24, 40, 0.6)]
+    assert spans(text, found) == [("PERSON", "zorbyrachel"), ("URL", "http://t.co/Zx81")]
+    text = "@timelord zib-lou sounds like a cat"
+    found = [r("USER_MENTION", 0, 9, 0.6), r("PERSON", 0, 17, 0.85)]
+    assert spans(text, found) == [("USER_MENTION", "@timelord"), ("PERSON", "zib-lou")]
+
+
 def test_between_equals_the_higher_score_then_the_longer_span_wins():
     text = "abcdefghijkl"
     found = [r("URL", 0, 10, 0.5), r("USER_MENTION", 2, 12, 0.6)]
