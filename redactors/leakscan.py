@@ -37,7 +37,9 @@ EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-
 CARD = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
 SSN = re.compile(r"(?<!\d)(\d{3})-(\d{2})-(\d{4})(?!\d)")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b")
-_SECRETS = [rule for rule in SecretRecognizer.RULES if rule[0] != "assignment"]
+_SECRETS = [
+    rule for rule in SecretRecognizer.RULES if rule[0] not in SecretRecognizer.CONTEXT_RULES
+]
 SECRET_PATTERNS = [re.compile(rx) for _, rx, _ in _SECRETS]
 SECRET_GATE = re.compile(SecretRecognizer.GATE or "")
 

@@ -283,6 +283,7 @@ def test_group_regex_gates_change_no_finding(dev_texts: list[str], chat_texts: l
     """A GroupRegexRecognizer's GATE (one scan instead of one per rule) never turns away a
     text any of its rules matches: gated findings equal the rules' own, on eval and chat
     texts and on one text per rule (invented credentials)."""
+    from redactors.recognizers.cued_ssn import CuedSsnRecognizer
     from redactors.recognizers.date_of_birth import DateOfBirthRecognizer
     from redactors.recognizers.secret import SecretRecognizer
 
@@ -293,13 +294,15 @@ def test_group_regex_gates_change_no_finding(dev_texts: list[str], chat_texts: l
         "AIza" + "Sy" * 17 + "Q and eyJhbGciOiJI.eyJzdWIiOiIx.SflKxwRJSMeKKF2QT4",
         "-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n-----END RSA PRIVATE KEY-----",
         "password: hunter2xyz, PASSWD IS = s3cr3t99, api key=abcdef123, Token:qwerty12",
+        "my password is hunter2. the PIN was 4321, the password is wrong",
     ]
     edges += [
         "born on 12/03/1990, D.O.B: 1990-03-12; Birthday is March 3, 1990",
         "birth date: 3rd May 1990, dob 03.05.90",
+        "SSN: 123-45-6789, ss# 666 12 3456, Social Security Number is 078051120",
     ]
     texts = dev_texts + chat_texts + edges
-    gated = [SecretRecognizer(), DateOfBirthRecognizer()]
+    gated = [SecretRecognizer(), DateOfBirthRecognizer(), CuedSsnRecognizer()]
     for recognizer in gated:
         assert recognizer._gate is not None
         skipped = 0
@@ -316,3 +319,64 @@ def test_group_regex_gates_change_no_finding(dev_texts: list[str], chat_texts: l
         assert skipped > len(texts) // 2
     secrets_found = SecretRecognizer().analyze(" ".join(edges), ["SECRET"])
     assert len(secrets_found) >= 10
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("my ssn is 123-45-6789", "123-45-6789"),  # Presidio's published sample
+        ("SSN: 666-12-3456 for the form", "666-12-3456"),  # an area never issued
+        ("ss# 078 05 1120", "078 05 1120"),
+        ("social security number was 000-00-0000", "000-00-0000"),
+        ("HR form needs SSN 219-09-9999 for Dana", "219-09-9999"),  # a valid one too
+    ],
+)
+def test_an_ssn_shaped_number_after_its_cue_is_masked_valid_or_not(
+    redactor: TextRedactor, text: str, value: str
+) -> None:
+    [redacted] = redactor.redact([text])
+    start = text.index(value)
+    assert any(
+        s.entity_type == "US_SSN" and s.start <= start and start + len(value) <= s.end
+        for s in redacted.spans
+    ), redacted.spans
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "order 123-45-6789 shipped",  # no cue: Presidio's rules decide (a published sample)
+        "ssn 123-45-678901",  # longer than an SSN
+        "ssn 123-45.6789",  # two kinds of separator
+    ],
+)
+def test_other_numbers_are_no_cued_ssn(text: str) -> None:
+    from redactors.recognizers.cued_ssn import CuedSsnRecognizer
+
+    assert CuedSsnRecognizer().analyze(text, ["US_SSN"]) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("db password is Tr0ub4dor&3", "Tr0ub4dor&3"),
+        ("my password is hunter2.", "hunter2"),  # the full stop stays
+        ("the PIN was 4321, ok?", "4321"),
+        ("wifi password is 'c0ffee-time'", "c0ffee-time"),
+    ],
+)
+def test_a_password_said_in_a_sentence_is_a_secret(text: str, secret: str) -> None:
+    from redactors.recognizers.secret import SecretRecognizer
+
+    found = SecretRecognizer().analyze(text, ["SECRET"])
+    assert [text[r.start : r.end] for r in found] == [secret]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["the password is wrong", "password was expired yesterday", "the pin is on the wiki"],
+)
+def test_words_after_password_is_are_no_secret(text: str) -> None:
+    from redactors.recognizers.secret import SecretRecognizer
+
+    assert SecretRecognizer().analyze(text, ["SECRET"]) == []

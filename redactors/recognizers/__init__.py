@@ -13,6 +13,7 @@
 | possible_phone.py | PossiblePhoneRecognizer (possible, not only valid numbers) | PHONE_NUMBER |
 | secret.py | SecretRecognizer | SECRET |
 | date_of_birth.py | DateOfBirthRecognizer | DATE_OF_BIRTH |
+| cued_ssn.py | CuedSsnRecognizer (SSN-shaped numbers after an SSN cue, valid or not) | US_SSN |
 | chat_name.py | ChatAddressRecognizer | PERSON |
 | lexicon_name.py | LexiconNameRecognizer (multi-locale names; lists: name_lexicon.py) | PERSON |
 | ner_name.py | NerNameRecognizer (model ORG/GPE/NORP spans with name evidence) | PERSON |
@@ -30,6 +31,7 @@ from presidio_analyzer import EntityRecognizer
 from redactors.recognizers.card import Mastercard2SeriesRecognizer
 from redactors.recognizers.chat_name import ChatAddressRecognizer
 from redactors.recognizers.cued_name import CuedNameRecognizer
+from redactors.recognizers.cued_ssn import CuedSsnRecognizer
 from redactors.recognizers.date_of_birth import DateOfBirthRecognizer
 from redactors.recognizers.email import OfflineEmailRecognizer
 from redactors.recognizers.group_regex import GroupRegexRecognizer, TextOnlyRecognizer
@@ -56,6 +58,7 @@ CUSTOM_RECOGNIZERS: tuple[type[EntityRecognizer], ...] = (
     PossiblePhoneRecognizer,
     SecretRecognizer,
     DateOfBirthRecognizer,
+    CuedSsnRecognizer,
     ChatAddressRecognizer,
     LexiconNameRecognizer,
     NerNameRecognizer,
@@ -73,6 +76,7 @@ __all__ = [
     "CUSTOM_RECOGNIZERS",
     "ChatAddressRecognizer",
     "CuedNameRecognizer",
+    "CuedSsnRecognizer",
     "DateOfBirthRecognizer",
     "GatedPhoneRecognizer",
     "GatedUrlRecognizer",

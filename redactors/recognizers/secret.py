@@ -9,7 +9,8 @@ from redactors.recognizers.group_regex import GroupRegexRecognizer
 
 class SecretRecognizer(GroupRegexRecognizer):
     """Credentials: cloud/API keys and tokens by their published formats, private key blocks,
-    and the value after "password:", "token=", "api_key:" and the like."""
+    and the value after "password:", "token=", "api_key:" and the like, or after "password
+    is" when it holds a digit or symbol."""
 
     ENTITY = "SECRET"
     RULES: ClassVar[list[tuple[str, str, float]]] = [
@@ -31,12 +32,25 @@ class SecretRecognizer(GroupRegexRecognizer):
             r"auth[_ -]?token|token)\s*(?:is\s*)?[:=]\s*[\"']?([^\s\"',;]{6,})",
             0.7,
         ),
+        (
+            # "my password is hunter2", "the pin is 4321": said in a sentence, the value
+            # holds a digit or a symbol ("the password is wrong" names no password), and a
+            # full stop after it stays.
+            "said_password",
+            r"(?i)\b(?:password|passwd|pwd|passcode|pin)\s+(?:is|was)\s+[\"']?"
+            r"((?=[^\s\"',;]*[0-9!@#$%^&*_+=?~])[^\s\"',;]{3,}[^\s\"',;.!?)])",
+            0.7,
+        ),
     ]
+    # Rules that read a value off its context, not off a published format: the leak
+    # re-scan (leakscan.py) keeps to the formats.
+    CONTEXT_RULES: ClassVar[frozenset[str]] = frozenset({"assignment", "said_password"})
     # What each rule's match starts with (the assignment rule: its word and the ":"/"="),
     # in the same order: most texts hold none of them, and one scan tells.
     GATE = (
         r"AKIA|ASIA|AGPA|AIDA|AROA|gh[pousr]_|github_pat_|xox[abposr]-|(?:sk|rk)_(?:live|test)_"
         r"|AIza|eyJ|-----BEGIN |(?i:(?:password|passwd|pwd|passcode|secret|api[_ -]?key|"
         r"access[_ -]?token|auth[_ -]?token|token)\s*(?:is\s*)?[:=])"
+        r"|(?i:(?:password|passwd|pwd|passcode|pin)\s+(?:is|was)\s)"
     )
 
