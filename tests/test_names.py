@@ -49,6 +49,7 @@ def visible(redactor: TextRedactor, text: str, name: str) -> bool:
         ("i'm samantha's sister", "samantha"),
         ("invite Łukasz, Dawn and Kenji to the review", "Dawn"),
         ("Follow up with Ryan Bagy MD in 2 months.", "Ryan Bagy MD"),
+        ("sync w/ Rajesh re: billing", "Rajesh"),  # "w/": chat's "with"
     ],
 )
 def test_whole_names_are_masked(redactor: TextRedactor, text: str, name: str) -> None:

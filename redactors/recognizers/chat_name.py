@@ -32,7 +32,7 @@ class ChatAddressRecognizer(GroupRegexRecognizer):
         (
             "addressed_name",
             r"(?i:\b(?:hi|hey|hello|thanks|thank you|thx|ty|cc|ping|ask|ask for|dear|bye|"
-            r"congrats|shout ?out to|talk to|talked to|tell|told|thanks to|with|from|by|met|"
+            r"congrats|shout ?out to|talk to|talked to|tell|told|thanks to|with|w/|from|by|met|"
             r"my name is|name is|name's|call me|calls me|this is|i'm|i am|"
             r"good morning|good night|"
             # comments under a video or post, to its maker: "nice vid Zorbulon"
