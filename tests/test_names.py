@@ -50,6 +50,11 @@ def visible(redactor: TextRedactor, text: str, name: str) -> bool:
         ("invite Łukasz, Dawn and Kenji to the review", "Dawn"),
         ("Follow up with Ryan Bagy MD in 2 months.", "Ryan Bagy MD"),
         ("sync w/ Rajesh re: billing", "Rajesh"),  # "w/": chat's "with"
+        # names in scripts without case, in Latin-script chat
+        ("ping 王伟 about the invoice", "王伟"),
+        ("My name is 田中太郎", "田中太郎"),
+        ("cc 田中 太郎 pls", "田中 太郎"),
+        ("thanks 김민준!", "김민준"),
     ],
 )
 def test_whole_names_are_masked(redactor: TextRedactor, text: str, name: str) -> None:

@@ -19,12 +19,20 @@ _NOT_NAMES = frozenset(
 
 # A capitalised word in any script: "Maria", "Noémie", "Łukasz", "O'Neil", "McCathie".
 _NAME_WORD = r"\p{Lu}[\p{L}'’-]*\p{Ll}[\p{L}'’-]*"
+# A name in a script without case, written inside Latin-script chat: two to four Han or
+# Hangul characters, family and given name together or apart ("王伟", "田中 太郎", "김민준"),
+# or a Katakana name ("マイケル・ジョーダン"); not a longer run (a sentence in that script).
+_CJK = r"\p{Han}\p{Hangul}"
+_UNCASED_NAME = (
+    rf"(?:[{_CJK}]{{1,2}} [{_CJK}]{{1,3}}|[{_CJK}]{{2,4}}|[\p{{Katakana}}ー・]{{2,12}})"
+    rf"(?![{_CJK}\p{{Katakana}}\p{{Hiragana}}ー])"
+)
 
 
 class ChatAddressRecognizer(GroupRegexRecognizer):
     """Names right after words that address, introduce or point at a person in chat ("thx
-    Maria", "ask for Hector", "cc Ann Lee", "my name is Noémie", "nice vid Zorbulon"), which
-    a news-trained NER model often misses in short informal messages."""
+    Maria", "ask for Hector", "cc Ann Lee", "my name is Noémie", "nice vid Zorbulon", "ping
+    王伟"), which a news-trained NER model often misses in short informal messages."""
 
     ENTITY = "PERSON"
     ENGINE: ClassVar[Any] = regex
@@ -38,7 +46,7 @@ class ChatAddressRecognizer(GroupRegexRecognizer):
             # comments under a video or post, to its maker: "nice vid Zorbulon"
             r"(?:nice|great|good|awesome|amazing|cool|best|excellent|love your|love the)\s+"
             r"(?:vid|vids|video|videos|vlog|vlogs|stream|song|poem|edit|content|channel))\s+)"
-            rf"({_NAME_WORD}(?:\s+{_NAME_WORD})?)",
+            rf"({_NAME_WORD}(?:\s+{_NAME_WORD})?|{_UNCASED_NAME})",
             0.5,
         )
     ]
