@@ -32,15 +32,36 @@ ADDRESSES = [
     ("send it to Musterweg 12a please", "Musterweg 12a"),
     ("Alt Reinickendorf Str. 63", "Alt Reinickendorf Str. 63"),
     ("Postfach 12 34", "Postfach 12 34"),
-    # FR
+    # a name joined to its type word by hyphens
+    ("meet at Hannelore-Jockel-Gasse 7/6 tomorrow", "Hannelore-Jockel-Gasse 7/6"),
+    ("I moved to Karl-Heinz-Wernecke-Weg 28-56", "Karl-Heinz-Wernecke-Weg 28-56"),
+    ("Sara-Hauffer-Ring 25, 10115 Berlin", "Sara-Hauffer-Ring 25, 10115 Berlin"),
+    # FR (a comma after the number, French style)
+    (
+        "ship to 384, rue Frédérique Ollivier, 13771 Fernandes",
+        "384, rue Frédérique Ollivier, 13771 Fernandes",
+    ),
     ("send it to 12 rue de la Paix, 75002 Paris", "12 rue de la Paix, 75002 Paris"),
     ("we met at 5 avenue Foch yesterday", "5 avenue Foch"),
     # ES / IT / PT
     ("Calle Mayor 3, Madrid", "Calle Mayor 3, Madrid"),
     ("the office is Via Roma 10", "Via Roma 10"),
     ("Rua Augusta 27, Lisboa", "Rua Augusta 27, Lisboa"),
+    # a comma before the number, Italian and Portuguese style; a province in brackets
+    ("deliver to Piazza Trapanese, 41", "Piazza Trapanese, 41"),
+    ("meet at Largo de Gonçalves, 168 tomorrow", "Largo de Gonçalves, 168"),
+    (
+        "ship to Stretto Pomponio, 2 Appartamento 88, 80137, Napoli (NA)",
+        "Stretto Pomponio, 2 Appartamento 88, 80137, Napoli (NA)",
+    ),
+    ("Avenida Maia, 317, 4817-682 Castelo Branco", "Avenida Maia, 317, 4817-682 Castelo Branco"),
+    ("Pasadizo Cosme Solana 4", "Pasadizo Cosme Solana 4"),
     # NL
     ("Keizersgracht 123\n1015 CJ Amsterdam", "Keizersgracht 123\n1015 CJ Amsterdam"),
+    ("I moved to Jacobhof 17", "Jacobhof 17"),
+    ("Strandstigen 21, Uppsala", "Strandstigen 21, Uppsala"),
+    ("Griffenfelds Allé 44", "Griffenfelds Allé 44"),
+    ("pl. Norwida 11, 80-803 Lublin", "pl. Norwida 11, 80-803 Lublin"),
     # PL / HU / Nordic / FI
     ("address: ul. Zuchów 65", "ul. Zuchów 65"),
     ("Jerry lives at Király u. 23., Budapest", "Király u. 23., Budapest"),
@@ -50,6 +71,12 @@ ADDRESSES = [
     ("10 Downing Street", "10 Downing Street"),
     ("Flat 3, 12 High Street\nLondon SW1A 2AA", "Flat 3, 12 High Street\nLondon SW1A 2AA"),
     ("postcode: SW1A 2AA", "SW1A 2AA"),
+    # a flat or studio, then its street with no number
+    (
+        "ship to Flat 50v, Shepherd Brooks, South Tina, G2 6LD",
+        "Flat 50v, Shepherd Brooks, South Tina, G2 6LD",
+    ),
+    ("meet at Studio 52h\nLaw Stream tomorrow", "Studio 52h\nLaw Stream"),
     # PO boxes, military post
     ("P.O. Box 123", "P.O. Box 123"),
     ("PSC 4926, Box 7979\nAPO AA 63682", "PSC 4926, Box 7979\nAPO AA 63682"),
@@ -114,6 +141,13 @@ NOT_ADDRESSES = [
     "Via 2 routes",
     "WWE App Exclusive , April 21 , 2014 | http://t.co/x",
     "see you Monday 5, 2014 style",
+    "Via Zoom, 2 people joined",
+    "we need 2, avenue tickets",
+    "the studio 5 session",
+    "flat 3 was nice, Great Park later",
+    "Olympic Ring 5 is a movie",
+    "I bought 2 Ring doorbells",
+    "notepad 3 and keypad 2",
 ]
 
 

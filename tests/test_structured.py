@@ -174,6 +174,7 @@ def test_contiguous_numbers_need_a_card_word(cards, length, seed):
     if len(set(digits)) == 1:
         return
     assert _found(cards, f"my card: {digits}") == [digits]
+    assert _found(cards, f"pay with {digits}") == [digits]  # paying is card context too
     assert _found(cards, f"order {digits} shipped") == []
 
 

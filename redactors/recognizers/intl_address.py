@@ -7,7 +7,13 @@ Anchors (word lists in intl_address_words.py):
 - a street with a street-type word and a house number, in either order: "Hauptstraße 5",
   "Musterweg 12a", "12 rue de la Paix", "Calle Mayor 3", "Via Roma 10", "Rua Augusta 5",
   "Keizersgracht 123", "ul. Zuchów 65", "Király u. 23.", "10 Downing Street" (and every US
-  form of street_address.py);
+  form of street_address.py); a name joined to its type by hyphens ("Karl-Heinz-Weg 28",
+  "Sara-Hauffer-Ring 25"; "Ring" only so); a comma after the number, French style ("384,
+  rue Victor Hugo", with a capitalised name), or before it, Italian and Portuguese style
+  ("Via Roma, 10", "Avenida Maia, 317": not followed by a lower-case word unless an address
+  or meeting phrase comes before, so not "Via Zoom, 2 people");
+- a flat or studio, then its street with no number, UK style ("Flat 8, Shaun Ranch",
+  "Studio 52h\nLaw Stream");
 - a name and a house number with no type word ("Koidu 31", "Alt Reinickendorf 63"), only
   when a flat/suite line or a postcode/town line follows, or an address-introducing phrase
   ("lives at", "address:", "sent to") comes right before: on its own it is "Windows 10";
@@ -60,6 +66,7 @@ from redactors.recognizers.intl_address_words import (
     POSTCODE_NAMED,
     TYPE_WORDS_ANY_CASE,
     TYPE_WORDS_CAPITALISED,
+    TYPE_WORDS_JOINED_ONLY,
     UK_POSTCODE,
     UNIT,
 )
@@ -79,15 +86,23 @@ _TYPE_SEPARATE = (
     rf"(?:(?i:{_alternation(TYPE_WORDS_ANY_CASE)})|{_alternation(TYPE_WORDS_CAPITALISED)})"
     r"(?![^\W_])"
 )
+# Also the types that end a hyphenated name (checked in ``_anchors``): the number comes
+# after them.
+_TYPE_OR_JOINED = rf"(?:{_TYPE_SEPARATE}|(?:{_alternation(TYPE_WORDS_JOINED_ONLY)})(?![^\W_]))"
 _COMPOUND = rf"(?<![^\W_])[^\W\d_]{{3,}}(?i:{_alternation(COMPOUND_ENDINGS)})(?![^\W_])"
 _ENGLISH = rf"(?:{_alternation(ENGLISH_SUFFIXES)})(?![^\W_])"
 # A street with a type word, the house number after it: "Calle Mayor 3", "Hauptstraße 5",
 # "ul. Zuchów 65", "Alt Reinickendorf Str. 63" (the words before the type are found
 # backwards from it, a number before them by growing back: "12 Møller Vej 3").
 TYPED_NUMBER_AFTER = re.compile(
-    rf"(?<![^\W_])(?:(?P<separate>{_TYPE_SEPARATE})|{_COMPOUND})\.?"
-    rf"(?P<words>(?:{_SP}{_WORD}){{0,4}}){_SP}{_HN}(?![\w-]|[.,]\d)\.?"
+    rf"(?<![^\W_])(?:(?P<separate>{_TYPE_OR_JOINED})|{_COMPOUND})\.?"
+    rf"(?P<words>(?:{_SP}{_WORD}){{0,4}})(?P<comma>,?){_SP}{_HN}(?![\w-]|[.,]\d)\.?"
 )
+# Italian and Portuguese put a comma before the number ("Via Roma, 10", "Avenida Maia,
+# 317"): such a match stands only when no lower-case word follows the number ("Via Zoom, 2
+# people") or an address phrase comes before it.
+_LOWER_WORD_NEXT = re.compile(r"[ \t]+[^\W\d_A-Z]")
+_MEET_AT = re.compile(r"\b(?i:meet(?:ing)?(?:\s+(?:me|us|you|them))?\s+(?:at|on))\s+\Z")
 # Where a TYPED_NUMBER_AFTER match can start (typed_number_after).
 _SPACE_DIGIT = re.compile(r"(?<=[ \t])\d")
 _LETTER_WORD_START = re.compile(r"(?<![^\W_])[^\W\d_]")
@@ -149,10 +164,14 @@ def digit_run_starts(text: str) -> list[int]:
 
 # The name words right before a type word ("Alt Reinickendorf Str. 63").
 _WORDS_BEFORE = re.compile(rf"(?:{_WORD}{_SP}){{1,4}}\Z")
+# A name joined to its type word by hyphens, German style ("Hannelore-Jockel-Gasse 7").
+_JOINED_BEFORE = re.compile(r"(?<![^\W_])(?:[^\W\d_]+-){1,4}\Z")
 # House number first, then the type word and the name: "12 rue de la Paix", "5 avenue
-# Foch", "95 Avenue des Tuileries Lovrić Street".
+# Foch", "95 Avenue des Tuileries Lovrić Street"; French style puts a comma after the
+# number: "384, rue Victor Hugo".
 TYPED_NUMBER_FIRST = re.compile(
-    rf"(?<![\w.,:/#$-]){_HN}{_SP}(?P<type>{_TYPE_SEPARATE}|{_COMPOUND})\.?(?:{_SP}{_WORD}){{1,6}}"
+    rf"(?<![\w.,:/#$-]){_HN},?{_SP}(?P<type>{_TYPE_SEPARATE}|{_COMPOUND})\.?"
+    rf"(?:{_SP}{_WORD}){{1,6}}"
 )
 # No type word: a name and a house number ("Koidu 31", "12 Drangahrauni 3"); kept only with
 # a unit or block after it, or an address phrase before it. Found from the house number
@@ -177,6 +196,13 @@ _MILITARY_POST = re.compile(MILITARY_POST)
 # A line break and what quotes or lists put before a line ("> ", "• ", "??? " where a
 # bullet lost its encoding).
 _LINE_BREAK = r"[ \t]*\n(?:[ \t]*(?:>|\?{1,3}|[•*|·]))*[ \t]*"
+# A home's flat or studio, then its street with no number, UK style: "Flat 8, Shaun
+# Ranch", "Studio 52h\nLaw Stream" (the house is the flat's number).
+UNIT_THEN_STREET = re.compile(
+    rf"(?<![^\W_])(?i:flat|apartment|apt|studio)\.?[ \t]*\d{{1,5}}[A-Za-z]?"
+    rf"(?:[ \t]*,[ \t]*|{_LINE_BREAK})(?:[A-Z][^\W\d_]*(?:['’-][^\W\d_]+)*[ \t]+){{1,3}}"
+    rf"{_ENGLISH}"
+)
 _UNIT_NEXT = re.compile(rf"(?:[ \t]*,[ \t]*|[ \t]+|{_LINE_BREAK})({UNIT})")
 _UNIT_BEFORE = re.compile(rf"({UNIT})[ \t]*,?[ \t]*\Z")
 _NUMBER_BEFORE = re.compile(rf"(?:^|(?<=[\n>:?•*|]|\s))[ \t]*({_HN})[ \t]+\Z")
@@ -205,6 +231,11 @@ def _is_name_word(word: str, any_case: bool) -> bool:
     return bare[0].isalpha() and (any_case or bare[0].isupper() or bare == "nan")
 
 
+def _unbracket(token: str) -> str:
+    """A province in brackets after its town: "(NA)" of "Napoli (NA)"."""
+    return token[1:-1] if len(token) > 2 and token[0] == "(" and token[-1] == ")" else token
+
+
 def place_prefix(part: str, any_case: bool) -> int:
     """Length of the longest start of ``part`` that is town, state, country and postcode:
     name words ("Horka nad Moravou", "People's Republic of China") and codes ("IL 62704",
@@ -214,7 +245,7 @@ def place_prefix(part: str, any_case: bool) -> int:
     if not tokens:
         return 0
     end = 0
-    bare = [token.rstrip(".?!;:") or token for token, _ in tokens]
+    bare = [_unbracket(token.rstrip(".?!;:")) or token for token, _ in tokens]
     for i, (token, token_end) in enumerate(tokens):
         word = bare[i]
         pair_next = i + 1 < len(tokens) and _POSTCODE_FULL.fullmatch(f"{word} {bare[i + 1]}")
@@ -337,11 +368,20 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
         found: list[tuple[int, int, bool]] = []
         for match in typed_number_after(text):
             start = match.start()
+            joined = _JOINED_BEFORE.search(text, max(0, start - 80), start)
+            if joined and all(part[0].isupper() for part in joined.group().split("-") if part):
+                start = joined.start()  # "Karl-Heinz-Wernecke-Weg 28": one hyphenated name
+            elif match.group("separate") in TYPE_WORDS_JOINED_ONLY:
+                continue
             before = _WORDS_BEFORE.search(text, max(0, start - 80), start)
             if before:
                 start = _name_start(text, before.start(), start, text[start].islower())
             if match.group("separate") and not match.group("words") and start == match.start():
                 continue  # a type word and a number, no name: "Passage 4", "Via 2"
+            if match.group("comma") and _LOWER_WORD_NEXT.match(text, match.end()):
+                intro = text[max(0, start - 60) : start]
+                if not any(p.search(intro) for p in (ADDRESS_INTRO, ADDRESS_NAMED, _MEET_AT)):
+                    continue
             found.append((start, match.end(), True))
         numbers = digit_run_starts(text)
         for match in matches_from(TYPED_NUMBER_FIRST, text, numbers):
@@ -350,12 +390,20 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
                 if not _is_name_word(word.group(), any_case=match.group().islower()):
                     end = match.end("type") + word.start()
                     break
+            if "," in text[match.start() : match.start("type")] and not any(
+                word[0].isupper() for word in re.findall(_WORD, text[match.end("type") : end])
+            ):
+                continue  # "384, rue Victor Hugo", not "we need 2, avenue tickets"
             found.append((match.start(), end, True))
         for pattern in _US_ANCHORS:
             matches = matches_from(pattern, text, numbers)
             found.extend((m.start(), m.end(), True) for m in matches)
         for pattern in (_PO_BOX, _MILITARY_POST):
             found.extend((m.start(), m.end(), True) for m in pattern.finditer(text))
+        folded = text.lower()  # each of its unit words holds one of these: a quick gate
+        if any(word in folded for word in ("flat", "apt", "apartment", "studio")):
+            for match in UNIT_THEN_STREET.finditer(text):
+                found.append((match.start(), match.end(), True))
         for match in ON_STREET.finditer(text):
             found.append((match.start(1), match.end(1), True))
         for match in UNTYPED_NUMBER.finditer(text):

@@ -16,11 +16,19 @@ TYPE_WORDS_ANY_CASE = (
     "p.za piazzale vicolo strada rua r. travessa tv. estrada praça alameda ul. ulica al. "
     "aleja os. osiedle plac straße strasse str. gasse weg platz allee gracht straat laan "
     "plein kade utca u. út útja tér körút rakpart vej gade vei veien gata gatan väg vägen "
-    "katu tie οδός οδ. λεωφ. λεωφόρος sokak cadde caddesi"
+    "katu tie οδός οδ. λεωφ. λεωφόρος sokak cadde caddesi pl. allé"
 ).split()
 # English words first ("5 place settings", "sent 3 via Slack"): a street type only when
 # capitalised.
-TYPE_WORDS_CAPITALISED = "Place Route Via Plaza Cours Largo Corso Passage Promenade Rambla".split()
+TYPE_WORDS_CAPITALISED = (
+    "Place Route Via Plaza Cours Largo Corso Passage Promenade Rambla "
+    # Spanish and Italian street types that are English words or rare in lower case
+    "Vial Acceso Cuesta Pasaje Pasadizo Glorieta Urbanización Callejón Cañada "
+    "Borgo Contrada Rotonda Incrocio Stretto Canale"
+).split()
+# Street types that are one only as the end of a hyphenated name ("Sara-Hauffer-Ring 25",
+# not "Olympic Ring 5").
+TYPE_WORDS_JOINED_ONLY = ["Ring"]
 # Street-type endings of one-word street names: DE/AT/CH "Hauptstraße", "Musterweg",
 # NL "Keizersgracht", DK/NO/SE "Håndværkervej", "Simavikveien", "Vesturgata", FI
 # "Koskikatu", "Jäämerentie". A name needs three letters before the ending ("Spring" is
@@ -28,7 +36,7 @@ TYPE_WORDS_CAPITALISED = "Place Route Via Plaza Cours Largo Corso Passage Promen
 COMPOUND_ENDINGS = (
     "straße strasse str. gasse weg platz allee damm ufer gracht straat laan plein kade dijk "
     "singel steeg vej gade stræde vei veien veg vegen gata gatan väg vägen gränd katu tie "
-    "kuja polku utca braut"
+    "kuja polku utca braut hof baan dreef boulevard stigen torget allé"
 ).split()
 # English and US street suffixes (USPS, address_words.py), as a word of their own after
 # the name: "Møller Street", "Stone Cellar Road".
@@ -39,7 +47,8 @@ ENGLISH_SUFFIXES = sorted(set(_SUFFIXES) | {"Str", "Rd."})
 # floors): "room 5", "Top 3", "stock 5" are chat.
 UNIT = (
     r"(?:(?i:apt|apartment|appt|suite|ste|unit|flat|fl|floor|bldg|building|bâtiment"
-    r"|bât|étage|piso|planta|puerta|wohnung|whg|lgh)\.?[ \t]*#?[ \t]*"
+    r"|bât|étage|piso|planta|puerta|wohnung|whg|lgh|appartamento|interno|int|scala|piano)"
+    r"\.?[ \t]*#?[ \t]*"
     r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,4}[A-Za-z]?)?\b"
     r"|\d{1,2}(?i:st|nd|rd|th|º|ª|e|er)?\.?\s+(?i:floor|fl\.|étage|piso|stock|og)\b"
     r"|#\s?\d{1,5}[A-Za-z]?\b)"

@@ -6,8 +6,9 @@ own grouping, so Maestro's 12 and 19 digits, 15-digit cards in 4-6-5 grouping (A
 - in a card grouping (0.6): 4-4-4(-4)(-3), 4-6-4 (Diners), 4-6-5 (Amex), one separator kind
   (space or "-");
 - as one run of digits (0.3, under the run's threshold) unless a card word comes shortly
-  before ("card", "visa", "amex", "cc", "credit", "debit"...; 0.6): one run of 12-19 digits
-  is also an order id or a millisecond timestamp, and one in ten of those passes Luhn.
+  before ("card", "visa", "amex", "cc", "credit", "debit", "pay with"...; 0.6): one run of
+  12-19 digits is also an order id or a millisecond timestamp, and one in ten of those
+  passes Luhn.
 Never: a number inside a longer run of digits or a word, all one digit repeated.
 """
 
@@ -25,10 +26,12 @@ _GROUPED = (
     r"\d{4}(?P<sep>[ -])\d{4}(?P=sep)\d{4}(?:(?P=sep)\d{4}(?:(?P=sep)\d{3})?)?"
     r"|\d{4}(?P<sep2>[ -])\d{6}(?P=sep2)\d{4,5}"
 )
-# Card words shortly before a contiguous number: "card no. 4000...", "visa ending", "cc:".
+# Card words shortly before a contiguous number: "card no. 4000...", "visa ending", "cc:",
+# and paying: "pay with 5020...", "charged to 4000...".
 CARD_WORDS_BEFORE = re.compile(
     r"\b(?:card|cards|visa|amex|american\s+express|mastercard|master\s+card|maestro|discover"
-    r"|diners|jcb|unionpay|cc|credit|debit|pan)\b[^\n\d]{0,25}\Z",
+    r"|diners|jcb|unionpay|cc|credit|debit|pan|pay|paid|paying|payment|charge|charged)\b"
+    r"[^\n\d]{0,25}\Z",
     re.IGNORECASE,
 )
 
