@@ -14,7 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerResult
-from presidio_analyzer.predefined_recognizers import PhoneRecognizer, UrlRecognizer
+from presidio_analyzer.predefined_recognizers import (
+    IbanRecognizer,
+    PhoneRecognizer,
+    UrlRecognizer,
+)
 from presidio_analyzer.recognizer_registry import RecognizerRegistry
 
 from redactors.config import DetectionConfig
@@ -37,6 +41,7 @@ from redactors.recognizers import (
     custom_recognizers,
 )
 from redactors.recognizers.directory_name import DirectoryNameRecognizer
+from redactors.recognizers.iban import WordSafeIbanRecognizer
 from redactors.recognizers.possible_phone import use_regions
 from redactors.staged import LEMMA_STAGES, NER_STAGES, StagedAnalyzerEngine, nlp_stage
 
@@ -68,9 +73,14 @@ def base_registry(language: str, nlp_engine: object | None) -> RecognizerRegistr
 
 def registry(config: DetectionConfig, nlp_engine: object | None) -> RecognizerRegistry:
     """The run's registry: the base one with Presidio's URL and phone recognizers gated
-    (same findings, less work), this project's recognizers, country scoping, deny lists."""
+    (same findings, less work), its IBAN recognizer also finding IBANs a word follows
+    (recognizers/iban.py), this project's recognizers, country scoping, deny lists."""
     registry = base_registry(config.language, nlp_engine)
-    gated = {UrlRecognizer: GatedUrlRecognizer, PhoneRecognizer: GatedPhoneRecognizer}
+    gated = {
+        UrlRecognizer: GatedUrlRecognizer,
+        PhoneRecognizer: GatedPhoneRecognizer,
+        IbanRecognizer: WordSafeIbanRecognizer,
+    }
     registry.recognizers = [
         gated[type(r)](r) if type(r) in gated else r for r in registry.recognizers
     ]

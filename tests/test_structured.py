@@ -381,3 +381,44 @@ def test_words_after_password_is_are_no_secret(text: str) -> None:
     from redactors.recognizers.secret import SecretRecognizer
 
     assert SecretRecognizer().analyze(text, ["SECRET"]) == []
+
+
+@pytest.mark.parametrize(
+    "iban",
+    [
+        "AT611904300234573201",  # 20 characters
+        "AT61 1904 3002 3457 3201",
+        "ES9121000418450200051332",  # 24
+        "SE4550000000058398257466",
+        "BE68539007547034",  # 16
+    ],
+)
+@pytest.mark.parametrize("after", [" please", " Thanks", ", please", " asap", ""])
+def test_an_iban_followed_by_a_word_is_masked(redactor: TextRedactor, iban: str, after: str):
+    # Presidio's IGNORECASE pattern runs on into "plea" and every end it tries fails the
+    # checksum (recognizers/iban.py)
+    text = f"IBAN {iban}{after}"
+    [redacted] = redactor.redact([text])
+    assert [(text[s.start : s.end], s.entity_type) for s in redacted.spans] == [
+        (iban, "IBAN_CODE")
+    ]
+
+
+def test_the_word_safe_iban_recognizer_adds_only_what_presidio_missed(
+    dev_texts: list[str], chat_texts: list[str]
+) -> None:
+    from presidio_analyzer.predefined_recognizers import IbanRecognizer
+
+    from redactors.detector import base_registry
+    from redactors.recognizers.iban import WordSafeIbanRecognizer
+
+    [base] = [r for r in base_registry("en", None).recognizers if isinstance(r, IbanRecognizer)]
+    word_safe = WordSafeIbanRecognizer(base)
+    edges = ["iban de89 3704 0044 0532 0130 00 ok", "AT611904300234573201."]
+    texts = [*dev_texts, *chat_texts, *edges]
+    for text in texts:
+        key = [(r.start, r.end, r.score) for r in base.analyze(text, ["IBAN_CODE"])]
+        assert [(r.start, r.end, r.score) for r in word_safe.analyze(text, ["IBAN_CODE"])] == key
+    text = "IBAN AT611904300234573201 please"
+    assert base.analyze(text, ["IBAN_CODE"]) == []  # Presidio's miss, still there
+    assert [(r.start, r.end) for r in word_safe.analyze(text, ["IBAN_CODE"])] == [(5, 25)]

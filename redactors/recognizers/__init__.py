@@ -5,6 +5,7 @@
 | email.py | OfflineEmailRecognizer (Presidio's, domain check offline) | EMAIL_ADDRESS |
 | url.py | GatedUrlRecognizer (Presidio's, run only on words that can hold a URL) | URL |
 | phone.py | GatedPhoneRecognizer (Presidio's; region-free work once a text) | PHONE_NUMBER |
+| iban.py | WordSafeIbanRecognizer (Presidio's, also when a word follows the IBAN) | IBAN_CODE |
 | mention.py | UserMentionRecognizer | USER_MENTION |
 | street_address.py | StreetAddressRecognizer (patterns in address_words.py) | STREET_ADDRESS |
 | intl_address.py | InternationalAddressRecognizer (intl_address_words.py) | STREET_ADDRESS |
