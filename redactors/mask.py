@@ -325,6 +325,34 @@ def _everyday_words(leftover: str) -> bool:
     return not words or any(common.is_common(fold(word)) for word in words)
 
 
+def _merge_same_kind(results: Sequence[RecognizerResult]) -> list[RecognizerResult]:
+    """Overlapping pattern findings of one entity become one over both, at the higher
+    score: Presidio's phone recognizer finds "(0) 5653 62323312" and the possible-number one
+    "+43 (0) 5653 62323312"; cut apart, the "+" of the shorter one's leftover "+43" stayed
+    visible. (NER entities are settled elsewhere: names.settle_names.)"""
+    merged: list[RecognizerResult] = []
+    for result in sorted(results, key=lambda r: (r.entity_type, r.start, -r.end)):
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and result.entity_type not in NER_ENTITIES
+            and last.entity_type == result.entity_type
+            and result.start < last.end
+        ):
+            if result.end > last.end or result.score > last.score:
+                best = last if last.score >= result.score else result
+                merged[-1] = RecognizerResult(
+                    entity_type=last.entity_type,
+                    start=last.start,
+                    end=max(last.end, result.end),
+                    score=max(last.score, result.score),
+                    recognition_metadata=best.recognition_metadata,
+                )
+            continue
+        merged.append(result)
+    return merged
+
+
 def resolve_overlaps(text: str, results: Sequence[RecognizerResult]) -> list[RecognizerResult]:
     """One mask per region, the most specific entity winning, no flagged character left.
 
@@ -337,7 +365,7 @@ def resolve_overlaps(text: str, results: Sequence[RecognizerResult]) -> list[Rec
     """
     taken: list[tuple[int, int]] = []
     resolved: list[RecognizerResult] = []
-    for result in sorted(results, key=_priority, reverse=True):
+    for result in sorted(_merge_same_kind(results), key=_priority, reverse=True):
         pieces = _subtract(result.start, result.end, taken)
         whole = pieces == [(result.start, result.end)]
         for piece_start, piece_end in pieces:

@@ -197,3 +197,16 @@ def test_ssn_and_ip_surrogates_come_from_ranges_never_assigned():
     for value in ("8.8.4.4", "10.0.0.1", "2001:4860::8888", "::1"):
         address = ipaddress.ip_address(pseudonym(KEY_A, "IP_ADDRESS", value))
         assert any(address in network for network in reserved), address
+
+
+def test_overlapping_findings_of_one_kind_are_masked_as_one():
+    # Presidio's phone finding inside the possible-number one: one mask over both, so the
+    # "+" of "+43" is not left over
+    text = "phone: +43 (0) 5653 62323312"
+    found = [r("PHONE_NUMBER", 11, 28, 0.75), r("PHONE_NUMBER", 7, 28, 0.6)]
+    assert spans(text, found) == [("PHONE_NUMBER", "+43 (0) 5653 62323312")]
+    text = "ab cd ef"  # of different kinds: the more specific one wins, as before
+    assert spans(text, [r("URL", 0, 5, 0.5), r("EMAIL_ADDRESS", 3, 8, 0.9)]) == [
+        ("URL", "ab"),
+        ("EMAIL_ADDRESS", "cd ef"),
+    ]
