@@ -71,6 +71,13 @@ ADDRESSES = [
     ("10 Downing Street", "10 Downing Street"),
     ("Flat 3, 12 High Street\nLondon SW1A 2AA", "Flat 3, 12 High Street\nLondon SW1A 2AA"),
     ("postcode: SW1A 2AA", "SW1A 2AA"),
+    # a Canadian postal code after the province; Commonwealth street types
+    (
+        "ship to 1544 Christian Circles, Davidmouth, NU V9X 3P1",
+        "1544 Christian Circles, Davidmouth, NU V9X 3P1",
+    ),
+    ("I moved to 850 Savannah Arcade", "850 Savannah Arcade"),
+    ("we live at 12 Harbour Esplanade now", "12 Harbour Esplanade"),
     # a flat or studio, then its street with no number
     (
         "ship to Flat 50v, Shepherd Brooks, South Tina, G2 6LD",
@@ -148,6 +155,7 @@ NOT_ADDRESSES = [
     "Olympic Ring 5 is a movie",
     "I bought 2 Ring doorbells",
     "notepad 3 and keypad 2",
+    "send the IBAN GB03 ELPF 1300 7072 4506 24 to accounting",
 ]
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-# USPS Publication 28 street suffixes (primary names), capitalised in a title-case address.
+# USPS Publication 28 street suffixes (primary names), capitalised in a title-case address,
+# and Commonwealth street types.
 _STREET_SUFFIXES = (
     "Alley Avenue Bayou Beach Bend Bluff Bluffs Bottom Boulevard Branch Bridge Brook Brooks "
     "Burg Burgs Bypass Camp Canyon Cape Causeway Center Centers Circle Circles Cliff Cliffs "
@@ -22,6 +23,8 @@ _STREET_SUFFIXES = (
     "Stravenue Stream Street Streets Summit Terrace Throughway Trace Track Trafficway Trail "
     "Trailer Tunnel Turnpike Underpass Union Unions Valley Valleys Via Viaduct View Views "
     "Village Villages Ville Vista Walk Walks Wall Way Ways Well Wells"
+    # and the street types of the UK, Ireland, Australia and New Zealand that USPS lacks
+    " Approach Arcade Circuit Close Concourse Esplanade Grange Parade Quays Strand Tollway Wynd"
 ).split()
 _SUFFIX_ABBREVIATIONS = (
     "Aly Ave Blvd Cir Ct Cres Dr Expy Fwy Hwy Ln Pkwy Pl Plz Rd Sq St Ste Ter Trl Xing"

@@ -217,6 +217,10 @@ _BLANK_LINE = re.compile(rf"{_LINE_BREAK}(?=\n)")
 _REST_OF_LINE = re.compile(r"[ \t]+([^\n,]{1,60})")
 _TRAILING_WORDS = re.compile(rf"{_SP}((?:{_WORD}{_SP}){{0,3}}{_ENGLISH})\.?")
 _POSTCODE_FULL = re.compile(rf"{POSTCODE}")
+# A state or province code that ends an address so far, then a postcode on its line (not
+# a year).
+_STATE_AT_END = re.compile(r"(?<![\w-])[A-Z]{2}\Z")
+_POSTCODE_AFTER = re.compile(rf"[ \t]+((?!(?:19|20)\d\d(?![\w-])){POSTCODE})(?![\w-])")
 _STATE = re.compile(r"[A-Z]{2}|nan")
 
 
@@ -446,6 +450,10 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
             if unit:
                 lines += "\n" in text[end : unit.start(1)]
                 end, parts, after_unit = unit.end(1), parts + 1, True
+                continue
+            code = _STATE_AT_END.search(text, start, end) and _POSTCODE_AFTER.match(text, end)
+            if code:  # "..., Davidmouth, NU V9X 3P1": a postcode after the province code
+                end, parts = code.end(1), parts + 1
                 continue
             comma = _COMMA_PART.match(text, end)
             if comma and place_prefix(comma.group(1), any_case):
