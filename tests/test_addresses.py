@@ -56,6 +56,12 @@ ADDRESSES = [
     ),
     ("Avenida Maia, 317, 4817-682 Castelo Branco", "Avenida Maia, 317, 4817-682 Castelo Branco"),
     ("Pasadizo Cosme Solana 4", "Pasadizo Cosme Solana 4"),
+    (
+        "Travessa Silva Porto, S/N, 3696-861 Paredes",
+        "Travessa Silva Porto, S/N, 3696-861 Paredes",
+    ),
+    ("Av Dinis Assunção, 35, 4348-050 Paços", "Av Dinis Assunção, 35, 4348-050 Paços"),
+    ("I moved to Rua Fernandes, S/N", "Rua Fernandes, S/N"),  # no digit at all
     # NL
     ("Keizersgracht 123\n1015 CJ Amsterdam", "Keizersgracht 123\n1015 CJ Amsterdam"),
     ("I moved to Jacobhof 17", "Jacobhof 17"),
@@ -236,6 +242,9 @@ def test_anchor_searches_find_what_finditer_finds(
         "12 rue de la Paix, 5 avenue Foch; 221B Baker Street and 742 EVERGREEN TERRACE",
         "x12 Main St, #12 Main St, 3.12 Main St, 1990s Main St\n30 N. Stadion\n262 Pavlou Drandaki",
         "１２ Main Street and ٣ Oak Ave",  # digits of other scripts
+        "Via Roma, 10 and Piazza Trapanese, 41; Via Zoom, 2 people",  # commas before it
+        "Sara-Hauffer-Ring 25, Karl-Heinz-Wernecke-Weg 28-56",  # hyphen-joined names
+        "Travessa Silva Porto, S/N and Calle Real s/n, Av Dinis Assunção, 35",  # no number
     ]
     texts = dev_texts + chat_texts + dense.messages["text"].to_list() + edges
     matched = 0

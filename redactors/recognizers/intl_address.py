@@ -82,6 +82,8 @@ _WORD = r"[^\W\d_][^\W_]*(?:['’-][^\W\d_][^\W_]*)*\.?"
 # 12, 12a, 221B, 12/3, 12-14; not "1990s" (a letter suffix is a-h or a capital).
 _HN = r"\d{1,5}(?:[A-Za-h](?![^\W_]))?(?:[/-]\d{1,4}[A-Za-h]?)?"
 _SP = r"[ \t]+"
+# "No number", Spanish and Portuguese: "Travessa Silva Porto, S/N", "Calle Real s/n".
+_NO_NUMBER = r"[Ss]/[Nn]"
 _TYPE_SEPARATE = (
     rf"(?:(?i:{_alternation(TYPE_WORDS_ANY_CASE)})|{_alternation(TYPE_WORDS_CAPITALISED)})"
     r"(?![^\W_])"
@@ -96,7 +98,8 @@ _ENGLISH = rf"(?:{_alternation(ENGLISH_SUFFIXES)})(?![^\W_])"
 # backwards from it, a number before them by growing back: "12 Møller Vej 3").
 TYPED_NUMBER_AFTER = re.compile(
     rf"(?<![^\W_])(?:(?P<separate>{_TYPE_OR_JOINED})|{_COMPOUND})\.?"
-    rf"(?P<words>(?:{_SP}{_WORD}){{0,4}})(?P<comma>,?){_SP}{_HN}(?![\w-]|[.,]\d)\.?"
+    rf"(?P<words>(?:{_SP}{_WORD}){{0,4}})(?P<comma>,?){_SP}(?:{_HN}|{_NO_NUMBER})"
+    rf"(?![\w-]|[.,]\d)\.?"
 )
 # Italian and Portuguese put a comma before the number ("Via Roma, 10", "Avenida Maia,
 # 317"): such a match stands only when no lower-case word follows the number ("Via Zoom, 2
@@ -104,7 +107,7 @@ TYPED_NUMBER_AFTER = re.compile(
 _LOWER_WORD_NEXT = re.compile(r"[ \t]+[^\W\d_A-Z]")
 _MEET_AT = re.compile(r"\b(?i:meet(?:ing)?(?:\s+(?:me|us|you|them))?\s+(?:at|on))\s+\Z")
 # Where a TYPED_NUMBER_AFTER match can start (typed_number_after).
-_SPACE_DIGIT = re.compile(r"(?<=[ \t])\d")
+_SPACE_DIGIT = re.compile(rf"(?<=[ \t])(?:\d|{_NO_NUMBER})")
 _LETTER_WORD_START = re.compile(r"(?<![^\W_])[^\W\d_]")
 # Pieces from a match's start to its house number: the type word, up to 4 name words.
 _PIECES_BEFORE_NUMBER = 5
@@ -127,9 +130,10 @@ def typed_number_after(text: str) -> list[re.Match[str]]:
     The pattern tries its ~130 type words and compound endings at every word of the text
     (25 µs of a 90-character chat text). A match is a letter starting a word, a type word
     and up to four name words (none holds a space or tab), a space or tab, then the house
-    number's digit: so it starts at a word's first letter within the five blank-separated
-    pieces before a blank-then-digit. Trying those starts in order, each after the last
-    match, finds what ``finditer`` finds (tests/test_addresses.py compares them)."""
+    number's digit (or "s/n"): so it starts at a word's first letter within the five
+    blank-separated pieces before a blank-then-digit (or blank-then-"s/n"). Trying those
+    starts in order, each after the last match, finds what ``finditer`` finds
+    (tests/test_addresses.py compares them)."""
     starts: list[int] = []
     for digit in _SPACE_DIGIT.finditer(text):
         low = _pieces_back(text, digit.start(), _PIECES_BEFORE_NUMBER)
@@ -340,7 +344,7 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
-        if not re.search(r"\d|Street|Avenue|Road|Boulevard|Lane", text):
+        if not re.search(rf"\d|Street|Avenue|Road|Boulevard|Lane|{_NO_NUMBER}", text):
             return []
         spans: list[tuple[int, int, float]] = []
         lower_case = text == text.lower()

@@ -21,7 +21,7 @@ TYPE_WORDS_ANY_CASE = (
 # English words first ("5 place settings", "sent 3 via Slack"): a street type only when
 # capitalised.
 TYPE_WORDS_CAPITALISED = (
-    "Place Route Via Plaza Cours Largo Corso Passage Promenade Rambla "
+    "Place Route Via Plaza Cours Largo Corso Passage Promenade Rambla Av "
     # Spanish and Italian street types that are English words or rare in lower case
     "Vial Acceso Cuesta Pasaje Pasadizo Glorieta Urbanización Callejón Cañada "
     "Borgo Contrada Rotonda Incrocio Stretto Canale"
