@@ -36,6 +36,7 @@ ADDRESSES = [
     ("meet at Hannelore-Jockel-Gasse 7/6 tomorrow", "Hannelore-Jockel-Gasse 7/6"),
     ("I moved to Karl-Heinz-Wernecke-Weg 28-56", "Karl-Heinz-Wernecke-Weg 28-56"),
     ("Sara-Hauffer-Ring 25, 10115 Berlin", "Sara-Hauffer-Ring 25, 10115 Berlin"),
+    ("I moved to Häringring 1/4", "Häringring 1/4"),  # "-ring", no English word
     # FR (a comma after the number, French style)
     (
         "ship to 384, rue Frédérique Ollivier, 13771 Fernandes",
@@ -160,6 +161,8 @@ NOT_ADDRESSES = [
     "flat 3 was nice, Great Park later",
     "Olympic Ring 5 is a movie",
     "I bought 2 Ring doorbells",
+    "Offering 3 options today",
+    "Monitoring 24/7 is on",
     "notepad 3 and keypad 2",
     "send the IBAN GB03 ELPF 1300 7072 4506 24 to accounting",
 ]
@@ -245,6 +248,7 @@ def test_anchor_searches_find_what_finditer_finds(
         "Via Roma, 10 and Piazza Trapanese, 41; Via Zoom, 2 people",  # commas before it
         "Sara-Hauffer-Ring 25, Karl-Heinz-Wernecke-Weg 28-56",  # hyphen-joined names
         "Travessa Silva Porto, S/N and Calle Real s/n, Av Dinis Assunção, 35",  # no number
+        "Häringring 1/4, Offering 3, offering 3",  # "-ring": checked after the match
     ]
     texts = dev_texts + chat_texts + dense.messages["text"].to_list() + edges
     matched = 0

@@ -70,6 +70,7 @@ from redactors.recognizers.intl_address_words import (
     UK_POSTCODE,
     UNIT,
 )
+from redactors.recognizers.name_lexicon import fold, lexicon
 
 
 def _alternation(words: list[str]) -> str:
@@ -92,12 +93,16 @@ _TYPE_SEPARATE = (
 # after them.
 _TYPE_OR_JOINED = rf"(?:{_TYPE_SEPARATE}|(?:{_alternation(TYPE_WORDS_JOINED_ONLY)})(?![^\W_]))"
 _COMPOUND = rf"(?<![^\W_])[^\W\d_]{{3,}}(?i:{_alternation(COMPOUND_ENDINGS)})(?![^\W_])"
+# "-ring" ends German and Dutch street names ("Häringring 1", "Lucyring 97") and English
+# words ("Offering 3", "Monitoring 24"): a street only capitalised and when the word is no
+# frequent English word (checked in ``_anchors``).
+_CHECKED_COMPOUND = r"(?P<checked>(?<![^\W_])[^\W\d_]{3,}ring(?![^\W_]))"
 _ENGLISH = rf"(?:{_alternation(ENGLISH_SUFFIXES)})(?![^\W_])"
 # A street with a type word, the house number after it: "Calle Mayor 3", "Hauptstraße 5",
 # "ul. Zuchów 65", "Alt Reinickendorf Str. 63" (the words before the type are found
 # backwards from it, a number before them by growing back: "12 Møller Vej 3").
 TYPED_NUMBER_AFTER = re.compile(
-    rf"(?<![^\W_])(?:(?P<separate>{_TYPE_OR_JOINED})|{_COMPOUND})\.?"
+    rf"(?<![^\W_])(?:(?P<separate>{_TYPE_OR_JOINED})|{_COMPOUND}|{_CHECKED_COMPOUND})\.?"
     rf"(?P<words>(?:{_SP}{_WORD}){{0,4}})(?P<comma>,?){_SP}(?:{_HN}|{_NO_NUMBER})"
     rf"(?![\w-]|[.,]\d)\.?"
 )
@@ -386,6 +391,9 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
                 start = _name_start(text, before.start(), start, text[start].islower())
             if match.group("separate") and not match.group("words") and start == match.start():
                 continue  # a type word and a number, no name: "Passage 4", "Via 2"
+            checked = match.group("checked")
+            if checked and (not checked[0].isupper() or lexicon().is_common(fold(checked))):
+                continue  # "Offering 3 options", not "Häringring 1"
             if match.group("comma") and _LOWER_WORD_NEXT.match(text, match.end()):
                 intro = text[max(0, start - 60) : start]
                 if not any(p.search(intro) for p in (ADDRESS_INTRO, ADDRESS_NAMED, _MEET_AT)):
