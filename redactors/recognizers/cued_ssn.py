@@ -33,6 +33,9 @@ class CuedSsnRecognizer(GroupRegexRecognizer):
     ENTITY = "US_SSN"
     FLAGS = re.IGNORECASE
     GATE = r"ssn|ss#|social[ -]security"  # what every cue holds
+    # Not 0.85, the score of Presidio's SSN finding with its context word: Presidio's
+    # duplicate removal keeps one of two equal findings through a set, so a tie would credit
+    # either recognizer from run to run (the report's per-recognizer counts would differ).
     RULES: ClassVar[list[tuple[str, str, float]]] = [
-        ("ssn_after_cue", _CUE + _BETWEEN + _SSN, 0.85)
+        ("ssn_after_cue", _CUE + _BETWEEN + _SSN, 0.84)
     ]
