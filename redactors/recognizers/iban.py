@@ -17,6 +17,8 @@ hides it, as in Presidio.
 
 from __future__ import annotations
 
+import copy
+
 import regex
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -38,14 +40,8 @@ class WordSafeIbanRecognizer(IbanRecognizer):
         self.global_regex_flags = base.global_regex_flags
         self.version = base.version
         # Presidio's IbanRecognizer.analyze reads its flags from the instance (it ignores
-        # ``regex_flags``): the case-sensitive run is a second instance.
-        self._case_sensitive = IbanRecognizer(
-            patterns=base.patterns,
-            context=base.context,
-            supported_language=base.supported_language,
-            supported_entity=base.supported_entities[0],
-            name=base.name,
-        )
+        # ``regex_flags``): the case-sensitive run is a copy of the base with other flags.
+        self._case_sensitive = copy.copy(base)
         self._case_sensitive.global_regex_flags = base.global_regex_flags & ~regex.IGNORECASE
 
     def analyze(
