@@ -51,8 +51,10 @@ _MAX_GROWN_PARTS = 3
 # Between a particle and what follows it: a blank, a hyphen, or a hyphen and a blank as
 # tokenised text has it ("al- Nujaifi").
 _PARTICLE_GAP = re.compile(r"- |-| ")
-# Particles written elided onto the name: "d'Alembert", "dell'Acqua".
+# Particles written elided onto the name: "d'Alembert", "dell'Acqua"; with the others, what
+# may be written onto a name part in one word ("al-Nujaifi").
 _ELIDED = frozenset({"d", "dell", "l"})
+_JOINABLE = PARTICLES | _ELIDED
 _MIN_REPEAT_CHARS = 3
 # A word right after these belongs to a handle, tag, path or address.
 _GLUED = frozenset("@#/_.:=")
@@ -203,10 +205,11 @@ def _grow(text: str, finding: RecognizerResult, lex: NameLexicon) -> RecognizerR
             break
         if gap != " " or parts == _MAX_GROWN_PARTS:
             break
-        if folded in PARTICLES or _joined_particle(word):
+        tail = _particle_tail(word)
+        if folded in PARTICLES or tail is not None:
             # "Osama al-Nujaifi", "Robin van der Berg", "al- Nujaifi" (tokenised text): a
             # particle belongs to the name only with a capitalised part after it
-            joined = _particle_run(text, match, lex)
+            joined = _particle_run(text, match, tail, lex)
             if joined is None:
                 break
             end, parts = joined, parts + 1
@@ -227,22 +230,24 @@ def _grow(text: str, finding: RecognizerResult, lex: NameLexicon) -> RecognizerR
     )
 
 
-def _joined_particle(word: str) -> bool:
-    """A particle and a capitalised name part in one word: "al-Nujaifi", "d'Alembert"."""
+def _particle_tail(word: str) -> str | None:
+    """The capitalised name part of a particle written onto it in one word: "Nujaifi" of
+    "al-Nujaifi", "Alembert" of "d'Alembert"; None for any other word."""
     for mark in _INNER:
         head, _, tail = word.partition(mark)
-        if tail and fold(head) in PARTICLES | _ELIDED and is_capitalised(tail):
-            return True
-    return False
+        if tail and fold(head) in _JOINABLE and is_capitalised(tail):
+            return tail
+    return None
 
 
-def _particle_run(text: str, particle: re.Match[str], lex: NameLexicon) -> int | None:
-    """Where a name part ends that follows particles starting at ``particle``: up to three
-    particles, joined by blanks or a hyphen, then a capitalised word that is no everyday
-    word; None when no such part follows."""
-    word = particle.group()
-    if _joined_particle(word):
-        tail = re.split(f"[{_INNER}]", word, maxsplit=1)[1]
+def _particle_run(
+    text: str, particle: re.Match[str], tail: str | None, lex: NameLexicon
+) -> int | None:
+    """Where a name part ends that follows particles starting at ``particle`` (``tail``: the
+    part written onto it, ``_particle_tail``): up to three particles, joined by blanks or a
+    hyphen, then a capitalised word that is no everyday word; None when no such part
+    follows."""
+    if tail is not None:
         return particle.end() if not lex.is_word(fold(tail)) else None
     end = particle.end()
     for _ in range(3):
