@@ -85,6 +85,8 @@ _HN = r"\d{1,5}(?:[A-Za-h](?![^\W_]))?(?:[/-]\d{1,4}[A-Za-h]?)?"
 _SP = r"[ \t]+"
 # "No number", Spanish and Portuguese: "Travessa Silva Porto, S/N", "Calle Real s/n".
 _NO_NUMBER = r"[Ss]/[Nn]"
+# What a text needs for any anchor: a digit, a full English street word (ON_STREET), "s/n".
+_MAY_HOLD_ADDRESS = re.compile(rf"\d|Street|Avenue|Road|Boulevard|Lane|{_NO_NUMBER}")
 _TYPE_SEPARATE = (
     rf"(?:(?i:{_alternation(TYPE_WORDS_ANY_CASE)})|{_alternation(TYPE_WORDS_CAPITALISED)})"
     r"(?![^\W_])"
@@ -349,11 +351,12 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
     def analyze(
         self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
     ) -> list[RecognizerResult]:
-        if not re.search(rf"\d|Street|Avenue|Road|Boulevard|Lane|{_NO_NUMBER}", text):
+        if not _MAY_HOLD_ADDRESS.search(text):
             return []
         spans: list[tuple[int, int, float]] = []
-        lower_case = text == text.lower()
-        for start, end, confirmed in self._anchors(text, lower_case):
+        folded = text.lower()
+        lower_case = text == folded
+        for start, end, confirmed in self._anchors(text, folded, lower_case):
             grown_end, parts = self._grow(text, start, end, lower_case)
             if not confirmed and not (
                 parts
@@ -376,8 +379,9 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
             if end > start
         ]
 
-    def _anchors(self, text: str, lower_case: bool) -> list[tuple[int, int, bool]]:
-        """(start, end, confirmed) of each anchor: confirmed ones need no growth."""
+    def _anchors(self, text: str, folded: str, lower_case: bool) -> list[tuple[int, int, bool]]:
+        """(start, end, confirmed) of each anchor: confirmed ones need no growth. ``folded``:
+        the text in lower case."""
         found: list[tuple[int, int, bool]] = []
         for match in typed_number_after(text):
             start = match.start()
@@ -402,13 +406,13 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
         numbers = digit_run_starts(text)
         for match in matches_from(TYPED_NUMBER_FIRST, text, numbers):
             end = match.end()
+            capitalised = False  # a capitalised name word after the type
             for word in re.finditer(_WORD, text[match.end("type") : end]):
                 if not _is_name_word(word.group(), any_case=match.group().islower()):
                     end = match.end("type") + word.start()
                     break
-            if "," in text[match.start() : match.start("type")] and not any(
-                word[0].isupper() for word in re.findall(_WORD, text[match.end("type") : end])
-            ):
+                capitalised = capitalised or word.group()[0].isupper()
+            if "," in text[match.start() : match.start("type")] and not capitalised:
                 continue  # "384, rue Victor Hugo", not "we need 2, avenue tickets"
             found.append((match.start(), end, True))
         for pattern in _US_ANCHORS:
@@ -416,7 +420,7 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
             found.extend((m.start(), m.end(), True) for m in matches)
         for pattern in (_PO_BOX, _MILITARY_POST):
             found.extend((m.start(), m.end(), True) for m in pattern.finditer(text))
-        folded = text.lower()  # each of its unit words holds one of these: a quick gate
+        # each of its unit words holds one of these: a quick gate
         if any(word in folded for word in ("flat", "apt", "apartment", "studio")):
             for match in UNIT_THEN_STREET.finditer(text):
                 found.append((match.start(), match.end(), True))
