@@ -55,7 +55,11 @@ class GatedUrlRecognizer(UrlRecognizer):
         self.global_regex_flags = base.global_regex_flags
         self.version = base.version
         self.score_thresholds = base.score_thresholds
-        self.gate = url_gate(self.patterns)
+
+    @property
+    def gate(self) -> regex.Pattern[str] | None:
+        """``url_gate`` of the recognizer's current patterns (None: they run as Presidio's)."""
+        return url_gate(self.patterns)
 
     def analyze(
         self,
@@ -65,7 +69,7 @@ class GatedUrlRecognizer(UrlRecognizer):
         regex_flags: int | None = None,
     ) -> list[RecognizerResult]:
         flags = regex_flags or self.global_regex_flags
-        gate = url_gate(self.patterns)  # the patterns may have been replaced since
+        gate = self.gate  # of the current patterns: they may have been replaced since
         if gate is None or flags & ~_PROVED_FLAGS:
             return super().analyze(text, entities, nlp_artifacts, regex_flags)
         if gate.search(text) is None:
