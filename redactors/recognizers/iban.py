@@ -39,6 +39,7 @@ class WordSafeIbanRecognizer(IbanRecognizer):
         )
         self.global_regex_flags = base.global_regex_flags
         self.version = base.version
+        self.score_thresholds = base.score_thresholds
         # Presidio's IbanRecognizer.analyze reads its flags from the instance (it ignores
         # ``regex_flags``): the case-sensitive run is a copy of the base with other flags.
         self._case_sensitive = copy.copy(base)
