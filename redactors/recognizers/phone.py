@@ -158,10 +158,7 @@ class SharedText:
             else:
                 start = match.start()
                 candidate = self.text[start : match.end()]
-                # PhoneNumberMatcher._trim_after_first_match
-                trailing = _pnm._SECOND_NUMBER_START_PATTERN.search(candidate)
-                if trailing:
-                    candidate = candidate[: trailing.start()]
+                candidate = _trim(_pnm._SECOND_NUMBER_START_PATTERN, candidate)
                 self._found[index] = (start, candidate)
         return self._found[index]
 
@@ -194,11 +191,11 @@ class SharedText:
             while group_match:
                 check = True
                 if is_first_match:
-                    group = _trim(candidate[: group_match.start()])
+                    group = _trim(_pnm._UNWANTED_END_CHAR_PATTERN, candidate[: group_match.start()])
                     calls.append((group, offset, True, True))
                     check = False
                     is_first_match = False
-                group = _trim(group_match.group(1))
+                group = _trim(_pnm._UNWANTED_END_CHAR_PATTERN, group_match.group(1))
                 calls.append((group, offset + group_match.start(1), check, True))
                 group_match = possible_inner_match.search(candidate, group_match.start() + 1)
         return calls
@@ -270,9 +267,9 @@ class SharedText:
 _GROUPING_CHECKER = PhoneNumberMatcher("", None)
 
 
-def _trim(candidate: str) -> str:
-    """PhoneNumberMatcher._trim_after_first_match(_UNWANTED_END_CHAR_PATTERN, candidate)"""
-    trailing = _pnm._UNWANTED_END_CHAR_PATTERN.search(candidate)
+def _trim(pattern: re.Pattern[str], candidate: str) -> str:
+    """PhoneNumberMatcher._trim_after_first_match(pattern, candidate) (reads no state)."""
+    trailing = pattern.search(candidate)
     return candidate[: trailing.start()] if trailing else candidate
 
 
