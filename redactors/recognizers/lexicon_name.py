@@ -82,6 +82,7 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
     SURNAME_SCORE = 0.55
     CUED_LOWER_SCORE = 0.56
     ATTRIBUTION_SCORE = 0.57
+    VOCATIVE_SCORE = 0.59
     MIN_LOWER_CHARS = 4
 
     def __init__(self, supported_language: str = "en") -> None:
@@ -116,7 +117,35 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
         results += self._hashtags(text)
         results += self._cued_lower(text, words, results)
         results += self._attribution(text)
+        results += self._vocatives(text, words, results)
         return results
+
+    def _vocatives(
+        self, text: str, words: list[_Word], found: list[RecognizerResult]
+    ) -> list[RecognizerResult]:
+        """A first name the writer turns to at the end of a sentence, after a comma: "where
+        are my keys, Summer?", "thanks for the help, Will!". Everyday-word names count there
+        ("Summer", "Will"); after a capitalised word they do not ("Atlanta, Georgia.")."""
+        if "," not in text:
+            return []
+        lex = self.lexicon
+        taken = {f.start for f in found}
+        vocatives = []
+        for before, word in pairwise(words):
+            if (
+                word.start not in taken
+                and word.folded in lex.first
+                and is_capitalised(word.text)
+                and not word.text.isupper()
+                and not before.text[0].isupper()
+                and _COMMA_GAP.fullmatch(text, before.end, word.start)
+                and _ENDS_SENTENCE.match(text, word.end)
+                and not lex.is_place(word.folded)
+            ):
+                vocatives.append(
+                    self._result(word.start, word.end, self.VOCATIVE_SCORE, "vocative")
+                )
+        return vocatives
 
     def _attribution(self, text: str) -> list[RecognizerResult]:
         """Who said a quote, at the end of a post: "... worrying. ~ Zelvina Orr #quotes",
@@ -194,7 +223,8 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
         self, text: str, words: list[_Word], found: list[RecognizerResult]
     ) -> list[RecognizerResult]:
         """Single words listed with names ("Ann, Kyle, Dawn and Seth", "smit, zhang and
-        edwards"): when two or more items of a list are names, all are."""
+        edwards"): when two or more items of a list are names, all are but everyday words;
+        a capitalised first name counts even when it is one too ("Will, Ty and Mark")."""
         lex = self.lexicon
         starts = {f.start for f in found}
         mates: list[RecognizerResult] = []
@@ -207,7 +237,11 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
                 mates += [
                     self._result(w.start, w.end, self.FIRST_NAME_SCORE, "list")
                     for w in items
-                    if w.start not in starts and not self.lexicon.is_common(w.folded)
+                    if w.start not in starts
+                    and (
+                        not lex.is_common(w.folded)
+                        or (is_capitalised(w.text) and w.folded in lex.first)
+                    )
                 ]
         return mates
 
@@ -287,6 +321,8 @@ class LexiconNameRecognizer(TextOnlyRecognizer):
         if i == 0 or not _joined(text, words[i - 1], words[i]):
             return False
         left = words[i - 1]
+        if left.text.isupper() and words[i].text.isupper():
+            return False  # shouted ("WAS THAT ELEKTRA"): the capitals are the writer's tone
         return (
             self._free(text, left)  # not a handle's last part ("@Harry_Styles HARRY")
             and is_capitalised(left.text)
@@ -432,6 +468,10 @@ _ADDRESS_CUES = frozenset("hey hi hello hiya yo thanks you thx ty wow omg congra
 _BEFORE_YOU = frozenset({"thank", "love", "miss"})
 _ENDS_ADDRESS = re.compile(r"\s*(?:[,!?.:;)]|\Z)")
 _AND = frozenset({"and", "&"})
+# A comma right after a word (or after a blank, in tokenised text), then one blank.
+_COMMA_GAP = re.compile(r" ?, ")
+# A sentence's end: "?", "!", "." (not "..." of a trailing-off list), or the text's end.
+_ENDS_SENTENCE = re.compile(r" ?(?:[!?]|\.(?!\.))|\s*\Z")
 _ATTRIBUTION_MARKS = ("~", "-", "—", "―")
 
 
@@ -450,8 +490,9 @@ def _pair_gap(text: str, a: _Word, conj: _Word, b: _Word) -> bool:
     return text[a.end : conj.start] == " " and text[conj.end : b.start] == " "
 
 
-# Between items of a list of capitalised single words: "A, B, C and D", "A, B & C".
-_LIST_GAP = re.compile(r",\s|,?\s(?:and|or|&)\s")
+# Between items of a list of capitalised single words: "A, B, C and D", "A, B & C"; in
+# tokenised text a blank before the comma too ("Vin , Dwayne , Ty & Luda").
+_LIST_GAP = re.compile(r" ?,\s|,?\s(?:and|or|&)\s")
 _CONNECTORS = frozenset({"and", "or"})
 # What every list gap holds (a comma, "&", or "and"/"or" between blanks): a list of three
 # has two gaps, so a text with fewer of these holds no list.
