@@ -18,6 +18,7 @@ from redactors import presidio_compat
 from redactors.context_lemmas import context_words, lemma_table, set_lemmas
 from redactors.namewords import may_hold_name
 from redactors.recognizers.group_regex import TextOnlyRecognizer
+from redactors.recognizers.name_lexicon import WORD, is_capitalised
 from redactors.recognizers.text_gates import text_gate
 
 # Recognizers whose findings depend on the text alone (their analyze() never reads the NLP
@@ -32,19 +33,27 @@ def _masked_anyway(
     allow_list: list[str] | None,
 ) -> list[tuple[int, int]]:
     """Spans of text-only findings that will be masked whatever NER says: already at their
-    entity's final threshold (context words only raise scores) and not allow-listed. Not
-    PERSON findings: the model may find a longer name around them ("steve" of "steve
-    jobs"), and names.settle_names grows the finding to it."""
+    entity's final threshold (context words only raise scores) and not allow-listed. A
+    PERSON finding only as a whole name of capitalised words ("Valerie Russo"): around a
+    single or lower-case one the model may find a longer name ("steve" of "steve jobs"),
+    which names.settle_names grows the finding to; around a whole name the model has only
+    common words left to read, as in any text the prefilter keeps from NER."""
     if final_thresholds is None:
         return []
     allowed = set(allow_list or ())
     return [
         (f.start, f.end)
         for f in found
-        if f.entity_type != "PERSON"
+        if (f.entity_type != "PERSON" or _whole_name(text[f.start : f.end]))
         and f.score >= final_thresholds(f.entity_type)
         and text[f.start : f.end] not in allowed
     ]
+
+
+def _whole_name(value: str) -> bool:
+    """Two or more words, each capitalised: a first name and a surname at least."""
+    words = WORD.findall(value)
+    return len(words) >= 2 and all(is_capitalised(w) and not w.isupper() for w in words)
 
 
 # Component factories that never set entities, nor anything NER reads (it reads NORM,
@@ -108,7 +117,8 @@ class StagedAnalyzerEngine(AnalyzerEngine):
     5. then Presidio's own steps, as in ``analyze``: NLP-based recognizers, context
        enhancement, score thresholds, duplicates, allow list.
     With the prefilter off the findings equal ``analyze``'s (tested on every corpus in the
-    repo); with it on, the only difference is NER findings in texts of common words.
+    repo); with it on, the only difference is NER findings in texts of common words (and of
+    whole names the text-only recognizers found, ``_masked_anyway``).
     """
 
     def analyze_staged(

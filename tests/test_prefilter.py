@@ -404,3 +404,29 @@ def test_a_workers_engines_come_with_one_blas_thread(sample_config) -> None:
         assert blas_threads() == {2}
         build_engines(sample_config, SECRET_A)
         assert blas_threads() == {1}
+
+
+def test_a_whole_name_found_without_the_model_keeps_only_that_text_from_ner(
+    redactor: TextRedactor,
+) -> None:
+    """A text whose other words are common and whose name the text-only recognizers found
+    whole (capitalised first name and surname) skips NER and masks what full NER masks;
+    a first name alone or a lower-case name still goes to NER (the model may read a longer
+    name around it)."""
+    texts = [
+        "can you ping Valerie Russo about the invoice?",
+        "can you ping Valerie about the invoice?",
+        "can you ping valerie russo about the invoice?",
+    ]
+    detector = redactor.detector
+    args = (texts, "en", detector.entities, detector.config.lowest_threshold(), None, 64)
+    stage_of: list[str] = []
+    full = detector.analyzer.analyze_staged(*args, False)
+    filtered = detector.analyzer.analyze_staged(
+        *args, True, stage_of, detector._final_threshold
+    )
+    assert [stage.startswith("ner") for stage in stage_of] == [False, True, True]
+    for text, before, after in zip(texts, full, filtered, strict=True):
+        spans = {(f.start, f.end) for f in after if f.entity_type == "PERSON"}
+        assert spans == {(f.start, f.end) for f in before if f.entity_type == "PERSON"}, text
+        assert spans, text
