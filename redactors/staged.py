@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from presidio_analyzer import (
     AnalyzerEngine,
@@ -12,11 +12,11 @@ from presidio_analyzer import (
 )
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from redactors import presidio_compat
 from redactors.context_lemmas import context_words, lemma_table, set_lemmas
-from redactors.namewords import may_hold_name
+from redactors.namewords import may_hold_name, name_stretches
 from redactors.recognizers.group_regex import TextOnlyRecognizer
 from redactors.recognizers.name_lexicon import WORD, is_capitalised
 from redactors.recognizers.text_gates import text_gate
@@ -48,6 +48,36 @@ def _masked_anyway(
         and f.score >= final_thresholds(f.entity_type)
         and text[f.start : f.end] not in allowed
     ]
+
+
+def _ner_on_stretches(
+    nlp: Language,
+    docs: list[Doc],
+    indices: list[int],
+    covered: list[list[tuple[int, int]]],
+    batch_size: int,
+    disable: list[str],
+) -> None:
+    """Run NER (alone) on ``docs[i]`` for each of ``indices``, in place: on the whole doc,
+    or where that spares the model a long text's sentences of common words, on the stretches
+    that may hold a name (``name_stretches``), their entities set back on the whole doc."""
+    pieces: list[tuple[int, int, Doc]] = []  # (text index, first token, doc to run on)
+    for i in indices:
+        stretches = name_stretches(docs[i], covered[i])
+        if stretches == [(0, len(docs[i]))]:
+            pieces.append((i, 0, docs[i]))
+        else:
+            pieces += [(i, start, docs[i][start:end].as_doc()) for start, end in stretches]
+    piped = nlp.pipe((doc for _, _, doc in pieces), batch_size=batch_size, disable=disable)
+    entities: dict[int, list[Span]] = {}
+    for (i, first, piece), done in zip(pieces, piped, strict=True):
+        if piece is docs[i]:
+            continue  # NER ran on the whole doc, which holds its entities
+        entities.setdefault(i, []).extend(
+            Span(docs[i], first + e.start, first + e.end, label=e.label) for e in done.ents
+        )
+    for i, found in entities.items():
+        docs[i].set_ents(found, default="outside")
 
 
 def _whole_name(value: str) -> bool:
@@ -108,7 +138,8 @@ class StagedAnalyzerEngine(AnalyzerEngine):
     1. the text-only recognizers run first, on the text;
     2. texts the NER prefilter lets through (namewords.py), or every text when it is off,
        get NER: the "ner" component alone when nothing else in the pipeline can change
-       its entities (``_ner_only``);
+       its entities (``_ner_only``), and then, with the prefilter, on the stretches of a
+       long text that may hold a name (``_ner_on_stretches``);
     3. texts with a finding of a recognizer that has context words (and, if an NLP-based
        recognizer has them, every NER text) get the pipeline without NER: the lemmas that
        context words are matched against;
@@ -118,7 +149,8 @@ class StagedAnalyzerEngine(AnalyzerEngine):
        enhancement, score thresholds, duplicates, allow list.
     With the prefilter off the findings equal ``analyze``'s (tested on every corpus in the
     repo); with it on, the only difference is NER findings in texts of common words (and of
-    whole names the text-only recognizers found, ``_masked_anyway``).
+    whole names the text-only recognizers found, ``_masked_anyway``), and in a long text's
+    sentences of such words.
     """
 
     def analyze_staged(
@@ -160,13 +192,15 @@ class StagedAnalyzerEngine(AnalyzerEngine):
         with_context = {id(r) for r in text_only if r.context}
         nlp_context = any(r.context for r in nlp_based)
         docs = list(nlp.tokenizer.pipe(texts))
+        covered: list[list[tuple[int, int]]] = []  # per text, with the prefilter
         if not nlp_based:
             wants_ner = [False] * len(texts)
         elif prefilter:
-            wants_ner = [
-                may_hold_name(doc, _masked_anyway(text, found, final_thresholds, allow_list))
-                for text, (found, _), doc in zip(texts, raw, docs, strict=True)
+            covered = [
+                _masked_anyway(text, found, final_thresholds, allow_list)
+                for text, (found, _) in zip(texts, raw, strict=True)
             ]
+            wants_ner = [may_hold_name(doc, c) for doc, c in zip(docs, covered, strict=True)]
         else:
             wants_ner = [True] * len(texts)
         wants_lemmas = [
@@ -198,11 +232,14 @@ class StagedAnalyzerEngine(AnalyzerEngine):
                 for i in indices:
                     set_lemmas(docs[i], table)
                 continue
-            piped = nlp.pipe(
-                (docs[i] for i in indices),
-                batch_size=batch_size,
-                disable=[name for name in nlp.pipe_names if name not in keep],
-            )
+            disable = [name for name in nlp.pipe_names if name not in keep]
+            if prefilter and keep == ner_only:
+                # NER alone reads only the stretches of a long text that may hold a name
+                # (namewords.name_stretches): its sentences of common words are spared.
+                _ner_on_stretches(nlp, docs, indices, covered, batch_size, disable)
+                piped: Iterable[Doc] = (docs[i] for i in indices)
+            else:
+                piped = nlp.pipe((docs[i] for i in indices), batch_size=batch_size, disable=disable)
             for i, doc in zip(indices, piped, strict=True):
                 docs[i] = set_lemmas(doc, table) if table and stage == "ner_and_lemmas" else doc
         if stages is not None:  # one per text, in order

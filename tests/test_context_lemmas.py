@@ -33,11 +33,20 @@ def test_inflections_of_context_words_map_to_them() -> None:
 
 
 def test_table_lemmas_give_the_findings_of_spacy_lemmas(
-    redactor: TextRedactor, model_lemmas: Detector, dev_texts: list[str], chat_texts: list[str]
+    redactor: TextRedactor,
+    model_lemmas: Detector,
+    dev_texts: list[str],
+    chat_texts: list[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Eval dev texts and the chat mix, with the prefilter on as runs have it: every finding,
-    score and recognizer the same."""
+    score and recognizer the same. (NER on whole texts on both sides: with model lemmas the
+    whole pipeline runs on every NER text, so a long text is not read in stretches there,
+    which changes which recognizer finds a name, not what is masked; test_prefilter.py.)"""
+    import redactors.staged as staged
     from redactors.testing.synth import generate_sample
+
+    monkeypatch.setattr(staged, "name_stretches", lambda doc, covered=(): [(0, len(doc))])
 
     dense = generate_sample(seed=8, n_users=40, n_messages=400, n_posts=0, message_mix="pii_dense")
     texts = dev_texts + chat_texts[:600] + dense.messages["text"].to_list()
@@ -49,4 +58,6 @@ def test_table_lemmas_give_the_findings_of_spacy_lemmas(
     assert sum(map(len, table)) > 1000
     by_stage = Counter(stages)
     # texts whose context words count were there, and got their lemmas from the table
-    assert by_stage["ner_and_lemmas"] > 300 and by_stage["lemmas_only"] > 20
+    # (PII-dense texts whose names were found whole skip NER: lemmas only)
+    assert by_stage["ner_and_lemmas"] + by_stage["lemmas_only"] > 300
+    assert by_stage["ner_and_lemmas"] > 100 and by_stage["lemmas_only"] > 20

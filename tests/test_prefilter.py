@@ -430,3 +430,56 @@ def test_a_whole_name_found_without_the_model_keeps_only_that_text_from_ner(
         spans = {(f.start, f.end) for f in after if f.entity_type == "PERSON"}
         assert spans == {(f.start, f.end) for f in before if f.entity_type == "PERSON"}, text
         assert spans, text
+
+
+LONG_TEXT = (
+    "The quarterly review is done and the numbers look fine overall. We shipped the new "
+    "build on time and the team did great work again this week. Please ask Zorbulon "
+    "Quentmaier about the invoice before the end of the day. Thanks again for all the help "
+    "with the release and the testing, it was a big effort from everyone."
+)
+
+
+def test_ner_reads_only_the_stretches_of_a_long_text_that_may_hold_a_name(
+    redactor: TextRedactor,
+) -> None:
+    """A long text's sentences of common words are spared the model; the sentence that may
+    hold a name is read with 4 tokens of context on each side; short texts stay whole."""
+    from redactors.namewords import MARGIN_TOKENS, name_stretches, sentences
+
+    nlp = redactor.detector.analyzer.nlp_engine.nlp["en"]
+    doc = nlp.make_doc(LONG_TEXT)
+    third = sentences(doc)[2]
+    assert doc[third[0] : third[1]].text.startswith("Please ask Zorbulon")
+    assert name_stretches(doc) == [(third[0] - MARGIN_TOKENS, third[1] + MARGIN_TOKENS)]
+    short = nlp.make_doc("ask Zorbulon about it. The build is fine.")
+    assert name_stretches(short) == [(0, len(short))]
+    [found] = redactor.redact([LONG_TEXT])
+    assert [LONG_TEXT[s.start : s.end] for s in found.spans] == ["Zorbulon Quentmaier"]
+
+
+def test_stretches_mask_what_ner_on_the_whole_text_masks(
+    redactor: TextRedactor, chat_texts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the benchmark's chat mix (multi-sentence write-ups with names, addresses and
+    other personal data among work chat), NER on the stretches masks the same characters
+    as NER on every whole text."""
+    import redactors.staged as staged
+
+    detector = redactor.detector
+    long_texts = [t for t in chat_texts if len(t.split()) >= 40]
+    assert len(long_texts) > 20
+
+    def masked() -> list[set[int]]:
+        return [
+            {i for f in findings for i in range(f.start, f.end)}
+            for findings in detector.analyze(long_texts)
+        ]
+
+    nlp = detector.analyzer.nlp_engine.nlp["en"]
+    docs = [nlp.make_doc(text) for text in long_texts]
+    assert any(staged.name_stretches(doc) != [(0, len(doc))] for doc in docs)  # some are cut
+    cut = masked()
+    monkeypatch.setattr(staged, "name_stretches", lambda doc, covered=(): [(0, len(doc))])
+    assert masked() == cut
+    assert any(cut)
