@@ -226,14 +226,19 @@ class StagedAnalyzerEngine(AnalyzerEngine):
             "lemmas_only": [name for name in nlp.pipe_names if name != "ner"],
         }
         stage_of = list(map(nlp_stage, wants_ner, wants_lemmas))
-        for stage, keep in components.items():
-            indices = [i for i, of in enumerate(stage_of) if of == stage]
+        # One pass per set of components: where the lemmas come from the table, NER texts
+        # with and without context findings share one pass and its batches.
+        passes: dict[tuple[str, ...], list[int]] = {}
+        for i, stage in enumerate(stage_of):
+            if stage not in components:
+                continue  # no NLP
             if table is not None and stage == "lemmas_only":
-                for i in indices:
-                    set_lemmas(docs[i], table)
+                set_lemmas(docs[i], table)
                 continue
+            passes.setdefault(tuple(components[stage]), []).append(i)
+        for keep, indices in passes.items():
             disable = [name for name in nlp.pipe_names if name not in keep]
-            if prefilter and keep == ner_only:
+            if prefilter and list(keep) == ner_only:
                 # NER alone reads only the stretches of a long text that may hold a name
                 # (namewords.name_stretches): its sentences of common words are spared.
                 _ner_on_stretches(nlp, docs, indices, covered, batch_size, disable)
@@ -241,7 +246,8 @@ class StagedAnalyzerEngine(AnalyzerEngine):
             else:
                 piped = nlp.pipe((docs[i] for i in indices), batch_size=batch_size, disable=disable)
             for i, doc in zip(indices, piped, strict=True):
-                docs[i] = set_lemmas(doc, table) if table and stage == "ner_and_lemmas" else doc
+                lemmas = bool(table) and stage_of[i] == "ner_and_lemmas"
+                docs[i] = set_lemmas(doc, table) if lemmas else doc
         if stages is not None:  # one per text, in order
             stages.extend(stage_of)
         return [
