@@ -76,8 +76,9 @@ def may_hold_name(doc: Doc | Span, covered: Sequence[tuple[int, int]] = ()) -> b
 # the whole text, and the model decides there as it would, unless an entity of its own ran
 # into them from a sentence of common words. Measured: the same masked characters on 23,750
 # chat-mix messages, and the same gold spans masked on the devsets' texts joined eight at a
-# time (names 2,425 of 2,582, addresses 910 of 1,051 either way); what the whole text's NER
-# masked beyond them was its spans running over a line break ("Susan Ruelas\nAddress").
+# time by line breaks (names 2,425 of 2,582, addresses 910 of 1,051 either way) or blanks;
+# what the whole text's NER masked beyond them was its spans running over a line break
+# ("Susan Ruelas\nAddress").
 MARGIN_TOKENS = 4
 # A text is cut only where that spares the model at least this many tokens.
 _MIN_SPARED_TOKENS = 12
