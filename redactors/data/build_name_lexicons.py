@@ -57,6 +57,12 @@ def _values(attribute: object) -> Iterable[str]:
     return ()  # a property or method of the provider class: not a list
 
 
+def _one_word_names(names: Iterable[str], min_letters: int) -> set[str]:
+    """``names`` case-folded, those that are one word of at least ``min_letters``."""
+    folded = (name.strip().replace("’", "'").casefold() for name in names)
+    return {name for name in folded if _WORD.fullmatch(name) and len(name) >= min_letters}
+
+
 def faker_names(kind: str) -> set[str]:
     """Case-folded one-word names of ``kind`` ("first" or "last") of every locale."""
     names: set[str] = set()
@@ -66,10 +72,7 @@ def faker_names(kind: str) -> set[str]:
         if provider is None:
             continue
         for suffix in ("", "_male", "_female", "_nonbinary"):
-            for name in _values(getattr(provider, f"{kind}_names{suffix}", None)):
-                folded = name.strip().replace("’", "'").casefold()
-                if _WORD.fullmatch(folded) and len(folded) >= 2:
-                    names.add(folded)
+            names |= _one_word_names(_values(getattr(provider, f"{kind}_names{suffix}", None)), 2)
     return names
 
 
@@ -77,13 +80,8 @@ def nickname_names() -> set[str]:
     """Case-folded one-word given names and nicknames of the ``nicknames`` package, of four
     letters or more: its shorter ones read as abbreviations more often than as names
     ("dob", "jr", "mc", "eb")."""
-    names: set[str] = set()
-    for triplet in nicknames.name_triplets():
-        for name in (triplet.name1, triplet.name2):
-            folded = name.strip().replace("’", "'").casefold()
-            if _WORD.fullmatch(folded) and len(folded) >= 4:
-                names.add(folded)
-    return names
+    triplets = nicknames.name_triplets()
+    return _one_word_names((name for t in triplets for name in (t.name1, t.name2)), 4)
 
 
 def wordnet_lemmas(model_dir: Path) -> set[str]:
