@@ -22,6 +22,8 @@ from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from redactors.batch import redact_batch, source_config
 from redactors.config import RunConfig
 from redactors.consent import ConsentGate, load_gate
@@ -200,6 +202,9 @@ def build_ahead(config: RunConfig, secret: str | None) -> bool:
         canaries: dict[str, Any] | CanaryError = check_canaries(config, engines)
     except CanaryError as error:
         canaries = error
+    # pyarrow imports pandas (if installed) the first time it builds an array: 0.2 s that
+    # would otherwise land in the run's first unit.
+    pa.array([], pa.string())
     key = _engines_key(config, engines.gate.decision_sha256, secret)
     with _ahead_lock:
         _ahead[:] = [WorkerEngines(key, engines, run="", canaries=canaries)]
