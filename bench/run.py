@@ -7,7 +7,8 @@
 Sections (each compares within itself, on the same generated export, the same spaCy model,
 the same entity set, in one run; each keeps its own date in bench/results.json):
 - fixed_cost: whole processes on 20 messages: plain Presidio (bench/presidio_process.py),
-  `redact run` with its temporary Prefect server, `redact run` against a running server.
+  `redact run` with its temporary Prefect server, `redact run` against a running server,
+  and plain Presidio's job as the one task of a Prefect flow (bench/prefect_presidio.py).
 - chat, pii_dense: one data set each (the chat mix: acks, work chat, some PII; the PII-dense
   mix: a name and other personal data in every message). Rows:
   presidio_batch: BatchAnalyzerEngine + BatchAnonymizerEngine, the model on thinc's default
@@ -261,8 +262,10 @@ def bench_warm_dask(config_path: Path, work: Path, reps: int, workers: int) -> d
 
 def bench_fixed_cost(work: Path, reps: int) -> dict[str, dict[str, float]]:
     """Whole processes on 20 messages, taken in turn: plain Presidio (bench/presidio_process.py,
-    same model), `redact run` with its temporary Prefect server, and `redact run` against a
-    running server (PREFECT_API_URL, as scheduled flows have). Wall seconds, medians."""
+    same model), `redact run` with its temporary Prefect server, `redact run` against a
+    running server (PREFECT_API_URL, as scheduled flows have), and plain Presidio's job as
+    the one task of a Prefect flow against that server (bench/prefect_presidio.py: the floor
+    of any Prefect flow). Wall seconds, medians."""
     from prefect.server.api.server import SubprocessASGIServer
 
     config = make_export(work / "small", 20)
@@ -271,6 +274,7 @@ def bench_fixed_cost(work: Path, reps: int) -> dict[str, dict[str, float]]:
     server.start(timeout=120)
     times: dict[str, list[float]] = {"presidio_process": [], "temporary_server": []}
     times["running_server"] = []
+    times["presidio_in_prefect_flow"] = []
     try:
         for i in range(reps):
             presidio = presidio_process(config, work / "small" / "presidio.parquet", False)
@@ -279,9 +283,14 @@ def bench_fixed_cost(work: Path, reps: int) -> dict[str, dict[str, float]]:
             os.environ["PREFECT_API_URL"] = server.api_url
             try:
                 run = run_pipeline(config, work / "fc" / f"r-{i}")
+                # The floor of any Prefect flow: plain Presidio's job as its one task.
+                in_flow = presidio_process(
+                    config, work / "small" / "presidio-flow.parquet", False, "prefect_presidio.py"
+                )
             finally:
                 os.environ.pop("PREFECT_API_URL")
             times["running_server"].append(run["wall_s"])
+            times["presidio_in_prefect_flow"].append(in_flow)
     finally:
         server.stop()
     base = statistics.median(times["presidio_process"])
@@ -304,16 +313,19 @@ def bench_pipeline(config_path: Path, work: Path, reps: int, *args: str) -> dict
     return medians([run_pipeline(config_path, work / f"out-{i}", *args) for i in range(reps)])
 
 
-def presidio_process(config_path: Path, out: Path, numpy_blas: bool = True) -> float:
+def presidio_process(
+    config_path: Path, out: Path, numpy_blas: bool = True, script: str = "presidio_process.py"
+) -> float:
     """Wall seconds of plain Presidio as one whole process on the export (bench/presidio_process.py:
     imports, model load, batch analyze + anonymize, Parquet write); ``numpy_blas``: the model
-    on numpy's BLAS with one thread, as the pipeline's workers run it."""
+    on numpy's BLAS with one thread, as the pipeline's workers run it; ``script``
+    prefect_presidio.py: the same job as the one task of a Prefect flow."""
     from redactors.config import load_config
     from redactors.nlp import model_location
 
     export = yaml.safe_load(config_path.read_text())["sources"][0]["path"]
     model = model_location(load_config(config_path).detection.spacy_model)
-    command = [sys.executable, str(REPO / "bench" / "presidio_process.py"), export, str(out)]
+    command = [sys.executable, str(REPO / "bench" / script), export, str(out)]
     started = time.perf_counter()
     command += ["--model", model] + (["--numpy-blas"] if numpy_blas else [])
     subprocess.run(command, check=True, capture_output=True)
