@@ -77,7 +77,19 @@ class LazyNlpArtifacts(NlpArtifacts):
 
     @functools.cached_property
     def keywords(self) -> list[str]:  # type: ignore[override]
-        return NlpArtifacts.set_keywords(self.nlp_engine, self.lemmas, self.language)
+        return [
+            word
+            for lemma in self.lemmas
+            for word in _keywords_of(self.nlp_engine, self.language, lemma)
+        ]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _keywords_of(nlp_engine: NlpEngine, language: str, lemma: str) -> tuple[str, ...]:
+    """What ``NlpArtifacts.set_keywords`` makes of one lemma (it treats each alone): none for
+    a stop word, punctuation, "-PRON-" or "be", else its lower case split at ":". Kept per
+    lemma: the stop-word and punctuation look-ups were a fifth of the context step."""
+    return tuple(NlpArtifacts.set_keywords(nlp_engine, [lemma], language))
 
 
 def nlp_artifacts(nlp_engine: NlpEngine, doc: Doc, language: str) -> NlpArtifacts:
