@@ -29,6 +29,7 @@ from redactors.consent_files import (
 )
 from redactors.errors import ConsentError
 from redactors.io import sha256_file
+from redactors.lineage import org_key, user_key
 
 # Drop reasons, in the order they are checked: a record gets the first that applies.
 MISSING_USER_ID = "missing_user_id"
@@ -420,3 +421,21 @@ def flagged_deleted(flags: pl.Series) -> pl.Series:
     if flags.dtype.is_temporal():
         return flags.is_not_null()
     raise ConsentError(f"a deleted flag must be boolean or a timestamp, got {flags.dtype}")
+
+
+def reasons_by_user_key(gate: ConsentGate, key: bytes) -> dict[str, str]:
+    """Decision of the registry for every user in it, by lineage user key ("" = keep)."""
+    return {
+        user_key(key, user_id): reason
+        for user_id, reason in zip(gate.lookup["user_id"], gate.lookup["reason"], strict=True)
+    }
+
+
+def reasons_by_org_key(gate: ConsentGate, key: bytes) -> dict[str, str]:
+    """Decision of the org registry for every org in it, by lineage org key ("" = keep)."""
+    if gate.org_lookup is None:
+        return {}
+    return {
+        org_key(key, org_id): reason
+        for org_id, reason in zip(gate.org_lookup["org_id"], gate.org_lookup["reason"], strict=True)
+    }

@@ -27,7 +27,12 @@ import pyarrow.parquet as pq
 
 from redactors.card import write_card
 from redactors.config import NON_CONSENTED_ENTITY, ConsentConfig, MaskingConfig, OutputConfig
-from redactors.consent import ConsentGate, consent_provenance
+from redactors.consent import (
+    ConsentGate,
+    consent_provenance,
+    reasons_by_org_key,
+    reasons_by_user_key,
+)
 from redactors.consent_files import (
     merged_deletions,
     read_applied_deletions,
@@ -43,8 +48,6 @@ from redactors.lineage import (
     LINEAGE_FILE,
     LINEAGE_SCHEMA,
     read_lineage,
-    reasons_by_org_key,
-    reasons_by_user_key,
     write_lineage,
 )
 from redactors.manifest import (

@@ -13,13 +13,9 @@ import hmac
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-if TYPE_CHECKING:
-    from redactors.consent import ConsentGate
 
 LINEAGE_DIR = "lineage"
 LINEAGE_FILE = f"{LINEAGE_DIR}/lineage.parquet"
@@ -80,24 +76,6 @@ def write_lineage(path: Path, table: pa.Table) -> None:
     temp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, temp, compression="zstd")
     os.replace(temp, path)
-
-
-def reasons_by_user_key(gate: ConsentGate, key: bytes) -> dict[str, str]:
-    """Decision of the registry for every user in it, by lineage user key ("" = keep)."""
-    return {
-        user_key(key, user_id): reason
-        for user_id, reason in zip(gate.lookup["user_id"], gate.lookup["reason"], strict=True)
-    }
-
-
-def reasons_by_org_key(gate: ConsentGate, key: bytes) -> dict[str, str]:
-    """Decision of the org registry for every org in it, by lineage org key ("" = keep)."""
-    if gate.org_lookup is None:
-        return {}
-    return {
-        org_key(key, org_id): reason
-        for org_id, reason in zip(gate.org_lookup["org_id"], gate.org_lookup["reason"], strict=True)
-    }
 
 
 def read_lineage(path: Path) -> pa.Table:

@@ -26,12 +26,12 @@ import pyarrow as pa
 
 from redactors.batch import redact_batch, source_config
 from redactors.config import RunConfig
-from redactors.consent import ConsentGate, load_gate
+from redactors.consent import ConsentGate, load_gate, reasons_by_org_key, reasons_by_user_key
 from redactors.engine import TextRedactor, secret_key
 from redactors.errors import CanaryError, ConsentError, RedactError, UnitError
 from redactors.evaluate import canary_check
 from redactors.io import WorkUnit, read_unit
-from redactors.lineage import LINEAGE_DIR, reasons_by_org_key, reasons_by_user_key
+from redactors.lineage import LINEAGE_DIR
 from redactors.mentions import NonConsentedMentions
 from redactors.nlp import one_blas_thread
 from redactors.preflight import people_names, secret_fingerprint
