@@ -81,8 +81,6 @@ def _ibans(text: str) -> Iterable[tuple[int, int]]:
 
 
 def _phones(text: str) -> Iterable[tuple[int, int]]:
-    if not has_digit(text):  # the matcher's pattern needs one (recognizers/text_gates.py)
-        return
     for match in phone_matcher(text, "US", phonenumbers.Leniency.VALID):
         yield match.start, match.end
 
@@ -231,9 +229,9 @@ class LeakStats:
         self.records_non_latin += other.records_non_latin
 
 
-# Detectors whose every match holds a digit (\d, what ``has_digit`` looks for), and the one
-# whose every match holds an "@": a text without one is not searched. Most chat texts have
-# neither.
+# Detectors whose every match holds a digit (\d, what ``has_digit`` looks for; the phone
+# matcher's pattern needs one too, recognizers/text_gates.py), and the one whose every match
+# holds an "@": a text without one is not searched. Most chat texts have neither.
 _NEED_DIGIT = {"CREDIT_CARD", "US_SSN", "IBAN_CODE", "PHONE_NUMBER"}
 _NEED_AT = {"EMAIL_ADDRESS"}
 
