@@ -60,12 +60,14 @@ class LazyNlpArtifacts(NlpArtifacts):
         nlp_engine: NlpEngine,
         language: str,
         scores: list[float] | None = None,
+        keyword_cache: KeywordCache | None = None,
     ) -> None:
         self.entities = entities
         self.tokens = tokens
         self.nlp_engine = nlp_engine
         self.language = language
         self.scores = scores if scores else [0.85] * len(entities)
+        self.keyword_cache = keyword_cache
 
     @functools.cached_property
     def lemmas(self) -> list[str]:  # type: ignore[override]
@@ -77,29 +79,48 @@ class LazyNlpArtifacts(NlpArtifacts):
 
     @functools.cached_property
     def keywords(self) -> list[str]:  # type: ignore[override]
-        return [
-            word
-            for lemma in self.lemmas
-            for word in _keywords_of(self.nlp_engine, self.language, lemma)
-        ]
+        if self.keyword_cache is None:
+            return NlpArtifacts.set_keywords(self.nlp_engine, self.lemmas, self.language)
+        return self.keyword_cache.keywords(self.nlp_engine, self.language, self.lemmas)
 
 
-@functools.lru_cache(maxsize=1 << 16)
-def _keywords_of(nlp_engine: NlpEngine, language: str, lemma: str) -> tuple[str, ...]:
-    """What ``NlpArtifacts.set_keywords`` makes of one lemma (it treats each alone): none for
-    a stop word, punctuation, "-PRON-" or "be", else its lower case split at ":". Kept per
-    lemma: the stop-word and punctuation look-ups were a fifth of the context step."""
-    return tuple(NlpArtifacts.set_keywords(nlp_engine, [lemma], language))
+class KeywordCache:
+    """What ``NlpArtifacts.set_keywords`` makes of each lemma (it treats each alone: none
+    for a stop word, punctuation, "-PRON-" or "be", else its lower case split at ":"), kept
+    per lemma: the stop-word and punctuation look-ups were a fifth of the context step on
+    PII-dense chat. One per analyzer engine, so it lives and dies with the engine and its
+    model; cleared when it holds ``MAX_LEMMAS``."""
+
+    MAX_LEMMAS = 1 << 16
+
+    def __init__(self) -> None:
+        self._by_lemma: dict[tuple[str, str], tuple[str, ...]] = {}
+
+    def keywords(self, nlp_engine: NlpEngine, language: str, lemmas: list[str]) -> list[str]:
+        by_lemma = self._by_lemma
+        if len(by_lemma) >= self.MAX_LEMMAS:
+            by_lemma.clear()
+        found: list[str] = []
+        for lemma in lemmas:
+            words = by_lemma.get((language, lemma))
+            if words is None:
+                words = tuple(NlpArtifacts.set_keywords(nlp_engine, [lemma], language))
+                by_lemma[(language, lemma)] = words
+            found.extend(words)
+        return found
 
 
-def nlp_artifacts(nlp_engine: NlpEngine, doc: Doc, language: str) -> NlpArtifacts:
+def nlp_artifacts(
+    nlp_engine: NlpEngine, doc: Doc, language: str, keyword_cache: KeywordCache | None = None
+) -> NlpArtifacts:
     """Presidio's NLP artifacts of an already processed spaCy doc: the entities and scores
-    of ``_doc_to_nlp_artifact`` (its engine's own steps), the token lists on first use."""
+    of ``_doc_to_nlp_artifact`` (its engine's own steps), the token lists on first use (the
+    keywords through ``keyword_cache`` if given)."""
     engine: Any = nlp_engine
     entities, scores = engine._get_updated_entities(
         engine._get_entities(doc), engine._get_scores_for_entities(doc)
     )
-    return LazyNlpArtifacts(entities, doc, nlp_engine, language, scores)
+    return LazyNlpArtifacts(entities, doc, nlp_engine, language, scores, keyword_cache)
 
 
 def remove_low_scores(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from presidio_analyzer import (
@@ -171,6 +172,10 @@ class StagedAnalyzerEngine(AnalyzerEngine):
     sentences of such words.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.keyword_cache = presidio_compat.KeywordCache()
+
     def analyze_staged(
         self,
         texts: Sequence[str],
@@ -320,7 +325,9 @@ class StagedAnalyzerEngine(AnalyzerEngine):
         allow_list: list[str] | None,
     ) -> list[RecognizerResult]:
         """The rest of ``AnalyzerEngine.analyze`` (presidio-analyzer 2.2), unchanged."""
-        artifacts = presidio_compat.nlp_artifacts(self.nlp_engine, doc, language)
+        artifacts = presidio_compat.nlp_artifacts(
+            self.nlp_engine, doc, language, self.keyword_cache
+        )
         results = list(found)
         for recognizer in nlp_based:
             current = recognizer.analyze(text=text, entities=entities, nlp_artifacts=artifacts)

@@ -83,10 +83,13 @@ def test_lazy_artifacts_equal_presidio_artifacts(redactor) -> None:
         "Dr. Zoë O'Brien-García met Lars Nilsson in Oslo on 3 May; they were talking.",
         "",
     ]
-    for doc in engine.nlp["en"].pipe(texts):
+    cache = presidio_compat.KeywordCache()  # shared by the texts, read twice: hits too
+    for doc in [*engine.nlp["en"].pipe(texts), *engine.nlp["en"].pipe(texts)]:
         theirs = engine._doc_to_nlp_artifact(doc, "en")
         ours = presidio_compat.nlp_artifacts(engine, doc, "en")
         assert isinstance(ours, NlpArtifacts)
         for field in ("entities", "scores", "lemmas", "tokens_indices", "keywords"):
             assert getattr(ours, field) == getattr(theirs, field), field
         assert ours.tokens is doc and ours.nlp_engine is engine
+        cached = presidio_compat.nlp_artifacts(engine, doc, "en", cache)
+        assert cached.keywords == theirs.keywords
