@@ -139,7 +139,26 @@ def enhance_using_context(
     artifacts: NlpArtifacts,
     recognizers: list[EntityRecognizer],
 ) -> list[RecognizerResult]:
-    return engine._enhance_using_context(text, results, artifacts, recognizers, None)
+    """``analyze``'s context step, given only the recognizers that can take part in it.
+
+    Presidio's step walks every recognizer, splitting all findings into the recognizer's
+    and the others' (two list scans, ~22 a text on PII-dense chat), and returns the
+    findings grouped in recognizer order; the context enhancer after it only looks up the
+    recognizers of findings. A recognizer without findings whose ``enhance_using_context``
+    is ``EntityRecognizer``'s (it returns the findings it is given) adds nothing there, so
+    it is left out: the same findings, in the same order (``test_presidio_compat``).
+    A recognizer that overrides the step is always passed: it may act on others' findings.
+    """
+    finders = {r.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY] for r in results}
+    taking_part = [
+        r
+        for r in recognizers
+        if r.id in finders or type(r).enhance_using_context is not _BASE_ENHANCE
+    ]
+    return engine._enhance_using_context(text, results, artifacts, taking_part, None)
+
+
+_BASE_ENHANCE = EntityRecognizer.enhance_using_context
 
 
 def remove_allow_list(

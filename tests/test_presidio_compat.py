@@ -3,6 +3,7 @@ on a Presidio release whose private steps changed, so an upgrade is re-read, not
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import inspect
 import pathlib
@@ -93,3 +94,51 @@ def test_lazy_artifacts_equal_presidio_artifacts(redactor) -> None:
         assert ours.tokens is doc and ours.nlp_engine is engine
         cached = presidio_compat.nlp_artifacts(engine, doc, "en", cache)
         assert cached.keywords == theirs.keywords
+
+
+def _raw_findings(analyzer, text: str) -> tuple[list, NlpArtifacts, list]:
+    """Every recognizer's findings for the text before the context step, tagged as
+    ``analyze`` tags them, with the text's artifacts and the recognizers asked."""
+    doc = analyzer.nlp_engine.nlp["en"](text)
+    artifacts = presidio_compat.nlp_artifacts(analyzer.nlp_engine, doc, "en")
+    recognizers = analyzer.registry.get_recognizers(language="en", all_fields=True)
+    found = []
+    for recognizer in recognizers:
+        current = recognizer.analyze(
+            text=text, entities=recognizer.supported_entities, nlp_artifacts=artifacts
+        )
+        if current:
+            presidio_compat.add_recognizer_id(analyzer, current, recognizer)
+            found.extend(current)
+    return found, artifacts, recognizers
+
+
+def test_context_step_given_only_recognizers_taking_part_equals_presidios(redactor) -> None:
+    """Leaving out recognizers without findings (that keep EntityRecognizer's context step)
+    changes neither the findings, their scores and metadata, nor their order."""
+    analyzer = redactor.detector.analyzer
+    texts = [
+        # phone and card with their context words, an email, a name, a URL
+        "Ann Lee's phone number is 212-555-0143, card 4111 1111 1111 1111, ann@example.org",
+        # an address after an address phrase (StreetAddressRecognizer's own context step)
+        "please ship it to my address: 1234 Elm Street, Springfield and call +1 646 555 0100",
+        "ssn 078-05-1120 and ip 10.0.0.1 from https://example.com/a?b=1",
+        "nothing to find here at all",
+    ]
+    compared = 0
+    for text in texts:
+        found, artifacts, recognizers = _raw_findings(analyzer, text)
+        theirs = analyzer._enhance_using_context(
+            text, copy.deepcopy(found), artifacts, recognizers, None
+        )
+        ours = presidio_compat.enhance_using_context(
+            analyzer, text, copy.deepcopy(found), artifacts, recognizers
+        )
+        as_rows = [(r.entity_type, r.start, r.end, r.score, r.recognition_metadata) for r in ours]
+        assert as_rows == [
+            (r.entity_type, r.start, r.end, r.score, r.recognition_metadata) for r in theirs
+        ]
+        compared += len(theirs)
+        if any(r.recognition_metadata.get("is_score_enhanced_by_context") for r in theirs):
+            compared += 1000  # at least one text had a score raised by context
+    assert compared > 1000
