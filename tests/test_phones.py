@@ -6,6 +6,8 @@ import hashlib
 import inspect
 import itertools
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import phonenumbers
@@ -394,3 +396,29 @@ def test_the_mirrored_matcher_code_is_phonenumbers():
     assert hashlib.sha256(source.encode()).hexdigest() == (
         "d22c3afc7accf5b4b6306f5d319521cc4af7ddfb0831a86ab498109012ff8114"
     )
+
+
+def test_phone_recognizers_have_phonenumbers_keep_its_compiled_patterns():
+    """Built in a fresh process, either phone recognizer turns on phonenumbers' pattern
+    cache, and a parse then leaves the region's patterns in it."""
+    code = (
+        "import phonenumbers\n"
+        "import phonenumbers.re_util as cache\n"
+        "from presidio_analyzer.predefined_recognizers import PhoneRecognizer\n"
+        "from redactors.recognizers.phone import GatedPhoneRecognizer\n"
+        "from redactors.recognizers.possible_phone import PossiblePhoneRecognizer\n"
+        "assert cache._COMPILED_PATTERNS is None\n"
+        "{build}\n"
+        "found = recognizer.analyze('call 020 7946 0958 today', ['PHONE_NUMBER'])\n"
+        "assert found, 'a GB number is found'\n"
+        "gb = phonenumbers.PhoneMetadata.metadata_for_region('GB')\n"
+        "assert gb.general_desc.national_number_pattern in cache._COMPILED_PATTERNS\n"
+    )
+    for build in (
+        "recognizer = GatedPhoneRecognizer(PhoneRecognizer())",
+        "recognizer = PossiblePhoneRecognizer()",
+    ):
+        done = subprocess.run(
+            [sys.executable, "-c", code.format(build=build)], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr[-2000:]

@@ -38,6 +38,7 @@ from presidio_analyzer import AnalysisExplanation, RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
+from redactors.recognizers.phone import keep_compiled_patterns
 from redactors.recognizers.phone_words import (
     DEFAULT_PHONE_REGIONS,
     PHONE_LABEL_AFTER,
@@ -167,6 +168,7 @@ class PossiblePhoneRecognizer(PhoneRecognizer):
             leniency=Leniency.POSSIBLE,
             name="PossiblePhoneRecognizer",
         )
+        keep_compiled_patterns()  # 21 regions' patterns (phone.py)
         # PhoneRecognizer puts its default context words back when given none: without
         # Presidio context words a phone-only text needs no lemmas (see the module doc).
         self.context = []
