@@ -335,15 +335,22 @@ def presidio_process(
 def bench_mix(config: Path, work: Path, reps: int) -> dict[str, Any]:
     """One data set: Presidio's batch engines (default BLAS, then numpy's BLAS with one
     thread, as the pipeline runs; one process and n_process=2), the spaCy floor, plain
-    Presidio as a whole process, the pipeline with one worker and with two processes."""
-    results = bench_presidio(config, reps, rows=("batch", "floor"))
-    results |= bench_presidio(config, reps, rows=("batch", "batch_2", "floor"), numpy_blas=True)
-    walls = [presidio_process(config, work / f"presidio-{i}.parquet") for i in range(reps)]
-    results["presidio_process_numpy_blas"] = {"wall_s": round(statistics.median(walls), 3)}
-    results["pipeline"] = bench_pipeline(config, work / "p", reps)
-    results["pipeline_processes_2"] = bench_pipeline(
-        config, work / "pp", reps, "--runner", "processes", "--workers", "2"
-    )
+    Presidio as a whole process, the pipeline with one worker and with two processes.
+    Repetitions are interleaved: each round runs every row once, so a machine that slows
+    down or speeds up during the section (this VM does, by 20-30% between hours) moves all
+    rows alike instead of the rows that happened to run late."""
+    rounds: list[dict[str, dict[str, float]]] = []
+    for i in range(reps):
+        row = bench_presidio(config, 1, rows=("batch", "floor"))
+        row |= bench_presidio(config, 1, rows=("batch", "batch_2", "floor"), numpy_blas=True)
+        wall = presidio_process(config, work / f"presidio-{i}.parquet")
+        row["presidio_process_numpy_blas"] = {"wall_s": round(wall, 3)}
+        row["pipeline"] = run_pipeline(config, work / "p" / f"out-{i}")
+        row["pipeline_processes_2"] = run_pipeline(
+            config, work / "pp" / f"out-{i}", "--runner", "processes", "--workers", "2"
+        )
+        rounds.append(row)
+    results = {name: medians([row[name] for row in rounds]) for name in rounds[0]}
     same_blas = results["presidio_batch_numpy_blas"]["docs_per_s"]
     pipeline = results["pipeline"]
     ratios = {
