@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from presidio_analyzer import (
     RecognizerResult,
 )
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
+from presidio_analyzer.recognizer_registry import RecognizerRegistry
 from spacy.attrs import NORM
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -149,6 +151,124 @@ NER_STAGES = frozenset({"ner_and_lemmas", "ner_only"})
 LEMMA_STAGES = frozenset({"ner_and_lemmas", "lemmas_only"})
 
 
+@dataclass(frozen=True)
+class _Asked:
+    """The recognizers a batch is analyzed with (``StagedAnalyzerEngine._asked``)."""
+
+    all: list[EntityRecognizer]
+    text_only: list[EntityRecognizer]
+    nlp_based: list[EntityRecognizer]
+    prefilter: bool  # the NER prefilter is on and knows every NLP-based recognizer's need
+
+
+def _asked(
+    registry: RecognizerRegistry, language: str, entities: list[str], ner_prefilter: bool
+) -> _Asked:
+    """The recognizers for the entities (loaded), split by whether they read the NLP
+    artifacts, and whether the NER prefilter may be used with them."""
+    recognizers = registry.get_recognizers(language=language, entities=entities)
+    for recognizer in recognizers:
+        if not recognizer.is_loaded:
+            recognizer.load()
+            recognizer.is_loaded = True
+    nlp_based = [r for r in recognizers if not isinstance(r, TEXT_ONLY_RECOGNIZERS)]
+    # The prefilter only knows about names: with other NER entities (LOCATION, ...) or
+    # other NLP-based recognizers wanted, every text goes through the whole pipeline.
+    ner_entities = {e for r in nlp_based for e in r.supported_entities} & set(entities)
+    prefilter = (
+        ner_prefilter
+        and bool(nlp_based)
+        and ner_entities <= {"PERSON"}
+        and all(
+            isinstance(r, SpacyRecognizer) or getattr(r, "NAMES_ONLY", False) for r in nlp_based
+        )
+    )
+    return _Asked(
+        all=recognizers,
+        text_only=[r for r in recognizers if isinstance(r, TEXT_ONLY_RECOGNIZERS)],
+        nlp_based=nlp_based,
+        prefilter=prefilter,
+    )
+
+
+def _wants_ner(asked: _Asked, docs: list[Doc], covered: list[list[tuple[int, int]]]) -> list[bool]:
+    """Per text, whether NER runs (step 2): never without an NLP-based recognizer; with
+    the prefilter where the text may hold a name; otherwise always."""
+    if not asked.nlp_based:
+        return [False] * len(docs)
+    if asked.prefilter:
+        return [may_hold_name(doc, c) for doc, c in zip(docs, covered, strict=True)]
+    return [True] * len(docs)
+
+
+def _wants_lemmas(
+    asked: _Asked, raw: list[tuple[list[RecognizerResult], set[int]]], wants_ner: list[bool]
+) -> list[bool]:
+    """Per text, whether it needs lemmas (step 3). Lemmas only matter to context words,
+    and only for findings of recognizers that have them (Presidio's context enhancer skips
+    the rest: an email, a phone number), and on NER texts if an NLP-based recognizer has
+    them."""
+    with_context = {id(r) for r in asked.text_only if r.context}
+    nlp_context = any(r.context for r in asked.nlp_based)
+    return [
+        bool(by & with_context) or (ner and nlp_context)
+        for (_, by), ner in zip(raw, wants_ner, strict=True)
+    ]
+
+
+def _run_nlp(
+    nlp: Language,
+    docs: list[Doc],
+    wants_lemmas: list[bool],
+    wants_ner: list[bool],
+    covered: list[list[tuple[int, int]]] | None,
+    table: dict[str, str] | None,
+    batch_size: int,
+) -> list[str]:
+    """Give each tokenized doc (in place) the components its stage needs, in one pass per
+    set of components; returns each text's stage (``nlp_stage``). ``covered``: with the
+    prefilter, each text's spans masked anyway (NER then reads a long text's stretches
+    that may hold a name); ``table``: context lemmas from a table instead of the model's
+    tagger and lemmatizer (used only where NER can run alone)."""
+    # The NER of the sm/md/lg English models has its own tok2vec and reads no tag, lemma
+    # or sentence start, so alone it finds what it finds in the whole pipeline (the
+    # equivalence tests check it); where that cannot be known (``_ner_only`` is empty),
+    # NER texts get the whole pipeline and count as NER and lemmas.
+    ner_only = _ner_only(nlp)
+    if not ner_only:
+        wants_lemmas = [lemmas or ner for lemmas, ner in zip(wants_lemmas, wants_ner, strict=True)]
+        table = None
+    components = {
+        "ner_and_lemmas": list(nlp.pipe_names) if table is None else ner_only,
+        "ner_only": ner_only,
+        "lemmas_only": [name for name in nlp.pipe_names if name != "ner"],
+    }
+    stage_of = list(map(nlp_stage, wants_ner, wants_lemmas))
+    # One pass per set of components: where the lemmas come from the table, NER texts
+    # with and without context findings share one pass and its batches.
+    passes: dict[tuple[str, ...], list[int]] = {}
+    for i, stage in enumerate(stage_of):
+        if stage not in components:
+            continue  # no NLP
+        if table is not None and stage == "lemmas_only":
+            set_lemmas(docs[i], table)
+            continue
+        passes.setdefault(tuple(components[stage]), []).append(i)
+    for keep, indices in passes.items():
+        disable = [name for name in nlp.pipe_names if name not in keep]
+        if covered is not None and list(keep) == ner_only:
+            # NER alone reads only the stretches of a long text that may hold a name
+            # (namewords.name_stretches): its sentences of common words are spared.
+            _ner_on_stretches(nlp, docs, indices, covered, batch_size, disable)
+            piped: Iterable[Doc] = (docs[i] for i in indices)
+        else:
+            piped = nlp.pipe((docs[i] for i in indices), batch_size=batch_size, disable=disable)
+        for i, doc in zip(indices, piped, strict=True):
+            lemmas = bool(table) and stage_of[i] == "ner_and_lemmas"
+            docs[i] = set_lemmas(doc, table) if lemmas else doc
+    return stage_of
+
+
 class StagedAnalyzerEngine(AnalyzerEngine):
     """Presidio's ``AnalyzerEngine.analyze`` for a batch, with the spaCy pipeline run only
     where its output can change the result.
@@ -189,88 +309,29 @@ class StagedAnalyzerEngine(AnalyzerEngine):
         final_thresholds: Callable[[str], float] | None = None,
         model_lemmas: bool = True,
     ) -> list[list[RecognizerResult]]:
-        recognizers = self.registry.get_recognizers(language=language, entities=entities)
-        for recognizer in recognizers:
-            if not recognizer.is_loaded:
-                recognizer.load()
-                recognizer.is_loaded = True
-        text_only = [r for r in recognizers if isinstance(r, TEXT_ONLY_RECOGNIZERS)]
-        nlp_based = [r for r in recognizers if not isinstance(r, TEXT_ONLY_RECOGNIZERS)]
-        # The prefilter only knows about names: with other NER entities (LOCATION, ...) or
-        # other NLP-based recognizers wanted, every text goes through the whole pipeline.
-        ner_entities = {e for r in nlp_based for e in r.supported_entities} & set(entities)
-        prefilter = (
-            ner_prefilter
-            and ner_entities <= {"PERSON"}
-            and all(
-                isinstance(r, SpacyRecognizer) or getattr(r, "NAMES_ONLY", False) for r in nlp_based
-            )
-        )
+        """The findings of each text, in the class doc's steps. ``stages``: if given, each
+        text's NLP stage (``nlp_stage``) is appended to it, in order."""
+        asked = _asked(self.registry, language, entities, ner_prefilter)
         nlp = self.nlp_engine.nlp[language]  # type: ignore[attr-defined]
-
-        gates = [text_gate(r) for r in text_only]
-        raw = [self._text_only_findings(text, text_only, gates, entities) for text in texts]
-        # Lemmas only matter to context words, and only for findings of recognizers that
-        # have them (Presidio's context enhancer skips the rest): an email, a phone number.
-        with_context = {id(r) for r in text_only if r.context}
-        nlp_context = any(r.context for r in nlp_based)
+        gates = [text_gate(r) for r in asked.text_only]
+        raw = [self._text_only_findings(text, asked.text_only, gates, entities) for text in texts]
         docs = list(nlp.tokenizer.pipe(texts))
         covered: list[list[tuple[int, int]]] = []  # per text, with the prefilter
-        if not nlp_based:
-            wants_ner = [False] * len(texts)
-        elif prefilter:
+        if asked.prefilter:
             covered = [
                 _masked_anyway(text, found, final_thresholds, allow_list)
                 for text, (found, _) in zip(texts, raw, strict=True)
             ]
-            wants_ner = [may_hold_name(doc, c) for doc, c in zip(docs, covered, strict=True)]
-        else:
-            wants_ner = [True] * len(texts)
-        wants_lemmas = [
-            bool(by & with_context) or (ner and nlp_context)
-            for (_, by), ner in zip(raw, wants_ner, strict=True)
-        ]
-        # Each text gets one pass with the components its stage needs, on its tokenized
-        # doc. The NER of the sm/md/lg English models has its own tok2vec and reads no tag,
-        # lemma or sentence start, so alone it finds what it finds in the whole pipeline
-        # (the equivalence tests check it); where that cannot be known (``_ner_only`` is
-        # empty), NER texts get the whole pipeline and count as NER and lemmas.
-        ner_only = _ner_only(nlp)
-        if not ner_only:
-            wants_lemmas = [
-                lemmas or ner for lemmas, ner in zip(wants_lemmas, wants_ner, strict=True)
-            ]
-        # Context lemmas from a table (context_lemmas.py) where NER can run alone: then no
-        # text needs the tagger and lemmatizer.
-        table = None if model_lemmas or not ner_only else lemma_table(context_words(recognizers))
-        components = {
-            "ner_and_lemmas": list(nlp.pipe_names) if table is None else ner_only,
-            "ner_only": ner_only,
-            "lemmas_only": [name for name in nlp.pipe_names if name != "ner"],
-        }
-        stage_of = list(map(nlp_stage, wants_ner, wants_lemmas))
-        # One pass per set of components: where the lemmas come from the table, NER texts
-        # with and without context findings share one pass and its batches.
-        passes: dict[tuple[str, ...], list[int]] = {}
-        for i, stage in enumerate(stage_of):
-            if stage not in components:
-                continue  # no NLP
-            if table is not None and stage == "lemmas_only":
-                set_lemmas(docs[i], table)
-                continue
-            passes.setdefault(tuple(components[stage]), []).append(i)
-        for keep, indices in passes.items():
-            disable = [name for name in nlp.pipe_names if name not in keep]
-            if prefilter and list(keep) == ner_only:
-                # NER alone reads only the stretches of a long text that may hold a name
-                # (namewords.name_stretches): its sentences of common words are spared.
-                _ner_on_stretches(nlp, docs, indices, covered, batch_size, disable)
-                piped: Iterable[Doc] = (docs[i] for i in indices)
-            else:
-                piped = nlp.pipe((docs[i] for i in indices), batch_size=batch_size, disable=disable)
-            for i, doc in zip(indices, piped, strict=True):
-                lemmas = bool(table) and stage_of[i] == "ner_and_lemmas"
-                docs[i] = set_lemmas(doc, table) if lemmas else doc
+        wants_ner = _wants_ner(asked, docs, covered)
+        stage_of = _run_nlp(
+            nlp,
+            docs,
+            _wants_lemmas(asked, raw, wants_ner),
+            wants_ner,
+            covered if asked.prefilter else None,
+            None if model_lemmas else lemma_table(context_words(asked.all)),
+            batch_size,
+        )
         if stages is not None:  # one per text, in order
             stages.extend(stage_of)
         return [
@@ -280,8 +341,8 @@ class StagedAnalyzerEngine(AnalyzerEngine):
                 doc,
                 language,
                 entities,
-                recognizers,
-                nlp_based,
+                asked.all,
+                asked.nlp_based,
                 score_threshold,
                 allow_list,
             )
