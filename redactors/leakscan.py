@@ -231,21 +231,37 @@ class LeakStats:
 
 # Detectors whose every match holds a digit (\d, what ``has_digit`` looks for; the phone
 # matcher's pattern needs one too, recognizers/text_gates.py), and the one whose every match
-# holds an "@": a text without one is not searched. Most chat texts have neither.
+# holds an "@". A match that touches a replaced region does not count, so a detector is not
+# run where no such character lies outside the replaced regions: most chat texts have
+# neither, and on PII-dense chat nine in ten masked texts with a digit have it only in a
+# surrogate (a pseudonymous phone number, a card's tag).
 _NEED_DIGIT = {"CREDIT_CARD", "US_SSN", "IBAN_CODE", "PHONE_NUMBER"}
 _NEED_AT = {"EMAIL_ADDRESS"}
+
+
+def _text_outside(text: str, regions: list[tuple[int, int]]) -> str:
+    """The text's characters outside the regions (which may overlap), run together."""
+    parts, done = [], 0
+    for start, end in sorted(regions):
+        parts.append(text[done:start])
+        done = max(done, end)
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def scan(text: str, replaced: Iterable[tuple[int, int]] = ()) -> list[tuple[str, int, int]]:
     """Strict findings in ``text`` that do not touch a replaced region."""
     regions = list(replaced)
-    skip = (set() if has_digit(text) else _NEED_DIGIT) | (set() if "@" in text else _NEED_AT)
+    outside = _text_outside(text, regions) if regions else text
+    skip = (set() if has_digit(outside) else _NEED_DIGIT) | (
+        set() if "@" in outside else _NEED_AT
+    )
     findings = []
     for entity, detector in DETECTORS.items():
         if entity in skip:
             continue
         for start, end in detector(text):
-            if not any(start < r_end and r_start < end for r_start, r_end in regions):
+            if _outside(regions, start, end):
                 findings.append((entity, start, end))
     return findings
 

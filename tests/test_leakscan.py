@@ -54,6 +54,46 @@ def test_scan_skips_only_texts_a_detector_cannot_match():
     assert sum(map(len, every)) > 100  # the texts hold what the detectors find
 
 
+def _every_detector(text, regions):
+    return sorted(
+        (entity, start, end)
+        for entity, detect in DETECTORS.items()
+        for start, end in detect(text)
+        if not any(start < r_end and r_start < end for r_start, r_end in regions)
+    )
+
+
+def test_scan_skips_only_detectors_whose_characters_are_all_replaced(redactor):
+    """scan() with replaced regions skips a detector where every digit (or "@") lies in a
+    region: the same findings as every detector run and then filtered by the regions, on
+    the masked texts the pipeline writes (PII-dense chat: digits mostly in surrogates) and
+    on regions that cover part of a number, overlap, or hide the only "@"."""
+    from redactors.testing.synth import generate_sample
+
+    sample = generate_sample(seed=4, n_users=20, n_messages=400, n_posts=0, message_mix="pii_dense")
+    masked = redactor.redact(sample.messages["text"].to_list())
+    cases = [(m.text, list(m.replaced)) for m in masked]
+    cases += [
+        ("card 4111 1111 1111 1111", [(5, 9)]),  # digits left outside: a partial card
+        ("card 4111 1111 1111 1111", [(5, 24)]),  # all of it replaced
+        ("call (415) 867-5309, mail ann@gmail.com", [(5, 19), (26, 39)]),
+        ("call (415) 867-5309, mail ann@gmail.com", [(5, 19), (10, 12), (26, 30)]),  # overlap
+        ("ssn ٤٣٣-٦٥-٣١١١ and 433-65-3111", [(4, 15)]),  # Arabic-Indic digits replaced
+    ]
+    assert [sorted(scan(t, r)) for t, r in cases] == [_every_detector(t, r) for t, r in cases]
+    # the masked texts hold digits, and most only inside their replaced regions
+    with_digits = [(t, r) for t, r in cases[:-5] if any(c.isdigit() for c in t)]
+    hidden = [
+        (t, r)
+        for t, r in with_digits
+        if not any(c.isdigit() for i, c in enumerate(t) if not any(a <= i < b for a, b in r))
+    ]
+    assert len(hidden) > len(with_digits) / 2 > 50
+    # by hand: each holds findings, and the regions leave only the second SSN counted
+    assert all(scan(t) for t, _ in cases[-5:])
+    assert [scan(t, r) for t, r in cases[-5:]] == [[], [], [], [], [("US_SSN", 20, 31)]]
+
+
 def test_strict_detectors_validate_before_counting():
     assert kinds("card 4111 1111 1111 1111") == ["CREDIT_CARD"]
     assert kinds("card 4111 1111 1111 1112") == []  # Luhn fails
