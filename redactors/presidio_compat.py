@@ -132,6 +132,10 @@ def remove_low_scores(
     return engine._AnalyzerEngine__remove_low_scores(results, score_threshold, recognizers)  # type: ignore[attr-defined,no-any-return]
 
 
+# The context step of a recognizer that does not override it: returns its findings as given.
+_BASE_ENHANCE = EntityRecognizer.enhance_using_context
+
+
 def enhance_using_context(
     engine: AnalyzerEngine,
     text: str,
@@ -156,9 +160,6 @@ def enhance_using_context(
         if r.id in finders or type(r).enhance_using_context is not _BASE_ENHANCE
     ]
     return engine._enhance_using_context(text, results, artifacts, taking_part, None)
-
-
-_BASE_ENHANCE = EntityRecognizer.enhance_using_context
 
 
 def remove_allow_list(

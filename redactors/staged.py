@@ -153,7 +153,7 @@ LEMMA_STAGES = frozenset({"ner_and_lemmas", "lemmas_only"})
 
 @dataclass(frozen=True)
 class _Asked:
-    """The recognizers a batch is analyzed with (``StagedAnalyzerEngine._asked``)."""
+    """The recognizers a batch is analyzed with (``_asked``)."""
 
     all: list[EntityRecognizer]
     text_only: list[EntityRecognizer]
