@@ -157,6 +157,12 @@ def test_dedup_keeps_the_first_copy_and_only_exact_copies(tmp_path):
         )
 
 
+# Hypothesis warns when the global `random` state changes while it generates an example.
+# In this session other threads do that now and then: the websockets keepalive ping of the
+# Prefect test server's events client (`random.getrandbits`, every 20 s, in Prefect's
+# event-loop thread), and Dask's IO loop (`random.choice`) while a test runs a cluster in
+# this process. The strategies below use no `random`; the other threads' use is ignored.
+@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 @settings(
     max_examples=15,
     deadline=None,
