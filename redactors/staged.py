@@ -191,12 +191,15 @@ def _asked(
     )
 
 
-def _wants_ner(asked: _Asked, docs: list[Doc], covered: list[list[tuple[int, int]]]) -> list[bool]:
+def _wants_ner(
+    asked: _Asked, docs: list[Doc], covered: list[list[tuple[int, int]]] | None
+) -> list[bool]:
     """Per text, whether NER runs (step 2): never without an NLP-based recognizer; with
-    the prefilter where the text may hold a name; otherwise always."""
+    the prefilter (``covered``: each text's spans masked anyway) where the text may hold a
+    name; otherwise always."""
     if not asked.nlp_based:
         return [False] * len(docs)
-    if asked.prefilter:
+    if covered is not None:
         return [may_hold_name(doc, c) for doc, c in zip(docs, covered, strict=True)]
     return [True] * len(docs)
 
@@ -316,19 +319,22 @@ class StagedAnalyzerEngine(AnalyzerEngine):
         gates = [text_gate(r) for r in asked.text_only]
         raw = [self._text_only_findings(text, asked.text_only, gates, entities) for text in texts]
         docs = list(nlp.tokenizer.pipe(texts))
-        covered: list[list[tuple[int, int]]] = []  # per text, with the prefilter
-        if asked.prefilter:
-            covered = [
+        # With the prefilter: per text, the spans masked whatever NER finds.
+        covered = (
+            [
                 _masked_anyway(text, found, final_thresholds, allow_list)
                 for text, (found, _) in zip(texts, raw, strict=True)
             ]
+            if asked.prefilter
+            else None
+        )
         wants_ner = _wants_ner(asked, docs, covered)
         stage_of = _run_nlp(
             nlp,
             docs,
             _wants_lemmas(asked, raw, wants_ner),
             wants_ner,
-            covered if asked.prefilter else None,
+            covered,
             None if model_lemmas else lemma_table(context_words(asked.all)),
             batch_size,
         )

@@ -125,7 +125,7 @@ def test_context_step_given_only_recognizers_taking_part_equals_presidios(redact
         "ssn 078-05-1120 and ip 10.0.0.1 from https://example.com/a?b=1",
         "nothing to find here at all",
     ]
-    compared = 0
+    compared, raised = 0, False
     for text in texts:
         found, artifacts, recognizers = _raw_findings(analyzer, text)
         theirs = analyzer._enhance_using_context(
@@ -139,6 +139,5 @@ def test_context_step_given_only_recognizers_taking_part_equals_presidios(redact
             (r.entity_type, r.start, r.end, r.score, r.recognition_metadata) for r in theirs
         ]
         compared += len(theirs)
-        if any(r.recognition_metadata.get("is_score_enhanced_by_context") for r in theirs):
-            compared += 1000  # at least one text had a score raised by context
-    assert compared > 1000
+        raised |= any(r.recognition_metadata.get("is_score_enhanced_by_context") for r in theirs)
+    assert compared > 0 and raised  # findings compared, one score raised by context
