@@ -113,6 +113,26 @@ ADDRESSES = [
         "Kayla\n>17 31 Rue Al Imam Al Bakri\n>Suite 656\n>Cite Merzgui\n>Estonia 38695",
         "17 31 Rue Al Imam Al Bakri\n>Suite 656\n>Cite Merzgui\n>Estonia 38695",
     ),
+    # AU: Australia Post's street types, "unit/number", a level before the number, "STATE,
+    # postcode"
+    ("ship to 13 Matthew Rotary, Mooreburgh, NT, 2619", "13 Matthew Rotary, Mooreburgh, NT, 2619"),
+    ("I moved to 3/141 Crane Loop", "3/141 Crane Loop"),
+    ("deliver to 436/82 Mccall Quadrant pls", "436/82 Mccall Quadrant"),
+    (
+        "ship to Level 4 25 Johnson Fire Track, Williamston, TAS, 2937",
+        "Level 4 25 Johnson Fire Track, Williamston, TAS, 2937",
+    ),
+    (
+        "ship to Apt. 459 9 Devin Centreway, Jamesberg, QLD, 2853",
+        "Apt. 459 9 Devin Centreway, Jamesberg, QLD, 2853",
+    ),
+    # IE: an Eircode, in an address or on its own (one Eircode is one dwelling)
+    (
+        "I live at 18 Mullaney Street, Rowan, Co. Dublin, D02 X285",
+        "18 Mullaney Street, Rowan, Co. Dublin, D02 X285",
+    ),
+    ("my eircode is A65 F4E2", "A65 F4E2"),
+    ("post it to T12XY34", "T12XY34"),
     # lower-case text
     (
         "tamara\n\n36 19 folkestone road\n suite 482\n wincle\n spain 63488",
@@ -165,6 +185,13 @@ NOT_ADDRESSES = [
     "Monitoring 24/7 is on",
     "notepad 3 and keypad 2",
     "send the IBAN GB03 ELPF 1300 7072 4506 24 to accounting",
+    # not Eircodes: an identifier of letters only or digits only
+    "the V12 RACE was fun",
+    "F16 2020 deployment notes",
+    # Australia Post types that are everyday words in titles are left out
+    "3 Uber Ride credits left",
+    "installed 2 Microsoft Edge updates",
+    "Season 2 Red Line finale",
 ]
 
 

@@ -48,6 +48,11 @@ PHONES = [
     ("text me 0612345678", "0612345678"),
     ("whatsapp: +44 20 7946 0958", "+44 20 7946 0958"),
     ("61 51 81 office", "61 51 81"),  # six digits only with a phone label
+    # After a leading "+" no date, IP address or version: 61-8-0011 is no date, four
+    # dotted groups no IP address, a one-digit group no version.
+    ("call me at +61-8-0011-3911", "+61-8-0011-3911"),
+    ("my cell is +61.495.717.732", "+61.495.717.732"),
+    ("+61.8.0658.5310 is the office", "+61.8.0658.5310"),
 ]
 
 

@@ -25,6 +25,16 @@ _STREET_SUFFIXES = (
     "Village Villages Ville Vista Walk Walks Wall Way Ways Well Wells"
     # and the street types of the UK, Ireland, Australia and New Zealand that USPS lacks
     " Approach Arcade Circuit Close Concourse Esplanade Grange Parade Quays Strand Tollway Wynd"
+    # Australia Post's street types (AS/NZS 4819) that name little but a street; not those
+    # that are everyday words in the title of a thing (Edge, Gate, Line, Little, Ride, Rise,
+    # Top, Turn, Access, Chase, Reserve...): "2 Microsoft Edge", "3 Uber Ride", "Season 2 Red
+    # Line" are no addresses.
+    " Alleyway Amble Anchorage Basin Brae Broadway Brow Byway Centreway Circlet Colonnade"
+    " Copse Corso Courtyard Crossway Cruiseway Deviation Distributor Driveway Fairway"
+    " Firetrail Footway Foreshore Frontage Glade Gully Highroad Interchange Intersection"
+    " Laneway Lookout Meander Nook Parklands Pathway Piazza Plateau Promenade Quadrangle"
+    " Quadrant Quay Ramble Ridgeway Riverway Riviera Roadway Ronde Rosebowl Rotary Siding"
+    " Tarn Thoroughfare Tor Trunkway Vale Villas Walkway Wharf"
 ).split()
 _SUFFIX_ABBREVIATIONS = (
     "Aly Ave Blvd Cir Ct Cres Dr Expy Fwy Hwy Ln Pkwy Pl Plz Rd Sq St Ste Ter Trl Xing"
@@ -122,8 +132,9 @@ _NOT_COMMON_WORDS_AND_WEAK_SUFFIX = (
     rf"(?:{_alternation(_WEAK_SUFFIXES)})\b(?!\s+(?:{_alternation(_ALL_SUFFIXES)})\b)))"
 )
 # A house number, not an issue, PR or order number ("#2274"), a price, a version ("v1.2"),
-# a time ("10:30") or part of a path.
-_HOUSE_NUMBER = r"(?<![#$.:/])\b\d{1,6}"
+# a time ("10:30") or part of a path; after a unit's number and a slash as Australians
+# write "unit 3, number 141": "3/141 Crane Loop", "12A/5 Elm St".
+_HOUSE_NUMBER = r"(?<![#$.:/])\b(?:\d{1,4}[A-Za-z]?/)?\d{1,6}"
 _ORDINAL = r"\d{1,3}(?:st|nd|rd|th)"  # "5th Ave", "W 42nd St"
 _UNIT = r"(?:,?\s+(?i:apt|apartment|suite|ste|unit|#)\.?\s*#?(?:\d[A-Za-z0-9-]{0,7}|[A-Za-z]\b))"
 

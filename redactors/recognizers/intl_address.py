@@ -57,6 +57,7 @@ from redactors.recognizers.group_regex import GroupRegexRecognizer
 from redactors.recognizers.intl_address_words import (
     ADDRESS_NAMED,
     COMPOUND_ENDINGS,
+    EIRCODE,
     ENGLISH_SUFFIXES,
     MILITARY_POST,
     NAME_PARTICLES,
@@ -371,8 +372,9 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
             spans.append((start, trim_end(text, start, grown_end), self.SCORE))
         for match in POSTCODE_NAMED.finditer(text):
             spans.append((match.start(1), match.end(1), self.SCORE))
-        for match in UK_POSTCODE.finditer(text):
-            spans.append((match.start(), match.end(), self.POSTCODE_SCORE))
+        for postcode in (UK_POSTCODE, EIRCODE):
+            for match in postcode.finditer(text):
+                spans.append((match.start(), match.end(), self.POSTCODE_SCORE))
         return [
             RecognizerResult(self.ENTITY, start, end, score)
             for start, end, score in _merge(spans)

@@ -43,10 +43,10 @@ COMPOUND_ENDINGS = (
 ENGLISH_SUFFIXES = sorted(set(_SUFFIXES) | {"Str", "Rd."})
 
 # Flat, suite, apartment, unit, floor, building lines: "Apt. 441", "Suite 992", "Flat 3",
-# "2nd floor", "Unit 4B", "#12". Not "room", "top" (Austrian flats), "stock" (German
-# floors): "room 5", "Top 3", "stock 5" are chat.
+# "2nd floor", "Unit 4B", "Level 4" (Australian floors), "#12". Not "room", "top"
+# (Austrian flats), "stock" (German floors): "room 5", "Top 3", "stock 5" are chat.
 UNIT = (
-    r"(?:(?i:apt|apartment|appt|suite|ste|unit|flat|fl|floor|bldg|building|bâtiment"
+    r"(?:(?i:apt|apartment|appt|suite|ste|unit|flat|fl|floor|level|lvl|bldg|building|bâtiment"
     r"|bât|étage|piso|planta|puerta|wohnung|whg|lgh|appartamento|interno|int|scala|piano)"
     r"\.?[ \t]*#?[ \t]*"
     r"\d{1,5}[A-Za-z]?(?:[-/]\d{1,4}[A-Za-z]?)?\b"
@@ -69,11 +69,21 @@ MILITARY_POST = r"\b(?:APO|FPO|DPO)\s+A[AEP]\s+\d{5}\b"
 _UK_POSTCODE = (
     r"[A-Z]{1,2}\d[A-Z\d]?\s?\d(?!GB|MB|KB|TB|PB|HZ|FPS|MP)[ABD-HJLNP-UW-Z]{2}"
 )
+# Irish Eircodes ("D02 X285", "A65 F4E2"): a routing key, then a unique identifier of four
+# from 0-9 and the letters Eircode uses. One Eircode is one dwelling.
+_EIRCODE_CHAR = "[0-9AC-FHKNPRTV-Y]"
+_EIRCODE = rf"(?:[AC-FHKNPRTV-Y]\d{{2}}|D6W) ?{_EIRCODE_CHAR}{{4}}"
 POSTCODE = (
     rf"(?:\d{{5}}(?:-\d{{4}})?|\d{{4}}(?:\s?[A-Z]{{2}})?|\d{{2}}-\d{{3}}|\d{{4}}-\d{{3}}"
-    rf"|\d{{3}}\s\d{{2}}|{_UK_POSTCODE}|[A-Z]\d[A-Z]\s?\d[A-Z]\d)"
+    rf"|\d{{3}}\s\d{{2}}|{_UK_POSTCODE}|[A-Z]\d[A-Z]\s?\d[A-Z]\d|{_EIRCODE})"
 )
+# Postcodes found on their own, outside any address: a UK postcode, and an Eircode whose
+# identifier mixes digits and letters (not "V12 RACE", "F16 2020").
 UK_POSTCODE = re.compile(rf"(?<![\w-]){_UK_POSTCODE}(?![\w-])")
+EIRCODE = re.compile(
+    rf"(?<![\w-])(?:[AC-FHKNPRTV-Y]\d{{2}}|D6W) ?(?={_EIRCODE_CHAR}{{0,3}}\d)"
+    rf"(?={_EIRCODE_CHAR}{{0,3}}[A-Z]){_EIRCODE_CHAR}{{4}}(?![\w-])"
+)
 # A postcode named as one: "my zip code is 98547", "postcode: SW1A 2AA", "PLZ 10115".
 POSTCODE_NAMED = re.compile(
     rf"\b(?i:zip(?:\s*code)?|postal\s*code|post\s*code|postcode|plz|code\s+postal|cap"

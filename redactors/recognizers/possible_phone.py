@@ -108,19 +108,11 @@ def layout_score(raw: str) -> float | None:
         # Short local numbers ("61 51 81 office") only in groups and next to phone words.
         return SHORT_SCORE if len(groups) > 1 else None
     stripped = core.strip()
-    if _SSN_SHAPE.match(stripped):
+    # A leading "+" is the international dialling prefix: a date, IP address or version
+    # is not written after one, so "+61-8-0011-3911" (read as 61-8-0011) and
+    # "+61.495.717.732" (four dotted groups) are numbers.
+    if not stripped.startswith("+") and _not_a_phone(stripped, groups):
         return None
-    # Dates, also with spaces around the separators ("4 / 22 / 2014") or a time after.
-    if _DATE.match(re.sub(r"\s*([-./])\s*", r"\1", stripped.lstrip("+("))):
-        return None
-    if "/" in stripped and len(groups) >= 3:
-        return None  # "/" separates date parts and alternatives, not phone groups
-    if _ZIP_PLUS_FOUR.match(stripped) or all(_YEAR.match(g) for g in groups):
-        return None
-    if "." in stripped and (len(groups) == 4 and all(len(g) <= 3 for g in groups)):
-        return None  # an IP address
-    if "." in stripped and any(len(g) == 1 for g in groups):
-        return None  # a version
     if len(groups) >= 3 and all(len(g) == 4 for g in groups):
         return None  # card-like groups: the card recognizers' (Luhn) call
     international = stripped.startswith("+") or (stripped.startswith("00") and len(groups) > 1)
@@ -135,6 +127,22 @@ def layout_score(raw: str) -> float | None:
         if (first, second) == (3, 4) or (2 <= first <= 4 and second >= 5):
             return LAYOUT_SCORE
     return BARE_SCORE
+
+
+def _not_a_phone(stripped: str, groups: list[str]) -> bool:
+    """Written as a date, SSN, ZIP+4, list of years, IP address or version."""
+    if _SSN_SHAPE.match(stripped):
+        return True
+    # Dates, also with spaces around the separators ("4 / 22 / 2014") or a time after.
+    if _DATE.match(re.sub(r"\s*([-./])\s*", r"\1", stripped.lstrip("("))):
+        return True
+    if "/" in stripped and len(groups) >= 3:
+        return True  # "/" separates date parts and alternatives, not phone groups
+    if _ZIP_PLUS_FOUR.match(stripped) or all(_YEAR.match(g) for g in groups):
+        return True
+    if "." in stripped and (len(groups) == 4 and all(len(g) <= 3 for g in groups)):
+        return True  # an IP address
+    return "." in stripped and any(len(g) == 1 for g in groups)  # a version
 
 
 def _score(text: str, start: int, end: int, raw: str) -> float | None:
