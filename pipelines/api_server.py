@@ -24,6 +24,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 # uvicorn exits with 3 when its port was taken in the meantime: try another one.
 PORT_TAKEN_EXIT = 3
@@ -124,6 +125,15 @@ class TemporaryApiServer:
         self.process = None
 
 
+# NO_HEARTBEATS: a flow run on a temporary server sends no heartbeats. They exist so that a
+# long-lived server can mark a run whose process died as crashed (an automation watching
+# for missing heartbeats); a temporary server stops with the run, so no one would watch.
+# Prefect 3.9 sends them by default, and its heartbeat thread sleeps in whole seconds, so
+# the flow's end waits for it: 0.5 s per run on average, up to 1 s. An operator's own
+# setting (either variable) is kept.
+HEARTBEAT_ENV = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
+
+
 @contextlib.contextmanager
 def api_server() -> Iterator[Callable[[], None]]:
     """The run's Prefect API (see the module's docstring). Yields ``ready``, which the
@@ -138,10 +148,17 @@ def api_server() -> Iterator[Callable[[], None]]:
 
         def ready() -> None:
             server.wait_ready(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
-            from prefect.settings import PREFECT_API_URL, temporary_settings
+            from prefect.settings import (
+                PREFECT_API_URL,
+                PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+                temporary_settings,
+            )
 
             os.environ["PREFECT_API_URL"] = server.api_url
-            stack.enter_context(temporary_settings({PREFECT_API_URL: server.api_url}))
+            updates: dict[Any, Any] = {PREFECT_API_URL: server.api_url}
+            if not any(os.environ.get(name) for name in HEARTBEAT_ENV):
+                updates[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = None  # see NO_HEARTBEATS
+            stack.enter_context(temporary_settings(updates))
 
         try:
             yield ready

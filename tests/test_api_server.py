@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.api_server import SERVER_ENV, api_server, uvicorn_command
+from pipelines.api_server import HEARTBEAT_ENV, SERVER_ENV, api_server, uvicorn_command
 from redactors.config import RunConfig
 from redactors.unit import UnitJob, build_ahead, checked_engines, worker_cache
 
@@ -58,6 +58,40 @@ def test_running_server_is_used_as_is(monkeypatch: pytest.MonkeyPatch) -> None:
         ready()
     assert started == []
     assert os.environ["PREFECT_API_URL"] == "http://127.0.0.1:9/api"
+
+
+def test_flow_runs_on_a_temporary_server_send_no_heartbeats(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No one watches a temporary server for missing heartbeats, and Prefect's heartbeat
+    thread holds up each flow's end by up to 1 s (api_server.HEARTBEAT_ENV)."""
+    from prefect import flow
+    from prefect.flow_engine import FlowRunEngine
+    from prefect.settings import get_current_settings
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    for name in HEARTBEAT_ENV:
+        monkeypatch.delenv(name, raising=False)
+    engine = FlowRunEngine(flow=flow(lambda: None, name="heartbeat-probe"))
+    assert engine.heartbeat_seconds is not None  # Prefect's default: heartbeats on
+    with api_server() as ready:
+        ready()
+        assert get_current_settings().flows.heartbeat_frequency is None
+        assert engine.heartbeat_seconds is None
+    assert engine.heartbeat_seconds is not None
+
+
+@pytest.mark.parametrize("name", HEARTBEAT_ENV)
+def test_an_operators_heartbeat_setting_is_kept(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    from prefect.settings import get_current_settings
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    monkeypatch.setenv(name, "60")
+    with api_server() as ready:
+        ready()
+        assert get_current_settings().flows.heartbeat_frequency == 60
 
 
 def _worker_takes(job: UnitJob) -> tuple[Any, dict[str, Any], list[str]]:
