@@ -60,6 +60,8 @@ _PARTICLE_GAP = re.compile(r"- |-| ")
 # Particles written elided onto the name: "d'Alembert", "dell'Acqua"; with the others, what
 # may be written onto a name part in one word ("al-Nujaifi").
 _ELIDED = frozenset({"d", "dell", "l"})
+# Dutch "'t" (het) in a surname, a word of its own: "Jan van 't Hoff", "Gerard 't Hooft".
+_ELIDED_T = re.compile(r" ['’]t(?= )")
 _JOINABLE = PARTICLES | _ELIDED
 _MIN_REPEAT_CHARS = 3
 # A word right after these belongs to a handle, tag, path or address.
@@ -212,6 +214,13 @@ def _grow(text: str, finding: RecognizerResult, lex: NameLexicon) -> RecognizerR
     for match in WORD.finditer(text, end):
         gap = text[end : match.start()]
         word, folded = match.group(), fold(match.group())
+        if parts < _MAX_GROWN_PARTS and _ELIDED_T.match(text, end):
+            # "'t" is a particle: it belongs to the name only with a capitalised part after
+            joined = _particle_run(text, match, None, lex)
+            if joined is None:
+                break
+            end, parts = joined, parts + 1
+            continue
         if gap not in (" ", ", ") or (gap == ", " and folded not in SUFFIXES):
             break
         if folded in SUFFIXES:
@@ -265,6 +274,10 @@ def _particle_run(
         return particle.end() if not lex.is_word(fold(tail)) else None
     end = particle.end()
     for _ in range(3):
+        elided_t = _ELIDED_T.match(text, end)
+        if elided_t:  # "van 't Hoff"
+            end = elided_t.end()
+            continue
         gap = _PARTICLE_GAP.match(text, end)
         following = WORD.match(text, gap.end()) if gap else None
         if following is None:

@@ -285,9 +285,14 @@ def test_unknown_word_evidence_is_off_for_a_model_without_vectors() -> None:
         ("RT : Karim al- Zubaydi : we reject it", "Karim", "Karim al- Zubaydi"),  # tokenised
         ("ask Robin van der Berg about it", "Robin", "Robin van der Berg"),
         ("thanks Jean d'Alembert", "Jean", "Jean d'Alembert"),
+        # Dutch "'t" (het), alone or after another particle
+        ("ask Gerard 't Hooft for the logs", "Gerard", "Gerard 't Hooft"),
+        ("ask Jan van 't Hoff for the logs", "Jan", "Jan van 't Hoff"),
+        ("meet Floor Lonen-van ’t Houteveen", "Floor Lonen-van", "Floor Lonen-van ’t Houteveen"),
         # a particle with no capitalised part after it is no part of the name
         ("Anna van arrived late", "Anna", "Anna"),
         ("Anna de novo again", "Anna", "Anna"),
+        ("Anna 't was late", "Anna", "Anna"),
     ],
 )
 def test_a_name_grows_over_particles_only_before_a_name_part(
