@@ -62,6 +62,8 @@ _PARTICLE_GAP = re.compile(r"- |-| ")
 _ELIDED = frozenset({"d", "dell", "l"})
 # Dutch "'t" (het) in a surname, a word of its own: "Jan van 't Hoff", "Gerard 't Hooft".
 _ELIDED_T = re.compile(r" ['’]t(?= )")
+# Particles written as a word of their own, "'t" with them.
+_WORD_PARTICLES = PARTICLES | {"'t"}
 _JOINABLE = PARTICLES | _ELIDED
 _MIN_REPEAT_CHARS = 3
 # A word right after these belongs to a handle, tag, path or address.
@@ -214,13 +216,8 @@ def _grow(text: str, finding: RecognizerResult, lex: NameLexicon) -> RecognizerR
     for match in WORD.finditer(text, end):
         gap = text[end : match.start()]
         word, folded = match.group(), fold(match.group())
-        if parts < _MAX_GROWN_PARTS and _ELIDED_T.match(text, end):
-            # "'t" is a particle: it belongs to the name only with a capitalised part after
-            joined = _particle_run(text, match, None, lex)
-            if joined is None:
-                break
-            end, parts = joined, parts + 1
-            continue
+        if _ELIDED_T.match(text, end):  # WORD reads the "t" of "'t": a particle after a blank
+            gap, folded = " ", "'t"
         if gap not in (" ", ", ") or (gap == ", " and folded not in SUFFIXES):
             break
         if folded in SUFFIXES:
@@ -229,9 +226,10 @@ def _grow(text: str, finding: RecognizerResult, lex: NameLexicon) -> RecognizerR
         if gap != " " or parts == _MAX_GROWN_PARTS:
             break
         tail = _particle_tail(word)
-        if folded in PARTICLES or tail is not None:
-            # "Osama al-Nujaifi", "Robin van der Berg", "al- Nujaifi" (tokenised text): a
-            # particle belongs to the name only with a capitalised part after it
+        if folded in _WORD_PARTICLES or tail is not None:
+            # "Osama al-Nujaifi", "Robin van der Berg", "al- Nujaifi" (tokenised text),
+            # "Gerard 't Hooft": a particle belongs to the name only with a capitalised part
+            # after it
             joined = _particle_run(text, match, tail, lex)
             if joined is None:
                 break

@@ -72,7 +72,8 @@ _UK_POSTCODE = (
 # Irish Eircodes ("D02 X285", "A65 F4E2"): a routing key, then a unique identifier of four
 # from 0-9 and the letters Eircode uses. One Eircode is one dwelling.
 _EIRCODE_CHAR = "[0-9AC-FHKNPRTV-Y]"
-_EIRCODE = rf"(?:[AC-FHKNPRTV-Y]\d{{2}}|D6W) ?{_EIRCODE_CHAR}{{4}}"
+_EIRCODE_KEY = r"(?:[AC-FHKNPRTV-Y]\d{2}|D6W) ?"
+_EIRCODE = rf"{_EIRCODE_KEY}{_EIRCODE_CHAR}{{4}}"
 POSTCODE = (
     rf"(?:\d{{5}}(?:-\d{{4}})?|\d{{4}}(?:\s?[A-Z]{{2}})?|\d{{2}}-\d{{3}}|\d{{4}}-\d{{3}}"
     rf"|\d{{3}}\s\d{{2}}|{_UK_POSTCODE}|[A-Z]\d[A-Z]\s?\d[A-Z]\d|{_EIRCODE})"
@@ -81,7 +82,7 @@ POSTCODE = (
 # identifier mixes digits and letters (not "V12 RACE", "F16 2020").
 UK_POSTCODE = re.compile(rf"(?<![\w-]){_UK_POSTCODE}(?![\w-])")
 EIRCODE = re.compile(
-    rf"(?<![\w-])(?:[AC-FHKNPRTV-Y]\d{{2}}|D6W) ?(?={_EIRCODE_CHAR}{{0,3}}\d)"
+    rf"(?<![\w-]){_EIRCODE_KEY}(?={_EIRCODE_CHAR}{{0,3}}\d)"
     rf"(?={_EIRCODE_CHAR}{{0,3}}[A-Z]){_EIRCODE_CHAR}{{4}}(?![\w-])"
 )
 # A postcode named as one: "my zip code is 98547", "postcode: SW1A 2AA", "PLZ 10115".
