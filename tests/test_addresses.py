@@ -73,6 +73,11 @@ ADDRESSES = [
     ("address: ul. Zuchów 65", "ul. Zuchów 65"),
     ("Jerry lives at Király u. 23., Budapest", "Király u. 23., Budapest"),
     ("Håndværkervej 35, Odense", "Håndværkervej 35, Odense"),
+    # a Nordic ending after a stem of one or two letters ("Ny": new, "Å": stream)
+    ("Timo lives at Nygränd 6", "Nygränd 6"),
+    ("I live at Nyvägen 98 now", "Nyvägen 98"),
+    ("meet at Nygatan 12", "Nygatan 12"),
+    ("the flat on Åvej 70", "Åvej 70"),
     ("Koskikatu 83 Apt. 343, Churton Park", "Koskikatu 83 Apt. 343, Churton Park"),
     # UK
     ("10 Downing Street", "10 Downing Street"),
@@ -192,6 +197,11 @@ NOT_ADDRESSES = [
     "3 Uber Ride credits left",
     "installed 2 Microsoft Edge updates",
     "Season 2 Red Line finale",
+    # English words with a street ending ("-gade", "-kade"), and a short stem in lower case
+    "the Brigade 5 moved north",
+    "Renegade 2 is out",
+    "Blockade 3 lifted",
+    "a nygatan 3 typo",
 ]
 
 
@@ -276,6 +286,7 @@ def test_anchor_searches_find_what_finditer_finds(
         "Sara-Hauffer-Ring 25, Karl-Heinz-Wernecke-Weg 28-56",  # hyphen-joined names
         "Travessa Silva Porto, S/N and Calle Real s/n, Av Dinis Assunção, 35",  # no number
         "Häringring 1/4, Offering 3, offering 3",  # "-ring": checked after the match
+        "Nygatan 12, Åvej 70, ågatan 3, Brigade 5",  # compounds: checked after the match
     ]
     texts = dev_texts + chat_texts + dense.messages["text"].to_list() + edges
     matched = 0

@@ -65,6 +65,7 @@ from redactors.recognizers.intl_address_words import (
     PO_BOX,
     POSTCODE,
     POSTCODE_NAMED,
+    SHORT_STEM_ENDINGS,
     TYPE_WORDS_ANY_CASE,
     TYPE_WORDS_CAPITALISED,
     TYPE_WORDS_JOINED_ONLY,
@@ -95,7 +96,20 @@ _TYPE_SEPARATE = (
 # Also the types that end a hyphenated name (checked in ``_anchors``): the number comes
 # after them.
 _TYPE_OR_JOINED = rf"(?:{_TYPE_SEPARATE}|(?:{_alternation(TYPE_WORDS_JOINED_ONLY)})(?![^\W_]))"
-_COMPOUND = rf"(?<![^\W_])[^\W\d_]{{3,}}(?i:{_alternation(COMPOUND_ENDINGS)})(?![^\W_])"
+# One-word street names (checked in ``_anchors``: not a frequent English word, "Brigade 5",
+# "Renegade 2"; a stem of one or two letters only capitalised).
+_COMPOUND = (
+    rf"(?P<compound>(?<![^\W_])(?:[^\W\d_]{{3,}}(?i:{_alternation(COMPOUND_ENDINGS)})"
+    rf"|[^\W\d_]{{1,2}}(?i:{_alternation(SHORT_STEM_ENDINGS)}))(?![^\W_]))"
+)
+_LONG_STEM_COMPOUND = re.compile(rf"[^\W\d_]{{3,}}(?i:{_alternation(COMPOUND_ENDINGS)})")
+
+
+def _short_stem(word: str) -> bool:
+    """A one-word street name of one or two letters and a Nordic ending ("Nygatan")."""
+    return _LONG_STEM_COMPOUND.fullmatch(word) is None
+
+
 # "-ring" ends German and Dutch street names ("Häringring 1", "Lucyring 97") and English
 # words ("Offering 3", "Monitoring 24"): a street only capitalised and when the word is no
 # frequent English word (checked in ``_anchors``).
@@ -400,6 +414,12 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
             checked = match.group("checked")
             if checked and (not checked[0].isupper() or lexicon().is_common(fold(checked))):
                 continue  # "Offering 3 options", not "Häringring 1"
+            compound = match.group("compound")
+            if compound and (
+                lexicon().is_common(fold(compound))
+                or (not compound[0].isupper() and _short_stem(compound))
+            ):
+                continue  # "Brigade 5", "ågatan 3"; not "Hauptstraße 5", "Nygatan 12"
             if match.group("comma") and _LOWER_WORD_NEXT.match(text, match.end()):
                 intro = text[max(0, start - 60) : start]
                 if not any(p.search(intro) for p in (ADDRESS_INTRO, ADDRESS_NAMED, _MEET_AT)):

@@ -38,6 +38,11 @@ COMPOUND_ENDINGS = (
     "singel steeg vej gade stræde vei veien veg vegen gata gatan väg vägen gränd katu tie "
     "kuja polku utca braut hof baan dreef boulevard stigen torget allé"
 ).split()
+# Nordic endings that also take a stem of one or two letters, capitalised: SE "Nygatan 12",
+# "Nyvägen 98", DK "Åvej 70", "Nygade 3". No English word is such a stem and one of them.
+SHORT_STEM_ENDINGS = (
+    "vej vei veien veg vegen väg vägen gata gatan gade gränd stræde stigen torget"
+).split()
 # English and US street suffixes (USPS, address_words.py), as a word of their own after
 # the name: "Møller Street", "Stone Cellar Road".
 ENGLISH_SUFFIXES = sorted(set(_SUFFIXES) | {"Str", "Rd."})
