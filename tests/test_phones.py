@@ -422,3 +422,127 @@ def test_phone_recognizers_have_phonenumbers_keep_its_compiled_patterns():
             [sys.executable, "-c", code.format(build=build)], capture_output=True, text=True
         )
         assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _valid_in(string: str, region: str) -> bool:
+    """phonenumbers' own answer: the matcher's parse and verification (leniency VALID)."""
+    from phonenumbers import phonenumbermatcher
+
+    try:
+        number = phonenumbers.parse(string, region, keep_raw_input=True)
+    except NumberParseException:
+        return False
+    checker = PhoneNumberMatcher("", None)
+    return phonenumbermatcher._verify(phonenumbers.Leniency.VALID, number, string, checker)
+
+
+def _country_pieces() -> list[str]:
+    """What parse reads specially at a number's start, for every proved region: its country
+    code, international and national prefixes, carrier codes (BR), the GB text relay."""
+    pieces = {"00", "011", "0", "1", "90", "180020", "0 15 ", "90 21 ", "012 "}
+    for region in phones.PROVED_REGIONS:
+        pieces.add(str(phonenumbers.country_code_for_region(region)))
+    return sorted(pieces)
+
+
+PLAIN_PIECES = [
+    *_country_pieces(),
+    *("2", "3", "4", "5", "6", "7", "8", "9", "20", "212", "555", "7946", "0958", "1234567"),
+    *(" ", "-", ".", "(", ")", "  "),
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(PLAIN_PIECES), min_size=1, max_size=12).map("".join))
+def test_a_string_is_skipped_in_a_region_only_where_it_cannot_be_valid(string):
+    for region in sorted(phones.PROVED_REGIONS):
+        assert phones.may_be_valid_in(string, region) or not _valid_in(string, region), region
+
+
+def _example_strings() -> list[str]:
+    """Every example number of every region of the proved country codes and of every type,
+    written nationally, internationally without "+" and after an international prefix,
+    and with its last digits changed."""
+    from phonenumbers import PhoneNumberFormat, PhoneNumberType
+    from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+
+    codes = {phonenumbers.country_code_for_region(r) for r in phones.PROVED_REGIONS}
+    strings: set[str] = set()
+    for code in sorted(codes):
+        for region in COUNTRY_CODE_TO_REGION_CODE[code]:
+            for kind in PhoneNumberType.values():
+                number = phonenumbers.example_number_for_type(region, kind)
+                if number is None:
+                    continue
+                national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+                international = phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:]
+                for written in (national, international, "00" + international):
+                    strings.add(written)
+                    for tail in ("0", "5", "99"):  # neighbours, valid or not
+                        strings.add(written[: -len(tail)] + tail)
+    return sorted(strings)
+
+
+def test_every_example_number_may_be_valid_wherever_it_is():
+    """The other side: no valid reading is skipped. Example numbers are valid by
+    construction, in the region whose country code they carry and often in others."""
+    valid_pairs = 0
+    for string in _example_strings():
+        for region in sorted(phones.PROVED_REGIONS):
+            if _valid_in(string, region):
+                valid_pairs += 1
+                assert phones.may_be_valid_in(string, region), (string, region)
+    assert valid_pairs > 500  # the example numbers of 25 NANPA regions and six countries
+
+
+def test_prefixes_parse_may_strip_before_every_example_number():
+    """Country codes and national prefixes stacked before a national number: parse may
+    strip the country code, then a prefix by the region's rule, then one by the main
+    region's ("1 1 1 404 480 3892" is a valid US number)."""
+    from phonenumbers import PhoneNumberType
+    from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+
+    valid_pairs = 0
+    for code in sorted({phonenumbers.country_code_for_region(r) for r in phones.PROVED_REGIONS}):
+        main = phonenumbers.region_code_for_country_code(code)
+        pieces = [str(code), "0", "1", "90", "15", "180020"]
+        nsns = set()
+        for region in COUNTRY_CODE_TO_REGION_CODE[code][:3]:  # NANPA: US, AG, AI
+            for kind in PhoneNumberType.values():
+                number = phonenumbers.example_number_for_type(region, kind)
+                if number is not None:
+                    nsns.add(phonenumbers.national_significant_number(number))
+        for size in range(4):
+            for prefix in itertools.product(pieces, repeat=size):
+                for nsn in sorted(nsns):
+                    string = " ".join((*prefix, nsn))
+                    for region in (main, *sorted(phones.PROVED_REGIONS - {main})[:2]):
+                        if region in phones.PROVED_REGIONS and _valid_in(string, region):
+                            valid_pairs += 1
+                            assert phones.may_be_valid_in(string, region), (string, region)
+    assert valid_pairs > 1000
+
+
+def test_the_region_gate_skips_most_parses_on_pii_dense_chat():
+    """What it is for: US numbers, cards and IPs are not parsed as German or French ones."""
+    assert not phones.may_be_valid_in("4913379515403893", "US")  # a card number
+    assert not phones.may_be_valid_in("404-480-3892", "GB")  # a US number
+    assert phones.may_be_valid_in("404-480-3892", "US")
+    assert phones.may_be_valid_in("020 7946 0958", "GB")
+    assert phones.may_be_valid_in("011 44 20 7946 0958", "US")  # after an IDD: any country
+    assert phones.may_be_valid_in("00 1 404 480 3892", "DE")
+    assert phones.may_be_valid_in("+1 404 480 3892", "DE")  # a plus: parse decides
+    texts = _generated("pii_dense", 400, seed=31)
+    shared_calls: list[bool] = []
+    for text in texts:
+        shared = SharedText(text, phonenumbers.Leniency.VALID)
+        for region in sorted(phones.PROVED_REGIONS):
+            for match in SharedMatcher(shared, region):
+                assert match is not None
+        shared_calls += [
+            phones.may_be_valid_in(string, region)
+            for (string, region) in shared._verified
+            if region is not None
+        ]
+    assert len(shared_calls) > 1000
+    assert shared_calls.count(False) > len(shared_calls) / 2
