@@ -100,16 +100,8 @@ _TYPE_OR_JOINED = rf"(?:{_TYPE_SEPARATE}|(?:{_alternation(TYPE_WORDS_JOINED_ONLY
 # "Renegade 2"; a stem of one or two letters only capitalised).
 _COMPOUND = (
     rf"(?P<compound>(?<![^\W_])(?:[^\W\d_]{{3,}}(?i:{_alternation(COMPOUND_ENDINGS)})"
-    rf"|[^\W\d_]{{1,2}}(?i:{_alternation(SHORT_STEM_ENDINGS)}))(?![^\W_]))"
+    rf"|(?P<short>[^\W\d_]{{1,2}})(?i:{_alternation(SHORT_STEM_ENDINGS)}))(?![^\W_]))"
 )
-_LONG_STEM_COMPOUND = re.compile(rf"[^\W\d_]{{3,}}(?i:{_alternation(COMPOUND_ENDINGS)})")
-
-
-def _short_stem(word: str) -> bool:
-    """A one-word street name of one or two letters and a Nordic ending ("Nygatan")."""
-    return _LONG_STEM_COMPOUND.fullmatch(word) is None
-
-
 # "-ring" ends German and Dutch street names ("Häringring 1", "Lucyring 97") and English
 # words ("Offering 3", "Monitoring 24"): a street only capitalised and when the word is no
 # frequent English word (checked in ``_anchors``).
@@ -415,9 +407,9 @@ class InternationalAddressRecognizer(GroupRegexRecognizer):
             if checked and (not checked[0].isupper() or lexicon().is_common(fold(checked))):
                 continue  # "Offering 3 options", not "Häringring 1"
             compound = match.group("compound")
+            short = match.group("short")  # a stem of one or two letters: capitalised only
             if compound and (
-                lexicon().is_common(fold(compound))
-                or (not compound[0].isupper() and _short_stem(compound))
+                lexicon().is_common(fold(compound)) or (short and not short[0].isupper())
             ):
                 continue  # "Brigade 5", "ågatan 3"; not "Hauptstraße 5", "Nygatan 12"
             if match.group("comma") and _LOWER_WORD_NEXT.match(text, match.end()):

@@ -68,7 +68,7 @@ parse and verify). For such a string ``parse`` reads no letter, plus sign or ext
   the digits ``is_valid_number`` reads, leading zeros kept) is ``D``, or ``D`` after the
   country code, either one with a national prefix (or carrier code) stripped or
   transformed as ``_maybe_strip_national_prefix_carrier_code`` may: by the region's rule,
-  and after the country code by the country's main region's rule too (``_stripped``).
+  and after the country code by the country's main region's rule too (``_Prefix``).
 A valid number's NSN matches one of the number types' patterns (with its lengths) of one
 of its country code's regions (``_number_type_helper`` of the region
 ``region_code_for_number`` picks, and no region is valid without a type). So a string none
@@ -359,8 +359,10 @@ def _valid_nsn(country_code: int) -> tuple[re.Pattern[str], frozenset[int] | Non
     lengths: set[int] | None = set()
     for region in COUNTRY_CODE_TO_REGION_CODE[country_code]:
         metadata = PhoneMetadata.metadata_for_region(region)
+        if metadata is None:
+            continue  # no metadata: no number of the region is valid
         for name in _NUMBER_TYPES:
-            desc = getattr(metadata, name) if metadata is not None else None
+            desc = getattr(metadata, name)
             if desc is None or not desc.national_number_pattern:
                 continue
             if not desc.possible_length:  # no lengths: the pattern alone decides
