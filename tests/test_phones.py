@@ -459,27 +459,38 @@ def test_a_string_is_skipped_in_a_region_only_where_it_cannot_be_valid(string):
         assert phones.may_be_valid_in(string, region) or not _valid_in(string, region), region
 
 
+# The country codes of the proved regions.
+PROVED_CODES = sorted({phonenumbers.country_code_for_region(r) for r in phones.PROVED_REGIONS})
+
+
+def _example_numbers(code: int, regions: int | None = None) -> list[phonenumbers.PhoneNumber]:
+    """phonenumbers' example number of every type, for the country code's regions (its
+    first ``regions`` of them if given)."""
+    from phonenumbers import PhoneNumberType
+    from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+
+    return [
+        number
+        for region in COUNTRY_CODE_TO_REGION_CODE[code][:regions]
+        for kind in PhoneNumberType.values()
+        if (number := phonenumbers.example_number_for_type(region, kind)) is not None
+    ]
+
+
 def _example_strings() -> list[str]:
     """Every example number of every region of the proved country codes and of every type,
     written nationally, internationally without "+" and after an international prefix,
     and with its last digits changed."""
-    from phonenumbers import PhoneNumberFormat, PhoneNumberType
-    from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
+    from phonenumbers import PhoneNumberFormat
 
-    codes = {phonenumbers.country_code_for_region(r) for r in phones.PROVED_REGIONS}
     strings: set[str] = set()
-    for code in sorted(codes):
-        for region in COUNTRY_CODE_TO_REGION_CODE[code]:
-            for kind in PhoneNumberType.values():
-                number = phonenumbers.example_number_for_type(region, kind)
-                if number is None:
-                    continue
-                national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
-                international = phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:]
-                for written in (national, international, "00" + international):
-                    strings.add(written)
-                    for tail in ("0", "5", "99"):  # neighbours, valid or not
-                        strings.add(written[: -len(tail)] + tail)
+    for number in (n for code in PROVED_CODES for n in _example_numbers(code)):
+        national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+        international = phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:]
+        for written in (national, international, "00" + international):
+            strings.add(written)
+            for tail in ("0", "5", "99"):  # neighbours, valid or not
+                strings.add(written[: -len(tail)] + tail)
     return sorted(strings)
 
 
@@ -499,25 +510,19 @@ def test_prefixes_parse_may_strip_before_every_example_number():
     """Country codes and national prefixes stacked before a national number: parse may
     strip the country code, then a prefix by the region's rule, then one by the main
     region's ("1 1 1 404 480 3892" is a valid US number)."""
-    from phonenumbers import PhoneNumberType
-    from phonenumbers.phonenumberutil import COUNTRY_CODE_TO_REGION_CODE
-
     valid_pairs = 0
-    for code in sorted({phonenumbers.country_code_for_region(r) for r in phones.PROVED_REGIONS}):
+    for code in PROVED_CODES:
         main = phonenumbers.region_code_for_country_code(code)
+        assert main in phones.PROVED_REGIONS  # each proved country's main region is one
         pieces = [str(code), "0", "1", "90", "15", "180020"]
-        nsns = set()
-        for region in COUNTRY_CODE_TO_REGION_CODE[code][:3]:  # NANPA: US, AG, AI
-            for kind in PhoneNumberType.values():
-                number = phonenumbers.example_number_for_type(region, kind)
-                if number is not None:
-                    nsns.add(phonenumbers.national_significant_number(number))
+        # NANPA: the examples of US, AG and AI
+        nsns = {phonenumbers.national_significant_number(n) for n in _example_numbers(code, 3)}
         for size in range(4):
             for prefix in itertools.product(pieces, repeat=size):
                 for nsn in sorted(nsns):
                     string = " ".join((*prefix, nsn))
                     for region in (main, *sorted(phones.PROVED_REGIONS - {main})[:2]):
-                        if region in phones.PROVED_REGIONS and _valid_in(string, region):
+                        if _valid_in(string, region):
                             valid_pairs += 1
                             assert phones.may_be_valid_in(string, region), (string, region)
     assert valid_pairs > 1000
@@ -537,8 +542,7 @@ def test_the_region_gate_skips_most_parses_on_pii_dense_chat():
     for text in texts:
         shared = SharedText(text, phonenumbers.Leniency.VALID)
         for region in sorted(phones.PROVED_REGIONS):
-            for match in SharedMatcher(shared, region):
-                assert match is not None
+            list(SharedMatcher(shared, region))  # its walk fills the shared text's parses
         shared_calls += [
             phones.may_be_valid_in(string, region)
             for (string, region) in shared._verified
