@@ -192,12 +192,24 @@ class IndexedContextEnhancer(LemmaContextAwareEnhancer):
     binary search over token end offsets and keywords are looked up in a set, both built
     once per document (the last document's are cached; Presidio passes the same list
     objects for every finding of a document).
+
+    And a finding whose recognizer's context words cannot be among the document's keywords
+    is not looked at (``_may_support``). Presidio collects the finding's surrounding words
+    (its token found, the lemmas around it that are keywords, lower-cased), then looks for a
+    context word equal to one of them ("whole_word") or inside one ("substring"). Every
+    surrounding word is a keyword of the document: where no context word equals or is inside
+    any keyword, none is found and the finding is left as it was, which is also what the
+    enhancer does with a finding whose recognizer it was not given (findings are kept, in
+    their order). On PII-dense chat 77% of the findings that reached the context step had
+    no such word in their document.
     """
 
     def __init__(self, context_matching_mode: str) -> None:
         super().__init__(context_matching_mode=context_matching_mode)
         self._ends: tuple[list[int], list[int]] | None = None
         self._keywords: tuple[list[str], frozenset[str]] | None = None
+        # the last document's keywords: (list, as a set, lower-cased and joined by newlines)
+        self._words: tuple[list[str], frozenset[str], str] | None = None
 
     def enhance_using_context(
         self,
@@ -209,10 +221,31 @@ class IndexedContextEnhancer(LemmaContextAwareEnhancer):
     ) -> list[RecognizerResult]:
         """Presidio's, on the findings themselves: it deep-copies them first so that the
         caller's list stays as it was (85 µs a text on PII-dense chat, 4% of a run), and
-        the staged engine's caller holds no other reference to them."""
+        the staged engine's caller holds no other reference to them. Given only the
+        recognizers whose context words may be found (class doc)."""
+        if not context and nlp_artifacts is not None and nlp_artifacts.tokens:
+            recognizers = [r for r in recognizers if self._may_support(r, nlp_artifacts)]
         return super().enhance_using_context(
             text, _ShallowOnDeepcopy(raw_results), nlp_artifacts, recognizers, context
         )
+
+    def _may_support(self, recognizer: EntityRecognizer, nlp_artifacts: NlpArtifacts) -> bool:
+        """False where none of the recognizer's context words can match a keyword of the
+        document (none equal to one, or, matching substrings, none inside one): none of its
+        findings' scores can change (class doc). Without context words Presidio skips the
+        recognizer's findings too."""
+        if not recognizer.context:
+            return False
+        keywords = nlp_artifacts.keywords
+        cached = self._words
+        if cached is None or cached[0] is not keywords:
+            lowered = [keyword.lower() for keyword in keywords]
+            cached = self._words = (keywords, frozenset(lowered), "\n".join(lowered))
+        if self.context_matching_mode == "whole_word":
+            return any(word.lower() in cached[1] for word in recognizer.context)
+        if self.context_matching_mode == "substring":
+            return any(word.lower() in cached[2] for word in recognizer.context)
+        return True  # another mode: Presidio decides
 
     def _find_index_of_match_token(  # type: ignore[override]
         self, word: str, start: int, tokens: Doc, tokens_indices: list[int]
