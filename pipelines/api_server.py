@@ -2,8 +2,9 @@
 
 With ``PREFECT_API_URL`` set, that server (a long-lived one, as scheduled flows use: nothing
 to start). Else a temporary server for this run, as Prefect would start one itself when the
-flow is called, but started *first*: its process comes up (about 3 s) while this one builds
-the run's engines and imports Prefect, and it is shared with the run's worker processes
+flow is called, but started *first*: its process comes up (about 4 s) while this one builds
+the run's engines and imports Prefect (and, if it is still starting then, redacts the first
+work unit's first texts: ``ready(meanwhile)``), and it is shared with the run's worker processes
 through the environment (each would otherwise start its own: +10 s each, one SQLite file).
 
 It is started without importing Prefect's server package here (2 s of this process's
@@ -83,8 +84,10 @@ class TemporaryApiServer:
             uvicorn_command(self.port), env={**os.environ, **SERVER_ENV}
         )
 
-    def wait_ready(self, timeout: float) -> None:
-        """Until /health answers; a port taken meanwhile starts it again on another."""
+    def wait_ready(self, timeout: float, meanwhile: Callable[[], bool] | None = None) -> None:
+        """Until /health answers; a port taken meanwhile starts it again on another. Between
+        checks, ``meanwhile()`` (a short step of other work, returning whether there is more)
+        instead of sleeping, until it has no more."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert self.process is not None, "start() first"
@@ -105,6 +108,9 @@ class TemporaryApiServer:
                         return
             except (urllib.error.URLError, OSError):
                 pass
+            if meanwhile is not None and meanwhile():
+                continue
+            meanwhile = None
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(
@@ -135,19 +141,21 @@ HEARTBEAT_ENV = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_
 
 
 @contextlib.contextmanager
-def api_server() -> Iterator[Callable[[], None]]:
-    """The run's Prefect API (see the module's docstring). Yields ``ready``, which the
-    caller calls before it calls the flow: it waits for a temporary server to answer and
-    points this process (and, through the environment, its workers) at it."""
+def api_server() -> Iterator[Callable[[Callable[[], bool] | None], None]]:
+    """The run's Prefect API (see the module's docstring). Yields ``ready(meanwhile)``,
+    which the caller calls before it calls the flow: it waits for a temporary server to
+    answer, doing ``meanwhile``'s steps of work while it waits (``wait_ready``), and points
+    this process (and, through the environment, its workers) at it."""
     if os.environ.get("PREFECT_API_URL"):
-        yield lambda: None
+        yield lambda meanwhile=None: None
         return
     server = TemporaryApiServer()
     server.start()
     with contextlib.ExitStack() as stack:
 
-        def ready() -> None:
-            server.wait_ready(float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]))
+        def ready(meanwhile: Callable[[], bool] | None = None) -> None:
+            timeout = float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"])
+            server.wait_ready(timeout, meanwhile)
             from prefect.settings import (
                 PREFECT_API_URL,
                 PREFECT_FLOWS_HEARTBEAT_FREQUENCY,

@@ -42,6 +42,12 @@ def _text_fields(batch: pl.DataFrame, source: SourceConfig) -> list[list[str | N
     return [[text if text else None for text in joined.to_list()]]
 
 
+def redaction_texts(batch: pl.DataFrame, source: SourceConfig) -> list[str]:
+    """The texts ``redact_batch`` gives the redactor for a batch of consented rows, in order
+    (every non-empty cleaned text of every text field)."""
+    return [text for field in _text_fields(batch, source) for text in field if text]
+
+
 def _created_at(series: pl.Series) -> pa.Array:
     """The source's time column as UTC microsecond timestamps (naive times are read as UTC)."""
     if series.dtype == pl.Date:

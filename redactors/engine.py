@@ -139,6 +139,8 @@ class TextRedactor:
         self.masker = masker
         self.mentions = mentions
         self.repeats = RepeatCache(repeat_cache) if repeat_cache else None
+        # Texts redacted ahead of the batch that brings them (redact_ahead), taken once.
+        self._ahead: dict[str, RedactedText] = {}
 
     @classmethod
     def build(
@@ -164,14 +166,27 @@ class TextRedactor:
         so the counts do not depend on what a worker saw before."""
         unique = list(dict.fromkeys(texts))
         by_text = self.repeats.get(unique) if self.repeats is not None else {}
-        new = [text for text in unique if text not in by_text]
-        redacted = dict(zip(new, self._redact_unique(new), strict=True))
+        redacted = {
+            text: self._ahead.pop(text)
+            for text in unique
+            if text in self._ahead and text not in by_text
+        }
+        new = [text for text in unique if text not in by_text and text not in redacted]
+        redacted.update(zip(new, self._redact_unique(new), strict=True))
         if self.repeats is not None:
             self.repeats.put(redacted)
         by_text.update(redacted)
         if stages is not None:
             stages.update(by_text[text].nlp_stage for text in unique)
         return [by_text[text] for text in texts]
+
+    def redact_ahead(self, texts: Sequence[str]) -> None:
+        """Redact texts that a later ``redact`` call will bring, while the process would
+        otherwise wait (the CLI, for the Prefect server to start: ``unit.redact_ahead``);
+        that call takes each result once instead of analyzing the text again. The same
+        engines give the same result whenever a text is redacted, as for the repeat cache."""
+        new = [text for text in dict.fromkeys(texts) if text not in self._ahead]
+        self._ahead.update(zip(new, self._redact_unique(new), strict=True))
 
     def _redact_unique(self, texts: Sequence[str]) -> list[RedactedText]:
         redacted = []

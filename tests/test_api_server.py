@@ -39,8 +39,15 @@ def test_command_is_prefects_own_temporary_server() -> None:
 def test_temporary_server_answers_and_is_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PREFECT_API_URL", raising=False)
     monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+    steps: list[int] = []
+
+    def meanwhile() -> bool:  # three steps of other work while it starts (seconds)
+        steps.append(len(steps))
+        return len(steps) < 3
+
     with api_server() as ready:
-        ready()
+        ready(meanwhile)
+        assert steps == [0, 1, 2]  # done while waiting, and not called once it had no more
         url = os.environ["PREFECT_API_URL"]
         assert url.startswith("http://127.0.0.1:")
         with urllib.request.urlopen(f"{url}/health", timeout=5) as answer:
@@ -142,3 +149,57 @@ def test_engines_built_ahead_are_not_taken_by_another_run(
     assert _take_ahead(key, str(tmp_path)) is None
     assert len(_ahead) == 1
     _ahead.clear()
+
+
+def _shard_texts(output: Path) -> list[tuple]:
+    import polars as pl
+
+    frames = [pl.read_parquet(path) for path in sorted((output / "shards").glob("*.parquet"))]
+    rows = pl.concat(frames, how="diagonal").drop("consent_epoch", strict=False)
+    return sorted(rows.iter_rows())
+
+
+def test_texts_redacted_ahead_are_taken_by_the_first_unit(
+    sample_config: RunConfig, tmp_path: Path
+) -> None:
+    """While the server starts the CLI redacts the first unit's consented texts ahead
+    (``redact_ahead``); the unit takes those results instead of analyzing them again: the
+    same shards and counts as a run without them. No text of a record without consent is
+    analyzed ahead."""
+    from redactors.batch import redaction_texts, source_config
+    from redactors.io import read_unit
+    from redactors.preflight import check_run
+    from redactors.quarantine import screen_batch
+    from redactors.run import run_local
+    from redactors.unit import _ahead, redact_ahead
+
+    from .conftest import SAMPLE_CONFIG
+
+    assert build_ahead(sample_config, SECRET_A)
+    engines = _ahead[0].engines
+    unit = check_run(sample_config, tmp_path / "ahead", SECRET_A).plan.units[0]
+    step = redact_ahead(sample_config, unit)
+    steps = 1
+    while step():
+        steps += 1
+    ahead = set(engines.redactor._ahead)
+    assert steps > 2 and len(ahead) > 100 and not step()  # done: no more steps
+    _ahead.clear()  # taken below through run_local, as the flow's worker takes them
+
+    source = source_config(sample_config, unit.source)
+    consented, refused = set(), set()
+    for first_row, batch in read_unit(unit, source, sample_config.runner.batch_rows):
+        screened, _, _ = screen_batch(batch, source, unit.path, first_row)
+        kept, _, _ = engines.gate.split_source(screened, source)
+        dropped = screened.join(kept.select(source.id_column), on=source.id_column, how="anti")
+        consented |= set(redaction_texts(kept, source))
+        refused |= set(redaction_texts(dropped, source))
+    refused -= consented  # the same words from someone who said yes
+    assert ahead <= consented and refused and not ahead & refused
+
+    config_path = str(SAMPLE_CONFIG)
+    with_ahead = run_local(sample_config, config_path, tmp_path / "ahead", SECRET_A, engines=engines)
+    assert engines.redactor._ahead == {}  # every result taken
+    without = run_local(sample_config, config_path, tmp_path / "plain", SECRET_A, engines=engines)
+    assert with_ahead["totals"] == without["totals"]
+    assert _shard_texts(tmp_path / "ahead") == _shard_texts(tmp_path / "plain")
