@@ -197,9 +197,11 @@ def test_texts_redacted_ahead_are_taken_by_the_first_unit(
     refused -= consented  # the same words from someone who said yes
     assert ahead <= consented and refused and not ahead & refused
 
-    config_path = str(SAMPLE_CONFIG)
-    with_ahead = run_local(sample_config, config_path, tmp_path / "ahead", SECRET_A, engines=engines)
+    def run(output: Path) -> dict[str, Any]:
+        return run_local(sample_config, str(SAMPLE_CONFIG), output, SECRET_A, engines=engines)
+
+    with_ahead = run(tmp_path / "ahead")
     assert engines.redactor._ahead == {}  # every result taken
-    without = run_local(sample_config, config_path, tmp_path / "plain", SECRET_A, engines=engines)
+    without = run(tmp_path / "plain")
     assert with_ahead["totals"] == without["totals"]
     assert _shard_texts(tmp_path / "ahead") == _shard_texts(tmp_path / "plain")
