@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 # uvicorn exits with 3 when its port was taken in the meantime: try another one.
 PORT_TAKEN_EXIT = 3
@@ -140,8 +140,14 @@ class TemporaryApiServer:
 HEARTBEAT_ENV = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
 
 
+class Ready(Protocol):
+    """``api_server``'s ``ready``: waits for the API, doing ``meanwhile``'s steps if given."""
+
+    def __call__(self, meanwhile: Callable[[], bool] | None = None) -> None: ...
+
+
 @contextlib.contextmanager
-def api_server() -> Iterator[Callable[[Callable[[], bool] | None], None]]:
+def api_server() -> Iterator[Ready]:
     """The run's Prefect API (see the module's docstring). Yields ``ready(meanwhile)``,
     which the caller calls before it calls the flow: it waits for a temporary server to
     answer, doing ``meanwhile``'s steps of work while it waits (``wait_ready``), and points
