@@ -195,7 +195,8 @@ def run(
         with api_server() as server_ready:
             meanwhile = None
             if (runner or run_config.runner.kind) == "threads":
-                from redactors.unit import build_ahead, redact_ahead
+                from redactors.ahead import redact_ahead
+                from redactors.unit import build_ahead
 
                 # While the server starts: this process's worker thread takes them. (A
                 # background build overlapping the flow's start measured no faster on two

@@ -182,7 +182,7 @@ class TextRedactor:
 
     def redact_ahead(self, texts: Sequence[str]) -> None:
         """Redact texts that a later ``redact`` call will bring, while the process would
-        otherwise wait (the CLI, for the Prefect server to start: ``unit.redact_ahead``);
+        otherwise wait (the CLI, for the Prefect server to start: ``ahead.redact_ahead``);
         that call takes each result once instead of analyzing the text again. The same
         engines give the same result whenever a text is redacted, as for the repeat cache."""
         new = [text for text in dict.fromkeys(texts) if text not in self._ahead]

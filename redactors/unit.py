@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
@@ -24,7 +24,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from redactors.batch import redact_batch, redaction_texts, source_config
+from redactors.batch import redact_batch, source_config
 from redactors.config import RunConfig
 from redactors.consent import ConsentGate, load_gate, reasons_by_org_key, reasons_by_user_key
 from redactors.engine import TextRedactor, secret_key
@@ -211,54 +211,14 @@ def build_ahead(config: RunConfig, secret: str | None) -> bool:
     return True
 
 
-# One step of redact_ahead: at most this many texts or characters (a step is what a wait
-# can overrun by: ~30 ms of PII-dense chat).
-AHEAD_STEP_TEXTS = 32
-AHEAD_STEP_CHARS = 4_000
-
-
-def redact_ahead(config: RunConfig, unit: WorkUnit) -> Callable[[], bool]:
-    """Work for a wait before the run: each call redacts the next few consented texts of
-    ``unit`` (the run's first) with the engines ``build_ahead`` built, for that unit's
-    batches to take (``TextRedactor.redact_ahead``), and returns whether there is more. The
-    CLI calls it while Prefect's server starts. Its rows are read, screened and consent-gated
-    as the unit reads them (no text of a record without consent is analyzed); texts long
-    enough to need windows are left to the unit. Nothing is counted or written here, and
-    anything that goes wrong ends the steps: the run meets it in its place."""
-    steps = _ahead_steps(config, unit)
-
-    def step() -> bool:
-        try:
-            next(steps)
-        except Exception:  # StopIteration included: done, or the run will see why
-            return False
-        return True
-
-    return step
-
-
-def _ahead_steps(config: RunConfig, unit: WorkUnit) -> Iterator[None]:
+def engines_built_ahead() -> Engines | None:
+    """The engines ``build_ahead`` built, until a worker thread takes them, if they passed
+    their canaries (``ahead.redact_ahead`` works with them while the server starts)."""
     with _ahead_lock:
         built = _ahead[0] if _ahead else None
     if built is None or isinstance(built.canaries, CanaryError):
-        return
-    gate, redactor = built.engines.gate, built.engines.redactor
-    source = source_config(config, unit.source)
-    longest = redactor.detector.config.window_chars
-    for first_row, batch in read_unit(unit, source, config.runner.batch_rows):
-        screened, _, _ = screen_batch(batch, source, unit.path, first_row)
-        consented, _, _ = gate.split_source(screened, source)
-        texts = [text for text in redaction_texts(consented, source) if len(text) <= longest]
-        step: list[str] = []
-        for text in texts:
-            step.append(text)
-            if len(step) == AHEAD_STEP_TEXTS or sum(map(len, step)) >= AHEAD_STEP_CHARS:
-                redactor.redact_ahead(step)
-                step = []
-                yield
-        if step:
-            redactor.redact_ahead(step)
-            yield
+        return None
+    return built.engines
 
 
 def _take_ahead(key: tuple[Any, ...], run: str) -> WorkerEngines | None:

@@ -166,12 +166,13 @@ def test_texts_redacted_ahead_are_taken_by_the_first_unit(
     (``redact_ahead``); the unit takes those results instead of analyzing them again: the
     same shards and counts as a run without them. No text of a record without consent is
     analyzed ahead."""
+    from redactors.ahead import redact_ahead
     from redactors.batch import redaction_texts, source_config
     from redactors.io import read_unit
     from redactors.preflight import check_run
     from redactors.quarantine import screen_batch
     from redactors.run import run_local
-    from redactors.unit import _ahead, redact_ahead
+    from redactors.unit import _ahead
 
     from .conftest import SAMPLE_CONFIG
 
