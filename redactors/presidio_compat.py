@@ -197,19 +197,17 @@ class IndexedContextEnhancer(LemmaContextAwareEnhancer):
     is not looked at (``_may_support``). Presidio collects the finding's surrounding words
     (its token found, the lemmas around it that are keywords, lower-cased), then looks for a
     context word equal to one of them ("whole_word") or inside one ("substring"). Every
-    surrounding word is a keyword of the document: where no context word equals or is inside
-    any keyword, none is found and the finding is left as it was, which is also what the
-    enhancer does with a finding whose recognizer it was not given (findings are kept, in
-    their order). On PII-dense chat 77% of the findings that reached the context step had
-    no such word in their document.
+    surrounding word is a keyword of the document (already in lower case: ``set_keywords``
+    lowers each lemma): where no context word equals or is inside any keyword, none is found
+    and the finding is left as it was, which is also what the enhancer does with a finding
+    whose recognizer it was not given (findings are kept, in their order). On PII-dense chat
+    77% of the findings that reached the context step had no such word in their document.
     """
 
     def __init__(self, context_matching_mode: str) -> None:
         super().__init__(context_matching_mode=context_matching_mode)
         self._ends: tuple[list[int], list[int]] | None = None
         self._keywords: tuple[list[str], frozenset[str]] | None = None
-        # the last document's keywords: (list, as a set, lower-cased and joined by newlines)
-        self._words: tuple[list[str], frozenset[str], str] | None = None
 
     def enhance_using_context(
         self,
@@ -237,15 +235,21 @@ class IndexedContextEnhancer(LemmaContextAwareEnhancer):
         if not recognizer.context:
             return False
         keywords = nlp_artifacts.keywords
-        cached = self._words
-        if cached is None or cached[0] is not keywords:
-            lowered = [keyword.lower() for keyword in keywords]
-            cached = self._words = (keywords, frozenset(lowered), "\n".join(lowered))
+        words = [word.lower() for word in recognizer.context]
         if self.context_matching_mode == "whole_word":
-            return any(word.lower() in cached[1] for word in recognizer.context)
+            found = self._keyword_set(keywords)
+            return any(word in found for word in words)
         if self.context_matching_mode == "substring":
-            return any(word.lower() in cached[2] for word in recognizer.context)
+            return any(word in keyword for keyword in keywords for word in words)
         return True  # another mode: Presidio decides
+
+    def _keyword_set(self, keywords: list[str]) -> frozenset[str]:
+        """The document's keywords as a set, made once per document (the last one's kept:
+        Presidio passes the same list for every finding of a document)."""
+        cached = self._keywords
+        if cached is None or cached[0] is not keywords:
+            cached = self._keywords = (keywords, frozenset(keywords))
+        return cached[1]
 
     def _find_index_of_match_token(  # type: ignore[override]
         self, word: str, start: int, tokens: Doc, tokens_indices: list[int]
@@ -272,10 +276,7 @@ class IndexedContextEnhancer(LemmaContextAwareEnhancer):
         lemmatized_filtered_keywords: list[str],
         is_backward: bool,
     ) -> list[str]:
-        cached = self._keywords
-        if cached is None or cached[0] is not lemmatized_filtered_keywords:
-            keywords = frozenset(lemmatized_filtered_keywords)
-            cached = self._keywords = (lemmatized_filtered_keywords, keywords)
-        keywords: list[str] = cached[1]  # type: ignore[assignment]  # only `in` is used
+        # only `in` is used: a set serves
+        keywords: list[str] = self._keyword_set(lemmatized_filtered_keywords)  # type: ignore[assignment]
         return super()._add_n_words(index, n_words, lemmas, keywords, is_backward)
 
