@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-from redactors.batch import redaction_texts, source_config
+from redactors.batch import gated_batches, redaction_texts, source_config
 from redactors.config import RunConfig
-from redactors.io import WorkUnit, read_unit
-from redactors.quarantine import screen_batch
+from redactors.io import WorkUnit
 from redactors.unit import engines_built_ahead
 
 # One step: at most this many texts or characters (a step is what a wait can overrun by:
@@ -28,10 +27,10 @@ AHEAD_STEP_CHARS = 4_000
 def redact_ahead(config: RunConfig, unit: WorkUnit) -> Callable[[], bool]:
     """Each call redacts the next few consented texts of ``unit`` (the run's first) with the
     engines ``build_ahead`` built, for that unit's batches to take, and returns whether
-    there is more. Its rows are read, screened and consent-gated as the unit reads them (no
-    text of a record without consent is analyzed); texts long enough to need windows are
-    left to the unit. Nothing is counted or written here, and anything that goes wrong ends
-    the steps: the run meets it in its place."""
+    there is more. Its rows come as the unit takes them (``batch.gated_batches``: read,
+    screened, consent-gated; no text of a record without consent is analyzed); texts long
+    enough to need windows are left to the unit. Nothing is counted or written here, and
+    anything that goes wrong ends the steps: the run meets it in its place."""
     steps = _steps(config, unit)
 
     def step() -> bool:
@@ -51,10 +50,8 @@ def _steps(config: RunConfig, unit: WorkUnit) -> Iterator[None]:
     gate, redactor = engines.gate, engines.redactor
     source = source_config(config, unit.source)
     longest = redactor.detector.config.window_chars
-    for first_row, batch in read_unit(unit, source, config.runner.batch_rows):
-        screened, _, _ = screen_batch(batch, source, unit.path, first_row)
-        consented, _, _ = gate.split_source(screened, source)
-        texts = [text for text in redaction_texts(consented, source) if len(text) <= longest]
+    for batch in gated_batches(unit, source, gate, config.runner.batch_rows):
+        texts = [t for t in redaction_texts(batch.consented, source) if len(t) <= longest]
         step: list[str] = []
         for text in texts:
             step.append(text)

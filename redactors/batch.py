@@ -1,29 +1,56 @@
 """One batch of consented rows of one source: its text redacted into shard rows, with stats.
 
-The unit (unit.py) reads, screens and consent-gates a batch; here its text columns are
-cleaned, redacted in one call to the redactor, optionally re-scanned for leaks, and turned
-into the shard schema's Arrow table. The user ids come back beside it, for the lineage
-index: they are never written to shards.
+A unit's rows come here batch by batch, read, screened and consent-gated
+(``gated_batches``); the consented rows' text columns are cleaned, redacted in one call to
+the redactor, optionally re-scanned for leaks, and turned into the shard schema's Arrow
+table. The user ids come back beside it, for the lineage index: they are never written to
+shards.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import polars as pl
 import pyarrow as pa
 
 from redactors.config import LeakScanConfig, RunConfig, SourceConfig
+from redactors.consent import ConsentGate
 from redactors.engine import RedactedText, TextRedactor
-from redactors.io import shard_schema
+from redactors.io import WorkUnit, read_unit, shard_schema
 from redactors.leakscan import scan_record
+from redactors.quarantine import Screened, screen_batch
 from redactors.report import SourceStats
 from redactors.textclean import clean_texts
 
 
 def source_config(config: RunConfig, name: str) -> SourceConfig:
     return next(source for source in config.sources if source.name == name)
+
+
+class GatedBatch(NamedTuple):
+    """One batch of a unit's rows as every reader of a unit takes it (``gated_batches``)."""
+
+    rows_in: int
+    screened: Screened  # the rows that can be processed, and the quarantined ones
+    consented: pl.DataFrame  # of the screened rows, those with consent
+    dropped: Counter[str]  # rows dropped for consent, by reason
+    kept_unregistered: int
+
+
+def gated_batches(
+    unit: WorkUnit, source: SourceConfig, gate: ConsentGate, batch_rows: int
+) -> Iterator[GatedBatch]:
+    """A unit's rows, batch by batch: read, screened (rows that cannot be processed safely
+    are quarantined, or the run fails, and never passed on), then consent-gated. The unit
+    redacts the consented rows; ``ahead.redact_ahead`` takes the first ones early."""
+    for first_row, batch in read_unit(unit, source, batch_rows):
+        screened = screen_batch(batch, source, unit.path, first_row)
+        consented, dropped, kept_unregistered = gate.split_source(screened.rows, source)
+        yield GatedBatch(batch.height, screened, consented, dropped, kept_unregistered)
 
 
 def _text_fields(batch: pl.DataFrame, source: SourceConfig) -> list[list[str | None]]:
@@ -43,9 +70,13 @@ def _text_fields(batch: pl.DataFrame, source: SourceConfig) -> list[list[str | N
 
 
 def redaction_texts(batch: pl.DataFrame, source: SourceConfig) -> list[str]:
-    """The texts ``redact_batch`` gives the redactor for a batch of consented rows, in order
-    (every non-empty cleaned text of every text field)."""
-    return [text for field in _text_fields(batch, source) for text in field if text]
+    """The texts ``redact_batch`` gives the redactor for a batch of consented rows, in order."""
+    return _to_redact(_text_fields(batch, source))
+
+
+def _to_redact(fields: list[list[str | None]]) -> list[str]:
+    """Every non-empty text of every text field, field by field: one redactor call's texts."""
+    return [text for field in fields for text in field if text]
 
 
 def _created_at(series: pl.Series) -> pa.Array:
@@ -88,7 +119,7 @@ def redact_batch(
         [value for value, kept in zip(field, has_text, strict=True) if kept] for field in fields
     ]
 
-    flat = [text for field in fields for text in field if text]
+    flat = _to_redact(fields)
     redacted_iter = iter(redactor.redact(flat, stats.nlp_stages))
     out_columns: list[list[str | None]] = []
     masked_per_row = [0] * rows.height

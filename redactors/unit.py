@@ -24,18 +24,18 @@ from typing import Any
 
 import pyarrow as pa
 
-from redactors.batch import redact_batch, source_config
+from redactors.batch import gated_batches, redact_batch, source_config
 from redactors.config import RunConfig
 from redactors.consent import ConsentGate, load_gate, reasons_by_org_key, reasons_by_user_key
 from redactors.engine import TextRedactor, secret_key
 from redactors.errors import CanaryError, ConsentError, RedactError, UnitError
 from redactors.evaluate import canary_check
-from redactors.io import WorkUnit, read_unit
+from redactors.io import WorkUnit
 from redactors.lineage import LINEAGE_DIR
 from redactors.mentions import NonConsentedMentions
 from redactors.nlp import one_blas_thread
 from redactors.preflight import people_names, secret_fingerprint
-from redactors.quarantine import screen_batch, unit_quarantine_path
+from redactors.quarantine import unit_quarantine_path
 from redactors.refresh import refresh_unit
 from redactors.report import SourceStats
 from redactors.shards import ShardInfo
@@ -404,18 +404,15 @@ def _redact_unit(
     stats = SourceStats()
     writer = UnitWriter(staging_dir, source, unit.unit_id, config.output, engines.key)
     try:
-        for first_row, batch in read_unit(unit, source, config.runner.batch_rows):
-            stats.records_in += batch.height
-            # Rows that cannot be processed safely: quarantined (or the run fails), never passed on.
-            batch, quarantined, quarantine_rows = screen_batch(batch, source, unit.path, first_row)
-            stats.quarantined.update(quarantined)
-            writer.quarantine(quarantine_rows)
-            consented, dropped, kept_unregistered = gate.split_source(batch, source)
-            stats.dropped.update(dropped)
-            stats.kept_not_in_registry += kept_unregistered
+        for batch in gated_batches(unit, source, gate, config.runner.batch_rows):
+            stats.records_in += batch.rows_in
+            stats.quarantined.update(batch.screened.reasons)
+            writer.quarantine(batch.screened.quarantined)
+            stats.dropped.update(batch.dropped)
+            stats.kept_not_in_registry += batch.kept_unregistered
             org_ids: list[str | None] | None = [] if source.org_column else None
             table, user_ids = redact_batch(
-                consented, source, redactor, stats, config.leak_scan, org_ids
+                batch.consented, source, redactor, stats, config.leak_scan, org_ids
             )
             writer.write(table, user_ids, org_ids)
         shards = writer.close()
